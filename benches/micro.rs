@@ -1,0 +1,527 @@
+//! Criterion micro-benchmarks of the hot path (`cargo bench --bench micro`).
+//! Compare within one run: absolute times on a shared 2-core machine are noisy.
+//!
+//! Groups: routing; `jwt_cold` (full verification per algorithm, no cache);
+//! `jwt_cached` (`JwtAuthenticator::verify` on a token it has verified before)
+//! and `cached_parts` (what a cache hit is made of); `jwt_miss` (never-seen
+//! tokens: verification plus the cache insert);
+//! `jwt_invalid` (bad signature vs valid); `header_rewrite` (hop-by-hop removal,
+//! identity stripping, X-Forwarded-*/Forwarded, verified identity headers);
+//! `assertion_sign` (the signed identity assertion, EdDSA and ES256);
+//! `crypto_parts` (aws-lc-rs verify/sign with keys parsed per call vs prepared once).
+//! Tokens and public keys are the interop fixtures in tests/fixtures/jwt
+//! (signed by PyJWT/jwcrypto, exp in 2100); assertion keys are made by rcgen.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use futures_util::FutureExt;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use jsonwebtoken::Algorithm;
+use sealgate::authn::jwt;
+use sealgate::authn::keys::KeySet;
+use sealgate::authn::{JwtAuthenticator, KeyRegistry, Principal};
+use sealgate::config::{
+    self, Assertion, Identity, JwtSettings, KeySource, PrivateKeySource, Route, RouteAuth, Sealed,
+    TokenSource,
+};
+use sealgate::forwarding::{self, Downstream};
+use sealgate::identity::assertion::AssertionSigner;
+use sealgate::identity::IdentityHeaders;
+use sealgate::metrics::Metrics;
+use sealgate::route::{normalize_path, RouteTable};
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn route(name: &str, prefix: &str) -> Route {
+    Route {
+        name: name.into(),
+        host: None,
+        path_prefix: prefix.into(),
+        methods: vec![],
+        upstream: "u".into(),
+        auth: RouteAuth::Anonymous,
+        require_scopes: vec![],
+        require_claims: vec![],
+        sealed: Sealed::Off,
+        max_request_body: 1 << 20,
+        forward_credentials: false,
+        allow_on_store_error: false,
+        single_use: false,
+        rate_limit: None,
+        replay_window: None,
+    }
+}
+
+fn routing(c: &mut Criterion) {
+    c.bench_function("normalize_path/plain", |b| {
+        b.iter(|| normalize_path(black_box("/api/v1/orders/12345/items")))
+    });
+    c.bench_function("normalize_path/dots_and_escapes", |b| {
+        b.iter(|| normalize_path(black_box("/api/./v1/%61rders/../orders/12345//items")))
+    });
+    let routes: Vec<Route> = (0..20)
+        .map(|i| route(&format!("r{i}"), &format!("/svc{i}")))
+        .collect();
+    let table = RouteTable::new(&routes, &HashMap::new());
+    c.bench_function("route_match/20_routes_last", |b| {
+        b.iter(|| {
+            table.find(
+                black_box("api.example.com"),
+                black_box("/svc0/orders"),
+                &http::Method::GET,
+            )
+        })
+    });
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jwt")
+}
+
+/// (token, key file, HMAC?) for one algorithm of tests/fixtures/jwt/tokens.json.
+fn fixture(alg: &str) -> (String, Vec<u8>, bool) {
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("tokens.json")).unwrap()).unwrap();
+    let entry = &doc[alg];
+    let token = entry["token"].as_str().unwrap().to_string();
+    let pem = entry["pem"].as_str().unwrap();
+    let key = std::fs::read(fixtures().join(pem)).unwrap();
+    (token, key, alg.starts_with("HS"))
+}
+
+const ISSUER: &str = "https://interop.example";
+const AUDIENCE: &str = "sealgate-tests";
+
+/// As tests/jwt.rs `settings()`, with the fixtures' audience.
+fn settings(algorithms: Vec<Algorithm>, keys: Arc<KeySet>) -> JwtSettings {
+    JwtSettings {
+        issuer: ISSUER.into(),
+        audiences: vec![AUDIENCE.into()],
+        algorithms,
+        keys: KeySource::Static(keys),
+        refresh: Duration::from_secs(300),
+        max_stale: Duration::from_secs(86400),
+        cooldown: Duration::from_secs(30),
+        leeway: Duration::from_secs(30),
+        require_exp: true,
+        max_lifetime: None,
+        typ: None,
+        max_token_size: 16 * 1024,
+        token_from: TokenSource::Bearer,
+        key_file: None,
+    }
+}
+
+struct Case {
+    token: String,
+    keys: Arc<KeySet>,
+    settings: JwtSettings,
+}
+
+fn case(alg_name: &str) -> Case {
+    let alg = config::jwt_algorithm(alg_name).unwrap();
+    let (token, key, hmac) = fixture(alg_name);
+    let keys = Arc::new(KeySet::from_config_bytes(&key, hmac, &[alg]).unwrap());
+    let settings = settings(vec![alg], keys.clone());
+    Case {
+        token,
+        keys,
+        settings,
+    }
+}
+
+fn authenticator(c: &Case, metrics: &Metrics) -> JwtAuthenticator {
+    let cfg = config::Authenticator {
+        name: "bench".into(),
+        jwt: c.settings.clone(),
+    };
+    JwtAuthenticator::build(&cfg, &KeyRegistry::default(), metrics).unwrap()
+}
+
+/// `verify` never awaits for static keys, so it completes on the first poll:
+/// no runtime overhead in the measurement. Falls back to a runtime otherwise.
+fn verify_now(a: &JwtAuthenticator, token: &str, now: u64) -> Result<Principal, String> {
+    match a.verify(token, now).now_or_never() {
+        Some(r) => r.map_err(|e| format!("{e:?}")),
+        None => tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(a.verify(token, now))
+            .map_err(|e| format!("{e:?}")),
+    }
+}
+
+/// The token with one signature character changed (still valid base64url, still
+/// the right length): the signature check runs and fails.
+fn bad_signature(token: &str) -> String {
+    let sig_at = token.rfind('.').unwrap() + 1;
+    let i = sig_at + (token.len() - sig_at) / 2;
+    let mut b = token.as_bytes().to_vec();
+    b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(b).unwrap()
+}
+
+const ALGS: [&str; 4] = ["ES256", "RS256", "EdDSA", "HS256"];
+
+fn jwt_cold(c: &mut Criterion) {
+    let now = sealgate::authn::unix_now();
+    let mut g = c.benchmark_group("jwt_cold");
+    for alg in ALGS {
+        let k = case(alg);
+        jwt::verify(&k.token, &k.keys, &k.settings, now).expect("fixture token verifies");
+        g.bench_function(alg, |b| {
+            b.iter(|| jwt::verify(black_box(&k.token), &k.keys, &k.settings, now).unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn jwt_cached(c: &mut Criterion) {
+    let now = sealgate::authn::unix_now();
+    let metrics = Metrics::new().unwrap();
+    let mut g = c.benchmark_group("jwt_cached");
+    for alg in ALGS {
+        let k = case(alg);
+        let a = authenticator(&k, &metrics);
+        verify_now(&a, &k.token, now).expect("fixture token verifies");
+        g.bench_function(alg, |b| {
+            b.iter(|| verify_now(&a, black_box(&k.token), now).unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn jwt_invalid(c: &mut Criterion) {
+    let now = sealgate::authn::unix_now();
+    let metrics = Metrics::new().unwrap();
+    let mut g = c.benchmark_group("jwt_invalid");
+    for alg in ["ES256", "EdDSA"] {
+        let k = case(alg);
+        let bad = bad_signature(&k.token);
+        assert_eq!(
+            jwt::verify(&bad, &k.keys, &k.settings, now).unwrap_err(),
+            sealgate::authn::AuthFailure::BadSignature
+        );
+        let a = authenticator(&k, &metrics);
+        verify_now(&a, &k.token, now).unwrap();
+        g.bench_function(format!("{alg}/valid_cold"), |b| {
+            b.iter(|| jwt::verify(black_box(&k.token), &k.keys, &k.settings, now).unwrap())
+        });
+        g.bench_function(format!("{alg}/bad_signature_cold"), |b| {
+            b.iter(|| jwt::verify(black_box(&bad), &k.keys, &k.settings, now).unwrap_err())
+        });
+        // Through the authenticator: valid hits the cache, invalid never does.
+        g.bench_function(format!("{alg}/valid_authenticator"), |b| {
+            b.iter(|| verify_now(&a, black_box(&k.token), now).unwrap())
+        });
+        g.bench_function(format!("{alg}/bad_signature_authenticator"), |b| {
+            b.iter(|| verify_now(&a, black_box(&bad), now).unwrap_err())
+        });
+    }
+    // Rejected before any signature work.
+    let k = case("ES256");
+    g.bench_function("malformed", |b| {
+        b.iter(|| jwt::verify(black_box("not.a-token"), &k.keys, &k.settings, now).unwrap_err())
+    });
+    g.finish();
+}
+
+fn identity_config(assertion: Option<Assertion>) -> Identity {
+    Identity {
+        subject_header: HeaderName::from_static("x-auth-subject"),
+        issuer_header: HeaderName::from_static("x-auth-issuer"),
+        claims: vec![
+            ("email".into(), HeaderName::from_static("x-auth-email")),
+            ("scope".into(), HeaderName::from_static("x-auth-scopes")),
+        ],
+        max_header_bytes: 8192,
+        assertion_header: HeaderName::from_static("x-sealgate-assertion"),
+        assertion,
+    }
+}
+
+/// What a browser-ish client sends through a gateway, plus spoofing attempts.
+fn realistic_headers(token: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in [
+        ("host", "api.example.com"),
+        ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"),
+        ("accept", "application/json, text/plain, */*"),
+        ("accept-encoding", "gzip, deflate, br"),
+        ("accept-language", "en-US,en;q=0.9"),
+        ("cookie", "session=abc123; theme=dark; _ga=GA1.2.1234567890.1700000000"),
+        ("x-forwarded-for", "6.6.6.6"),
+        ("x-auth-subject", "admin"),
+        ("x_auth_email", "root@example.com"),
+        ("connection", "keep-alive, x-custom-hop"),
+        ("x-custom-hop", "1"),
+        ("keep-alive", "timeout=5"),
+        ("te", "trailers"),
+        ("x-request-id", "req-0123456789abcdef"),
+        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        ("content-type", "application/json"),
+    ] {
+        h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
+    }
+    h.insert(
+        http::header::AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+    );
+    h
+}
+
+fn header_rewrite(c: &mut Criterion) {
+    let now = sealgate::authn::unix_now();
+    let k = case("ES256");
+    let metrics = Metrics::new().unwrap();
+    let a = authenticator(&k, &metrics);
+    let principal = verify_now(&a, &k.token, now).unwrap();
+    let identity = identity_config(None);
+    let strip = IdentityHeaders::new(&identity);
+    let input = realistic_headers(&k.token);
+    let down = Downstream {
+        peer: "203.0.113.7".parse().unwrap(),
+        peer_trusted: false,
+        host: "api.example.com",
+    };
+    let mut g = c.benchmark_group("header_rewrite");
+    g.bench_function("baseline_noop", |b| {
+        b.iter_batched(|| input.clone(), |h| h, BatchSize::SmallInput)
+    });
+    g.bench_function("strip_and_forwarded", |b| {
+        b.iter_batched(
+            || input.clone(),
+            |mut h| {
+                forwarding::strip_hop_by_hop(&mut h);
+                strip.strip(&mut h, false);
+                forwarding::set_forwarded(&mut h, &down);
+                h
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("strip_forwarded_identity", |b| {
+        b.iter_batched(
+            || input.clone(),
+            |mut h| {
+                forwarding::strip_hop_by_hop(&mut h);
+                strip.strip(&mut h, false);
+                forwarding::set_forwarded(&mut h, &down);
+                sealgate::identity::set_verified(&mut h, &identity, &principal).unwrap();
+                h
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+fn assertion_sign(c: &mut Criterion) {
+    let now = sealgate::authn::unix_now();
+    let k = case("ES256");
+    let metrics = Metrics::new().unwrap();
+    let a = authenticator(&k, &metrics);
+    let principal = verify_now(&a, &k.token, now).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let selected = identity_config(None).claims;
+    let mut g = c.benchmark_group("assertion_sign");
+    for (name, alg) in [
+        ("EdDSA", &rcgen::PKCS_ED25519),
+        ("ES256", &rcgen::PKCS_ECDSA_P256_SHA256),
+    ] {
+        let path = dir.path().join(format!("{name}.pem"));
+        std::fs::write(
+            &path,
+            rcgen::KeyPair::generate_for(alg).unwrap().serialize_pem(),
+        )
+        .unwrap();
+        let signer = AssertionSigner::new(&Assertion {
+            key: PrivateKeySource::Secret(config::secret::SecretRef::File(path)),
+            ttl: Duration::from_secs(60),
+            issuer: "sealgate".into(),
+            publish_also: vec![],
+        })
+        .unwrap();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                signer
+                    .sign(black_box(&principal), "upstream", &selected, now)
+                    .unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
+/// What one cache hit is made of (see `JwtAuthenticator::verify`): the SHA-256
+/// cache key over the token, the moka lookup, the hit counter.
+fn cached_parts(c: &mut Criterion) {
+    let k = case("ES256");
+    let metrics = Metrics::new().unwrap();
+    let mut g = c.benchmark_group("cached_parts");
+    g.bench_function("sha256_cache_key", |b| {
+        b.iter(|| {
+            let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+            ctx.update(b"bench");
+            ctx.update(&[0]);
+            ctx.update(black_box(k.token.as_bytes()));
+            ctx.finish()
+        })
+    });
+    let cache: moka::sync::Cache<[u8; 32], Arc<u64>> =
+        moka::sync::Cache::builder().max_capacity(100_000).build();
+    cache.insert([7u8; 32], Arc::new(1));
+    g.bench_function("moka_get_hit", |b| {
+        b.iter(|| cache.get(black_box(&[7u8; 32])).unwrap())
+    });
+    g.bench_function("metrics_counter_with_labels", |b| {
+        b.iter(|| {
+            metrics
+                .token_cache
+                .with_label_values(&[black_box("bench"), "hit"])
+                .inc()
+        })
+    });
+    g.finish();
+}
+
+/// The cache-miss path of `JwtAuthenticator::verify` with tokens it has never
+/// seen (verify + insert into the verified-token cache), against `jwt_cold`.
+/// HS256 keeps the signature cheap so the cache's own cost shows; a fresh
+/// authenticator (empty cache) replaces the old one outside the timed part
+/// every `N` tokens, so no token is ever a hit.
+fn jwt_miss(c: &mut Criterion) {
+    const N: usize = 20_000;
+    let now = sealgate::authn::unix_now();
+    let k = case("HS256");
+    let secret = std::fs::read(fixtures().join("hmac.secret")).unwrap();
+    let key = jsonwebtoken::EncodingKey::from_secret(&secret);
+    let header = jsonwebtoken::Header::new(Algorithm::HS256);
+    let tokens: Vec<String> = (0..N)
+        .map(|i| {
+            let claims = serde_json::json!({
+                "iss": ISSUER, "aud": AUDIENCE, "sub": format!("user-{i}"), "scope": "read",
+                "iat": now, "nbf": now, "exp": now + 86400, "jti": format!("{i:032x}"),
+            });
+            jsonwebtoken::encode(&header, &claims, &key).unwrap()
+        })
+        .collect();
+    let metrics = Metrics::new().unwrap();
+    let mut g = c.benchmark_group("jwt_miss");
+    g.bench_function("HS256_cold_verify_only", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % N;
+            jwt::verify(black_box(&tokens[i]), &k.keys, &k.settings, now).unwrap()
+        })
+    });
+    g.bench_function("HS256_authenticator_never_seen", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut done = 0u64;
+            while done < iters {
+                let a = authenticator(&k, &metrics);
+                let n = (iters - done).min(N as u64) as usize;
+                let t = std::time::Instant::now();
+                for token in &tokens[..n] {
+                    black_box(verify_now(&a, token, now).unwrap());
+                }
+                total += t.elapsed();
+                done += n as u64;
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+/// The crypto under `jwt_cold` and `assertion_sign`, done the way jsonwebtoken
+/// does it per call (parse the public key / load the PKCS#8 private key every
+/// time) and with the key prepared once. The difference is what caching parsed
+/// keys in `KeySet`/`AssertionSigner` would save per request.
+fn crypto_parts(c: &mut Criterion) {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{
+        EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey, UnparsedPublicKey,
+        ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519,
+    };
+    let rng = SystemRandom::new();
+    // A JWS signing input of typical size (header.payload, ~300 bytes).
+    let msg = case("ES256")
+        .token
+        .rsplit_once('.')
+        .unwrap()
+        .0
+        .as_bytes()
+        .to_vec();
+    let ec_doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let ec = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, ec_doc.as_ref()).unwrap();
+    let ec_pub = ec.public_key().as_ref().to_vec();
+    let ec_sig = ec.sign(&rng, &msg).unwrap().as_ref().to_vec();
+    let ed_doc = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    let ed = Ed25519KeyPair::from_pkcs8(ed_doc.as_ref()).unwrap();
+    let ed_pub = ed.public_key().as_ref().to_vec();
+    let ed_sig = ed.sign(&msg).as_ref().to_vec();
+    let ec_parsed = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &ec_pub).unwrap();
+    let ed_parsed = ParsedPublicKey::new(&ED25519, &ed_pub).unwrap();
+
+    let mut g = c.benchmark_group("crypto_parts");
+    g.bench_function("ES256_verify_unparsed_key", |b| {
+        b.iter(|| {
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &ec_pub)
+                .verify(black_box(&msg), &ec_sig)
+                .unwrap()
+        })
+    });
+    g.bench_function("ES256_verify_parsed_key", |b| {
+        b.iter(|| ec_parsed.verify_sig(black_box(&msg), &ec_sig).unwrap())
+    });
+    g.bench_function("EdDSA_verify_unparsed_key", |b| {
+        b.iter(|| {
+            UnparsedPublicKey::new(&ED25519, &ed_pub)
+                .verify(black_box(&msg), &ed_sig)
+                .unwrap()
+        })
+    });
+    g.bench_function("EdDSA_verify_parsed_key", |b| {
+        b.iter(|| ed_parsed.verify_sig(black_box(&msg), &ed_sig).unwrap())
+    });
+    g.bench_function("ES256_sign_load_pkcs8_each_time", |b| {
+        b.iter(|| {
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, ec_doc.as_ref())
+                .unwrap()
+                .sign(&rng, black_box(&msg))
+                .unwrap()
+        })
+    });
+    g.bench_function("ES256_sign_prepared_key", |b| {
+        b.iter(|| ec.sign(&rng, black_box(&msg)).unwrap())
+    });
+    g.bench_function("EdDSA_sign_load_pkcs8_each_time", |b| {
+        b.iter(|| {
+            Ed25519KeyPair::from_pkcs8(ed_doc.as_ref())
+                .unwrap()
+                .sign(black_box(&msg))
+        })
+    });
+    g.bench_function("EdDSA_sign_prepared_key", |b| {
+        b.iter(|| ed.sign(black_box(&msg)))
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    routing,
+    jwt_cold,
+    jwt_cached,
+    jwt_invalid,
+    jwt_miss,
+    cached_parts,
+    crypto_parts,
+    header_rewrite,
+    assertion_sign
+);
+criterion_main!(benches);

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what the tests need beyond
+# cargo (idempotently), then formatting, lints and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+# Later suites need redis-server (store tests start their own on an ephemeral port).
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# promtool validates deploy/prometheus/alerts.yml.
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "installing: ${need_apt[*]}"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}") >/dev/null \
+      || echo "warning: could not install ${need_apt[*]}"
+  fi
+fi
+
+# Independent JOSE implementation for interop tests (assertions verified by jwcrypto).
+if ! target/pyenv/bin/python -c 'import jwcrypto' >/dev/null 2>&1; then
+  echo "setting up target/pyenv (jwcrypto)"
+  python3 -m venv target/pyenv
+  target/pyenv/bin/pip install -q --disable-pip-version-check 'jwcrypto==1.6.1'
+fi
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+if [ -x scripts/check-alerts.sh ]; then scripts/check-alerts.sh; fi
+cargo test --locked --all-targets

@@ -1,0 +1,125 @@
+//! The request's single exit: when its response body ends (or is dropped), one
+//! access-log line is written and the request metrics are recorded.
+
+use crate::app::Shared;
+use crate::body::Finish;
+use crate::error::GatewayError;
+use crate::metrics::{method_label, status_class};
+use http::{HeaderValue, Method, Request, StatusCode};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct AccessRecord {
+    state: Arc<Shared>,
+    started: Instant,
+    request_id: HeaderValue,
+    method: Method,
+    peer: IpAddr,
+    pub path: Option<String>,
+    pub route: Option<Arc<str>>,
+    pub upstream: Option<Arc<str>>,
+    pub status: StatusCode,
+    pub outcome: &'static str,
+    pub reason: Option<&'static str>,
+    pub subject: Option<String>,
+    pub scope_hint: Option<Arc<str>>,
+    pub bytes_in: Option<Arc<AtomicU64>>,
+}
+
+impl AccessRecord {
+    pub fn start<B>(
+        state: Arc<Shared>,
+        req: &Request<B>,
+        peer: IpAddr,
+        request_id: HeaderValue,
+    ) -> AccessRecord {
+        AccessRecord {
+            state,
+            started: Instant::now(),
+            request_id,
+            method: req.method().clone(),
+            peer,
+            path: None,
+            route: None,
+            upstream: None,
+            status: StatusCode::OK,
+            outcome: "forwarded",
+            reason: None,
+            subject: None,
+            scope_hint: None,
+            bytes_in: None,
+        }
+    }
+
+    /// Marks the request as ended by `e`, counting the rejection by reason.
+    pub fn fail(&mut self, e: GatewayError) {
+        self.reason = Some(e.reason());
+        self.outcome = if e.is_upstream() {
+            "upstream_error"
+        } else {
+            "rejected"
+        };
+        if !e.is_upstream() {
+            let route = self.route.as_deref().unwrap_or("unmatched");
+            self.state
+                .metrics
+                .rejections
+                .with_label_values(&[route, e.reason()])
+                .inc();
+            if let GatewayError::RateLimited { failed_auth, .. } = e {
+                let limit = if failed_auth { "failed_auth" } else { "route" };
+                self.state
+                    .metrics
+                    .rate_limited
+                    .with_label_values(&[route, limit])
+                    .inc();
+            }
+            if let GatewayError::Auth(f) = e {
+                self.state
+                    .metrics
+                    .auth_failures
+                    .with_label_values(&[route, f.reason()])
+                    .inc();
+            }
+        }
+    }
+}
+
+impl Finish for AccessRecord {
+    fn finish(self: Box<Self>, bytes_out: u64, completed: bool) {
+        let elapsed = self.started.elapsed();
+        let route = self.route.as_deref().unwrap_or("unmatched");
+        let m = &self.state.metrics;
+        let method = method_label(&self.method);
+        m.requests
+            .with_label_values(&[route, method, status_class(self.status), self.outcome])
+            .inc();
+        m.request_duration
+            .with_label_values(&[route])
+            .observe(elapsed.as_secs_f64());
+        let bytes_in = self
+            .bytes_in
+            .as_ref()
+            .map_or(0, |c| c.load(Ordering::Relaxed));
+        tracing::info!(
+            target: "sealgate::access",
+            request_id = self.request_id.to_str().unwrap_or(""),
+            peer = %self.peer,
+            method = self.method.as_str(),
+            path = self.path.as_deref().unwrap_or(""),
+            route,
+            status = self.status.as_u16(),
+            outcome = self.outcome,
+            reason = self.reason.unwrap_or(""),
+            upstream = self.upstream.as_deref().unwrap_or(""),
+            subject = self.subject.as_deref().unwrap_or(""),
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            bytes_in,
+            bytes_out,
+            completed,
+            "request"
+        );
+    }
+}

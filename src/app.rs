@@ -1,0 +1,317 @@
+//! Wiring: build the shared state from a configuration, bind the listeners,
+//! reload on SIGHUP, and shut down gracefully on SIGTERM/SIGINT.
+
+use crate::config::{self, Config};
+use crate::gateway::Gateway;
+use crate::listener::{self, tls};
+use crate::metrics::Metrics;
+use arc_swap::ArcSwap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// State every request and the admin listener can see.
+pub struct Shared {
+    pub gateway: ArcSwap<Gateway>,
+    pub tls: Arc<ArcSwap<rustls::ServerConfig>>,
+    pub metrics: Metrics,
+    pub keys: crate::authn::KeyRegistry,
+    pub stores: crate::store::StoreRegistry,
+    /// Client IPs refused for repeated failed authentication, until the instant stored.
+    pub blocked: moka::sync::Cache<std::net::IpAddr, std::time::Instant>,
+    pub config_path: PathBuf,
+    /// Bumped after every reload attempt, successful or not (tests and the watcher wait on it).
+    pub reloads: watch::Sender<u64>,
+}
+
+/// A started gateway: its bound addresses and the handle to stop it.
+pub struct Running {
+    pub main_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub state: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    main_task: JoinHandle<()>,
+    admin_task: JoinHandle<()>,
+}
+
+/// Everything a configuration needs before it can serve: dev files, TLS, the gateway.
+fn prepare(
+    config: Config,
+    keys: &crate::authn::KeyRegistry,
+    stores: &crate::store::StoreRegistry,
+    metrics: &Metrics,
+) -> Result<(Gateway, rustls::ServerConfig), String> {
+    if tls::ensure_dev_cert(&config.listen.tls)? {
+        tracing::warn!(
+            cert = %config.listen.tls.cert.display(),
+            "generated a self-signed development certificate; clients will not trust it (use curl -k or --cacert)"
+        );
+    }
+    let server = tls::server_config(&config.listen.tls).map_err(|e| format!("listen.tls: {e}"))?;
+    Ok((Gateway::build(config, keys, stores, metrics)?, server))
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr} ({what}): {e}"))
+}
+
+pub async fn start(config: Config) -> Result<Running, String> {
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    let config_path = config.source.clone();
+    let (main_at, admin_at) = (config.listen.address, config.admin.address);
+    let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
+    let keys = crate::authn::KeyRegistry::default();
+    let stores = crate::store::StoreRegistry::default();
+    let (gateway, server) = prepare(config, &keys, &stores, &metrics)?;
+    log_authenticators(&gateway);
+    metrics.config_reloads.with_label_values(&["success"]).inc();
+    // Create the failure series at 0 so increase() sees the first failure.
+    metrics.config_reloads.with_label_values(&["failure"]);
+    metrics.config_last_reload_success.set(unix_now());
+    log_routes(&gateway);
+    let state = Arc::new(Shared {
+        gateway: ArcSwap::from_pointee(gateway),
+        tls: Arc::new(ArcSwap::from_pointee(server)),
+        metrics,
+        keys,
+        stores,
+        blocked: moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(std::time::Duration::from_secs(3600))
+            .build(),
+        config_path,
+        reloads: watch::Sender::new(0),
+    });
+    state
+        .metrics
+        .ready
+        .set(i64::from(crate::admin::not_ready(&state).is_empty()));
+    let main = bind(main_at, "listen.address").await?;
+    let admin = bind(admin_at, "admin.address").await?;
+    let main_addr = main.local_addr().map_err(|e| e.to_string())?;
+    let admin_addr = admin.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(listener = "main", address = %main_addr, protocols = "h2,http/1.1 over TLS", "listening");
+    tracing::info!(listener = "admin", address = %admin_addr, protocols = "http/1.1", "listening");
+
+    let (shutdown, rx) = watch::channel(false);
+    let main_task = tokio::spawn(listener::serve(
+        main,
+        state.tls.clone(),
+        state.clone(),
+        rx.clone(),
+    ));
+    let admin_task = tokio::spawn(crate::admin::serve(admin, state.clone(), rx.clone()));
+    tokio::spawn(watch_files(state.clone(), rx));
+    Ok(Running {
+        main_addr,
+        admin_addr,
+        state,
+        shutdown,
+        main_task,
+        admin_task,
+    })
+}
+
+fn log_routes(gw: &Gateway) {
+    for r in gw.routes.iter() {
+        let c = &r.config;
+        tracing::info!(
+            route = %r.name,
+            host = ?c.host,
+            path_prefix = %c.path_prefix,
+            methods = ?c.methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+            upstream = %c.upstream,
+            auth = ?c.auth,
+            "route"
+        );
+    }
+}
+
+fn log_authenticators(gw: &Gateway) {
+    for a in gw.authenticators.values() {
+        let s = &a.settings;
+        tracing::info!(
+            authenticator = %a.name,
+            kind = "jwt",
+            issuer = %s.issuer,
+            audiences = ?s.audiences,
+            algorithms = ?s.algorithms,
+            keys = match &s.keys {
+                crate::config::KeySource::Static(_) | crate::config::KeySource::DevGenerated(_) => "file",
+                crate::config::KeySource::Jwks(_) => "jwks_url",
+                crate::config::KeySource::Discovery(_) => "discovery",
+            },
+            "authenticator"
+        );
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Re-reads the configuration file and swaps it in; on any error the running
+/// configuration stays and every problem is logged and counted.
+pub fn reload(s: &Shared) -> Result<(), String> {
+    let outcome = config::load(&s.config_path)
+        .map_err(|e| e.to_string())
+        .and_then(|cfg| {
+            let old = s.gateway.load();
+            if cfg.listen.address != old.config.listen.address
+                || cfg.admin.address != old.config.admin.address
+            {
+                tracing::warn!(
+                    "listener addresses changed in the file; they take effect only after a restart"
+                );
+            }
+            prepare(cfg, &s.keys, &s.stores, &s.metrics)
+        });
+    let result = match outcome {
+        Ok((gateway, server)) => {
+            s.tls.store(Arc::new(server));
+            s.gateway.store(Arc::new(gateway));
+            s.metrics
+                .config_reloads
+                .with_label_values(&["success"])
+                .inc();
+            s.metrics.config_last_reload_success.set(unix_now());
+            tracing::info!(config = %s.config_path.display(), "configuration reloaded");
+            Ok(())
+        }
+        Err(e) => {
+            s.metrics
+                .config_reloads
+                .with_label_values(&["failure"])
+                .inc();
+            for line in e.lines() {
+                tracing::error!(
+                    problem = line,
+                    "reload refused; keeping the running configuration"
+                );
+            }
+            Err(e)
+        }
+    };
+    s.reloads.send_modify(|n| *n += 1);
+    result
+}
+
+type Stamp = Vec<Option<(std::time::SystemTime, u64)>>;
+
+fn stamp(files: &[PathBuf]) -> Stamp {
+    files
+        .iter()
+        .map(|f| {
+            std::fs::metadata(f)
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())))
+        })
+        .collect()
+}
+
+/// Polls the watched files' modification times and reloads on a change.
+/// Polling (not inotify) also sees editors' rename-into-place and mounted secrets.
+async fn watch_files(state: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let cfg = state.gateway.load().config.clone();
+    if !cfg.reload.watch {
+        return;
+    }
+    let mut files = cfg.watched_files();
+    let mut last = stamp(&files);
+    let mut tick = tokio::time::interval(cfg.reload.poll_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let now = stamp(&files);
+        if now == last {
+            continue;
+        }
+        tracing::info!("a watched configuration file changed; reloading");
+        let st = state.clone();
+        // Loading reads files and may generate keys: keep it off the async workers.
+        let _ = tokio::task::spawn_blocking(move || reload(&st)).await;
+        files = state.gateway.load().config.watched_files();
+        last = stamp(&files);
+    }
+}
+
+impl Running {
+    pub fn reload(&self) -> Result<(), String> {
+        reload(&self.state)
+    }
+
+    /// Stops accepting, drains in-flight requests (bounded by `shutdown_grace`), and returns.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.main_task.await;
+        let _ = self.admin_task.await;
+    }
+}
+
+/// `sealgate run`: returns the process exit code.
+pub async fn run(path: &Path) -> u8 {
+    let config = match config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("sealgate: refusing to start with an invalid configuration");
+            return 2;
+        }
+    };
+    crate::logging::init(&config.log);
+    let running = match start(config).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "startup failed");
+            eprintln!("sealgate: {e}");
+            return 1;
+        }
+    };
+    wait_for_signals(&running).await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    tracing::info!("stopped");
+    0
+}
+
+#[cfg(unix)]
+async fn wait_for_signals(running: &Running) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stopping on Ctrl-C only");
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = int.recv() => return,
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading configuration");
+                let _ = running.reload();
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signals(_: &Running) {
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,411 @@
+//! Verification keys: a set loaded from PEM, JWKS or an HMAC secret, each key
+//! tagged with its type so a token's `alg` must match the key it selects.
+//! The set is chosen by configuration; nothing in a token can add a key.
+
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::SubjectPublicKeyInfoDer;
+use serde_json::Value;
+use std::fmt;
+
+/// At most this many keys in one JWKS; more is refused (RFC guidance: sets are small).
+pub const MAX_JWKS_KEYS: usize = 100;
+const MAX_KID_LEN: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    Hmac,
+    Rsa,
+    EcP256,
+    EcP384,
+    Ed25519,
+}
+
+impl KeyType {
+    /// Whether a token signed with `alg` may be verified by a key of this type.
+    pub fn allows(self, alg: Algorithm) -> bool {
+        use Algorithm::*;
+        matches!(
+            (self, alg),
+            (KeyType::Hmac, HS256 | HS384 | HS512)
+                | (KeyType::Rsa, RS256 | RS384 | RS512 | PS256 | PS384 | PS512)
+                | (KeyType::EcP256, ES256)
+                | (KeyType::EcP384, ES384)
+                | (KeyType::Ed25519, EdDSA)
+        )
+    }
+}
+
+pub struct Key {
+    pub kid: Option<String>,
+    pub kind: KeyType,
+    /// A JWK's own `alg`, which further restricts it.
+    pub alg: Option<Algorithm>,
+    pub key: DecodingKey,
+    /// EC and Ed25519 keys parsed once (aws-lc-rs), instead of on every verification.
+    pub parsed: Option<aws_lc_rs::signature::ParsedPublicKey>,
+}
+
+/// Pre-parses the public key of an EC or Ed25519 key from its raw encoding
+/// (uncompressed point, or the 32-byte Ed25519 key).
+fn parse_raw(kind: KeyType, raw: &[u8]) -> Option<aws_lc_rs::signature::ParsedPublicKey> {
+    use aws_lc_rs::signature::{
+        ParsedPublicKey, ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519,
+    };
+    let alg: &'static dyn aws_lc_rs::signature::VerificationAlgorithm = match kind {
+        KeyType::EcP256 => &ECDSA_P256_SHA256_FIXED,
+        KeyType::EcP384 => &ECDSA_P384_SHA384_FIXED,
+        KeyType::Ed25519 => &ED25519,
+        _ => return None,
+    };
+    ParsedPublicKey::new(alg, raw).ok()
+}
+
+/// The raw key at the end of a SubjectPublicKeyInfo (its BIT STRING contents).
+fn spki_raw(kind: KeyType, der: &[u8]) -> Option<&[u8]> {
+    let n = match kind {
+        KeyType::EcP256 => 65,
+        KeyType::EcP384 => 97,
+        KeyType::Ed25519 => 32,
+        _ => return None,
+    };
+    der.len().checked_sub(n).map(|start| &der[start..])
+}
+
+/// The keys of one authenticator. `Debug` shows kids and types, never key bytes.
+#[derive(Default)]
+pub struct KeySet {
+    keys: Vec<Key>,
+}
+
+impl fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.keys.iter().map(|k| (k.kid.as_deref(), k.kind)))
+            .finish()
+    }
+}
+
+/// Why no key could be chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    UnknownKid,
+    KidRequired,
+}
+
+fn min_hmac_len(alg: Algorithm) -> usize {
+    match alg {
+        Algorithm::HS384 => 48,
+        Algorithm::HS512 => 64,
+        _ => 32,
+    }
+}
+
+impl KeySet {
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().filter_map(|k| k.kid.as_deref())
+    }
+
+    /// Picks the key for a token: by `kid`, or the only key when there is no `kid`.
+    /// A single key configured without a kid (a PEM file, an HMAC secret) serves
+    /// any token kid: the token still cannot choose a different key.
+    pub fn select(&self, kid: Option<&str>) -> Result<&Key, Selection> {
+        match kid {
+            Some(kid) => self
+                .keys
+                .iter()
+                .find(|k| k.kid.as_deref() == Some(kid))
+                .or(match self.keys.as_slice() {
+                    [only] if only.kid.is_none() => Some(only),
+                    _ => None,
+                })
+                .ok_or(Selection::UnknownKid),
+            None if self.keys.len() == 1 => Ok(&self.keys[0]),
+            None => Err(Selection::KidRequired),
+        }
+    }
+
+    /// Keys from a `keys = ...` reference: the HMAC secret itself when `hmac`,
+    /// otherwise a JWKS document or PEM public key(s).
+    pub fn from_config_bytes(
+        bytes: &[u8],
+        hmac: bool,
+        algorithms: &[Algorithm],
+    ) -> Result<KeySet, String> {
+        if hmac {
+            let need = algorithms
+                .iter()
+                .map(|a| min_hmac_len(*a))
+                .max()
+                .unwrap_or(32);
+            if bytes.len() < need {
+                return Err(format!(
+                    "the HMAC secret has {} bytes; {need} or more are required for {:?} (RFC 7518 §3.2)",
+                    bytes.len(),
+                    algorithms
+                ));
+            }
+            return Ok(KeySet {
+                keys: vec![Key {
+                    kid: None,
+                    kind: KeyType::Hmac,
+                    alg: None,
+                    key: DecodingKey::from_secret(bytes),
+                    parsed: None,
+                }],
+            });
+        }
+        let trimmed = bytes.trim_ascii_start();
+        if trimmed.starts_with(b"{") {
+            return KeySet::from_jwks(trimmed, false);
+        }
+        let key = pem_public_key(bytes)?;
+        Ok(KeySet { keys: vec![key] })
+    }
+
+    /// Parses a JWKS (RFC 7517). Encryption keys and unsupported key types are
+    /// skipped; malformed or weak signing keys fail the whole document.
+    pub fn from_jwks(bytes: &[u8], allow_oct: bool) -> Result<KeySet, String> {
+        let doc: Value =
+            serde_json::from_slice(bytes).map_err(|e| format!("invalid JWKS JSON: {e}"))?;
+        let list = doc
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or("a JWKS needs a \"keys\" array")?;
+        if list.len() > MAX_JWKS_KEYS {
+            return Err(format!(
+                "the JWKS has {} keys; at most {MAX_JWKS_KEYS} are accepted",
+                list.len()
+            ));
+        }
+        let mut keys = Vec::new();
+        for (i, jwk) in list.iter().enumerate() {
+            if let Some(k) = jwk_key(jwk, allow_oct).map_err(|m| format!("keys[{i}]: {m}"))? {
+                keys.push(k);
+            }
+        }
+        Ok(KeySet { keys })
+    }
+}
+
+fn b64(s: &str) -> Result<Vec<u8>, String> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| "invalid base64url".to_string())
+}
+
+fn field<'a>(jwk: &'a Value, name: &str) -> Result<&'a str, String> {
+    jwk.get(name)
+        .and_then(Value::as_str)
+        .ok_or(format!("missing \"{name}\""))
+}
+
+fn jwk_key(jwk: &Value, allow_oct: bool) -> Result<Option<Key>, String> {
+    if jwk
+        .get("use")
+        .and_then(Value::as_str)
+        .is_some_and(|u| u != "sig")
+    {
+        return Ok(None);
+    }
+    let kid = match jwk.get("kid") {
+        None => None,
+        Some(Value::String(k)) if k.len() <= MAX_KID_LEN => Some(k.clone()),
+        Some(_) => return Err("\"kid\" must be a string of at most 256 characters".into()),
+    };
+    let alg = match jwk.get("alg").and_then(Value::as_str) {
+        None => None,
+        Some(a) => match crate::config::jwt_algorithm(a) {
+            Some(a) => Some(a),
+            None => return Ok(None),
+        },
+    };
+    let mut raw: Option<Vec<u8>> = None;
+    let (kind, key) = match (field(jwk, "kty")?, jwk.get("crv").and_then(Value::as_str)) {
+        ("RSA", _) => {
+            let n = field(jwk, "n")?;
+            if b64(n)?.len() < 256 {
+                return Err("RSA keys shorter than 2048 bits are refused".into());
+            }
+            let key =
+                DecodingKey::from_rsa_components(n, field(jwk, "e")?).map_err(|e| e.to_string())?;
+            (KeyType::Rsa, key)
+        }
+        ("EC", Some(crv @ ("P-256" | "P-384"))) => {
+            let (x, y) = (field(jwk, "x")?, field(jwk, "y")?);
+            let size = if crv == "P-256" { 32 } else { 48 };
+            if b64(x)?.len() != size || b64(y)?.len() != size {
+                return Err(format!("{crv} coordinates must be {size} bytes"));
+            }
+            let key = DecodingKey::from_ec_components(x, y).map_err(|e| e.to_string())?;
+            let mut point = vec![4u8];
+            point.extend(b64(x)?);
+            point.extend(b64(y)?);
+            raw = Some(point);
+            (
+                if crv == "P-256" {
+                    KeyType::EcP256
+                } else {
+                    KeyType::EcP384
+                },
+                key,
+            )
+        }
+        ("OKP", Some("Ed25519")) => {
+            let x = field(jwk, "x")?;
+            if b64(x)?.len() != 32 {
+                return Err("Ed25519 keys are 32 bytes".into());
+            }
+            raw = Some(b64(x)?);
+            (
+                KeyType::Ed25519,
+                DecodingKey::from_ed_components(x).map_err(|e| e.to_string())?,
+            )
+        }
+        ("oct", _) if allow_oct => (
+            KeyType::Hmac,
+            DecodingKey::from_secret(&b64(field(jwk, "k")?)?),
+        ),
+        _ => return Ok(None),
+    };
+    if alg.is_some_and(|a| !kind.allows(a)) {
+        return Err("the key's \"alg\" does not fit its type".into());
+    }
+    let parsed = raw.as_deref().and_then(|r| parse_raw(kind, r));
+    Ok(Some(Key {
+        kid,
+        kind,
+        alg,
+        key,
+        parsed,
+    }))
+}
+
+const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70];
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A PEM `PUBLIC KEY` (SubjectPublicKeyInfo) as a verification key.
+pub fn pem_public_key(pem: &[u8]) -> Result<Key, String> {
+    let der = SubjectPublicKeyInfoDer::from_pem_slice(pem)
+        .map_err(|_| "expected a PEM \"PUBLIC KEY\" or a JWKS document".to_string())?;
+    let der = der.as_ref();
+    let (kind, key) = if contains(der, OID_ED25519) {
+        (KeyType::Ed25519, DecodingKey::from_ed_pem(pem))
+    } else if contains(der, OID_P256) {
+        (KeyType::EcP256, DecodingKey::from_ec_pem(pem))
+    } else if contains(der, OID_P384) {
+        (KeyType::EcP384, DecodingKey::from_ec_pem(pem))
+    } else if contains(der, OID_RSA) {
+        (KeyType::Rsa, DecodingKey::from_rsa_pem(pem))
+    } else {
+        return Err("unsupported public key type (expected RSA, P-256, P-384 or Ed25519)".into());
+    };
+    Ok(Key {
+        kid: None,
+        kind,
+        alg: None,
+        key: key.map_err(|e| format!("unusable public key: {e}"))?,
+        parsed: spki_raw(kind, der).and_then(|r| parse_raw(kind, r)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/tests/fixtures/jwt/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn loads_pem_and_jwks_fixtures() {
+        assert_eq!(
+            pem_public_key(&fixture("ec-p256.pub.pem")).unwrap().kind,
+            KeyType::EcP256
+        );
+        assert_eq!(
+            pem_public_key(&fixture("ec-p384.pub.pem")).unwrap().kind,
+            KeyType::EcP384
+        );
+        assert_eq!(
+            pem_public_key(&fixture("ed25519.pub.pem")).unwrap().kind,
+            KeyType::Ed25519
+        );
+        assert_eq!(
+            pem_public_key(&fixture("rsa.pub.pem")).unwrap().kind,
+            KeyType::Rsa
+        );
+        for pem in ["ec-p256.pub.pem", "ec-p384.pub.pem", "ed25519.pub.pem"] {
+            assert!(
+                pem_public_key(&fixture(pem)).unwrap().parsed.is_some(),
+                "{pem} is not pre-parsed"
+            );
+        }
+        assert!(pem_public_key(&fixture("rsa.pub.pem"))
+            .unwrap()
+            .parsed
+            .is_none());
+        let set = KeySet::from_jwks(&fixture("jwks.json"), false).unwrap();
+        assert_eq!(set.len(), 4);
+        assert!(set.select(Some("ec256-1")).unwrap().parsed.is_some());
+        assert!(set.select(Some("ed-1")).unwrap().parsed.is_some());
+        assert_eq!(set.select(Some("ec256-1")).unwrap().kind, KeyType::EcP256);
+        assert_eq!(
+            set.select(Some("../../etc/passwd")).err(),
+            Some(Selection::UnknownKid)
+        );
+        assert_eq!(set.select(None).err(), Some(Selection::KidRequired));
+        // oct keys only where HMAC is configured.
+        assert!(KeySet::from_jwks(&fixture("jwks-hmac.json"), false)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            KeySet::from_jwks(&fixture("jwks-hmac.json"), true)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn key_types_bind_algorithms() {
+        assert!(KeyType::Rsa.allows(Algorithm::PS256));
+        assert!(!KeyType::Rsa.allows(Algorithm::HS256));
+        assert!(!KeyType::EcP256.allows(Algorithm::ES384));
+        assert!(!KeyType::Ed25519.allows(Algorithm::ES256));
+        assert!(!KeyType::Hmac.allows(Algorithm::RS256));
+    }
+
+    #[test]
+    fn weak_secrets_and_oversized_sets_are_refused() {
+        assert!(KeySet::from_config_bytes(b"short", true, &[Algorithm::HS256]).is_err());
+        assert!(KeySet::from_config_bytes(&[7u8; 32], true, &[Algorithm::HS512]).is_err());
+        assert!(KeySet::from_config_bytes(&[7u8; 64], true, &[Algorithm::HS512]).is_ok());
+        let many = format!(
+            "{{\"keys\":[{}]}}",
+            vec!["{\"kty\":\"unknown\"}"; 101].join(",")
+        );
+        assert!(KeySet::from_jwks(many.as_bytes(), false)
+            .unwrap_err()
+            .contains("at most 100"));
+    }
+}

@@ -1,0 +1,164 @@
+//! Body plumbing: the boxed body types, a streaming size limit for request
+//! bodies, and the response wrapper whose end (or drop) is the request's single
+//! exit for metrics and the access log.
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type ResBody = BoxBody<Bytes, BoxError>;
+pub type ReqBody = BoxBody<Bytes, BoxError>;
+
+pub fn full(data: impl Into<Bytes>) -> ResBody {
+    Full::new(data.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+pub fn empty() -> ResBody {
+    full(Bytes::new())
+}
+
+/// The request body exceeded its limit while streaming.
+#[derive(Debug, thiserror::Error)]
+#[error("request body exceeds {limit} bytes")]
+pub struct BodyTooLarge {
+    pub limit: u64,
+}
+
+/// Wraps a request body: counts bytes and fails the stream once `limit` is passed,
+/// so a chunked upload is cut off (and the upstream request aborted) at the limit.
+pub struct LimitedBody<B> {
+    inner: B,
+    limit: u64,
+    seen: u64,
+    counter: Arc<AtomicU64>,
+}
+
+impl<B> LimitedBody<B> {
+    pub fn new(inner: B, limit: u64, counter: Arc<AtomicU64>) -> Self {
+        LimitedBody {
+            inner,
+            limit,
+            seen: 0,
+            counter,
+        }
+    }
+}
+
+impl<B> Body for LimitedBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.seen += data.len() as u64;
+                    this.counter.store(this.seen, Ordering::Relaxed);
+                    if this.seen > this.limit {
+                        return Poll::Ready(Some(Err(Box::new(BodyTooLarge {
+                            limit: this.limit,
+                        }))));
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            other => other.map(|_| None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Called once when a response body finishes or is dropped, with the bytes sent.
+pub trait Finish: Send + Sync + 'static {
+    fn finish(self: Box<Self>, bytes_out: u64, completed: bool);
+}
+
+/// The response body the server sends: counts bytes and runs [`Finish`] exactly once.
+pub struct AccountedBody {
+    inner: ResBody,
+    bytes: u64,
+    finish: Option<Box<dyn Finish>>,
+}
+
+impl AccountedBody {
+    pub fn new(inner: ResBody, finish: Box<dyn Finish>) -> Self {
+        AccountedBody {
+            inner,
+            bytes: 0,
+            finish: Some(finish),
+        }
+    }
+
+    fn done(&mut self, completed: bool) {
+        if let Some(f) = self.finish.take() {
+            f.finish(self.bytes, completed);
+        }
+    }
+}
+
+impl Body for AccountedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(d) = frame.data_ref() {
+                    this.bytes += d.len() as u64;
+                }
+                if this.inner.is_end_stream() {
+                    this.done(true);
+                }
+            }
+            Poll::Ready(None) => this.done(true),
+            Poll::Ready(Some(Err(_))) => this.done(false),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for AccountedBody {
+    fn drop(&mut self) {
+        // A body dropped before its end means the client went away mid-response;
+        // a body that was empty from the start is complete.
+        let completed = self.inner.is_end_stream();
+        self.done(completed);
+    }
+}

@@ -1,0 +1,306 @@
+//! `sealgate token mint` (development tokens) and `sealgate token verify`
+//! (why a token is accepted or rejected on a route, check by check).
+
+use crate::authn::{self, jwt, unix_now};
+use base64::Engine;
+use clap::Subcommand;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Sign a token with a private key (PKCS#8 PEM) or an HMAC secret file.
+    Mint {
+        #[arg(long)]
+        key: PathBuf,
+        /// Claims as a JSON object; iat and exp are added unless given.
+        #[arg(long, default_value = "{}")]
+        claims: String,
+        /// Defaults from the key: EdDSA, ES256, ES384 or RS256; HS256 for a non-PEM secret.
+        #[arg(long)]
+        alg: Option<String>,
+        #[arg(long)]
+        kid: Option<String>,
+        #[arg(long)]
+        iss: Option<String>,
+        #[arg(long)]
+        aud: Option<String>,
+        #[arg(long)]
+        sub: Option<String>,
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        /// Take iss and aud from this authenticator of --config.
+        #[arg(long)]
+        authenticator: Option<String>,
+        #[arg(long, default_value = "gateway.toml")]
+        config: PathBuf,
+    },
+    /// Explain each check a route applies to TOKEN.
+    Verify {
+        #[arg(long, default_value = "gateway.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        route: String,
+        token: String,
+    },
+}
+
+pub fn run(cmd: TokenCommand) -> u8 {
+    match cmd {
+        TokenCommand::Mint {
+            key,
+            claims,
+            alg,
+            kid,
+            iss,
+            aud,
+            sub,
+            ttl,
+            authenticator,
+            config,
+        } => {
+            let defaults = match authenticator {
+                Some(name) => match crate::config::load(&config) {
+                    Ok(c) => match c.authenticators.get(&name) {
+                        Some(a) => Some((
+                            a.jwt.issuer.clone(),
+                            a.jwt.audiences.first().cloned().unwrap_or_default(),
+                        )),
+                        None => {
+                            return fail(&format!(
+                                "{}: no authenticator named {name:?}",
+                                config.display()
+                            ))
+                        }
+                    },
+                    Err(e) => return fail(&e.to_string()),
+                },
+                None => None,
+            };
+            let iss = iss.or_else(|| defaults.as_ref().map(|d| d.0.clone()));
+            let aud = aud.or_else(|| defaults.map(|d| d.1));
+            match mint(&key, &claims, alg.as_deref(), kid, iss, aud, sub, &ttl) {
+                Ok(t) => {
+                    println!("{t}");
+                    0
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        TokenCommand::Verify {
+            config,
+            route,
+            token,
+        } => verify(&config, &route, &token),
+    }
+}
+
+fn fail(msg: &str) -> u8 {
+    eprintln!("sealgate token: {msg}");
+    1
+}
+
+const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70];
+const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+
+fn key_for(bytes: &[u8], alg: Option<&str>) -> Result<(EncodingKey, Algorithm), String> {
+    use rustls::pki_types::{pem::PemObject, PrivateKeyDer};
+    let explicit = alg
+        .map(|a| crate::config::jwt_algorithm(a).ok_or(format!("unsupported algorithm {a:?}")))
+        .transpose()?;
+    let Ok(der) = PrivateKeyDer::from_pem_slice(bytes) else {
+        let alg = explicit.unwrap_or(Algorithm::HS256);
+        return Ok((EncodingKey::from_secret(bytes), alg));
+    };
+    let has = |oid: &[u8]| der.secret_der().windows(oid.len()).any(|w| w == oid);
+    let (key, default) = if has(OID_ED25519) {
+        (EncodingKey::from_ed_pem(bytes), Algorithm::EdDSA)
+    } else if has(OID_P256) {
+        (EncodingKey::from_ec_pem(bytes), Algorithm::ES256)
+    } else if has(OID_P384) {
+        (EncodingKey::from_ec_pem(bytes), Algorithm::ES384)
+    } else {
+        (EncodingKey::from_rsa_pem(bytes), Algorithm::RS256)
+    };
+    Ok((
+        key.map_err(|e| format!("unusable key: {e}"))?,
+        explicit.unwrap_or(default),
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn mint(
+    key: &Path,
+    claims: &str,
+    alg: Option<&str>,
+    kid: Option<String>,
+    iss: Option<String>,
+    aud: Option<String>,
+    sub: Option<String>,
+    ttl: &str,
+) -> Result<String, String> {
+    let bytes = std::fs::read(key).map_err(|e| format!("cannot read {}: {e}", key.display()))?;
+    let (key, alg) = key_for(&bytes, alg)?;
+    let mut c: Map<String, Value> =
+        serde_json::from_str(claims).map_err(|e| format!("--claims is not a JSON object: {e}"))?;
+    let ttl = crate::config::units::duration(ttl)?;
+    let now = unix_now();
+    c.entry("iat").or_insert(now.into());
+    c.entry("exp").or_insert((now + ttl.as_secs()).into());
+    for (name, v) in [("iss", iss), ("aud", aud), ("sub", sub)] {
+        if let Some(v) = v {
+            c.insert(name.into(), v.into());
+        }
+    }
+    let mut jti = [0u8; uuid::fmt::Simple::LENGTH];
+    c.entry("jti").or_insert(
+        uuid::Uuid::new_v4()
+            .simple()
+            .encode_lower(&mut jti)
+            .to_string()
+            .into(),
+    );
+    let mut header = Header::new(alg);
+    header.kid = kid;
+    jsonwebtoken::encode(&header, &c, &key).map_err(|e| e.to_string())
+}
+
+fn when(t: Option<&Value>, now: u64) -> String {
+    match t.and_then(Value::as_u64) {
+        None => "-".into(),
+        Some(t) if t >= now => format!("{t} (in {}s)", t - now),
+        Some(t) => format!("{t} ({}s ago)", now - t),
+    }
+}
+
+fn verify(config: &Path, route: &str, token: &str) -> u8 {
+    let cfg = match crate::config::load(config) {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let Some(r) = cfg.routes.iter().find(|r| r.name == route) else {
+        return fail(&format!("no route named {route:?} in {}", config.display()));
+    };
+    println!(
+        "route: {} -> upstream {} (auth: {:?})",
+        r.name, r.upstream, r.auth
+    );
+    let now = unix_now();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let decode = |part: &str| -> Option<Map<String, Value>> {
+        serde_json::from_slice(&b64.decode(part).ok()?).ok()
+    };
+    match jwt::split(token) {
+        Err(_) => {
+            println!("shape: FAILED: not three non-empty base64url parts (a JWS compact token)")
+        }
+        Ok((h, p, _)) => {
+            match decode(h) {
+                Some(h) => println!(
+                    "header: alg={} kid={} typ={}",
+                    h.get("alg").unwrap_or(&Value::Null),
+                    h.get("kid").unwrap_or(&Value::Null),
+                    h.get("typ").unwrap_or(&Value::Null)
+                ),
+                None => println!("header: FAILED: not base64url JSON"),
+            }
+            match decode(p) {
+                Some(c) => println!(
+                    "claims (unverified): iss={} aud={} sub={} exp={} nbf={} iat={}",
+                    c.get("iss").unwrap_or(&Value::Null),
+                    c.get("aud").unwrap_or(&Value::Null),
+                    c.get("sub").unwrap_or(&Value::Null),
+                    when(c.get("exp"), now),
+                    when(c.get("nbf"), now),
+                    when(c.get("iat"), now)
+                ),
+                None => println!("claims: FAILED: not base64url JSON"),
+            }
+        }
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e.to_string()),
+    };
+    rt.block_on(async {
+        let metrics = match crate::metrics::Metrics::new() {
+            Ok(m) => m,
+            Err(e) => return fail(&e.to_string()),
+        };
+        let registry = authn::KeyRegistry::default();
+        let stores = crate::store::StoreRegistry::default();
+        let gw = match crate::gateway::Gateway::build(cfg.clone(), &registry, &stores, &metrics) {
+            Ok(g) => g,
+            Err(e) => return fail(&e),
+        };
+        // Remote keys: give the first fetch a moment, as the gateway would before readiness.
+        for _ in 0..100 {
+            if gw.not_ready().is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        for missing in gw.not_ready() {
+            println!("keys: FAILED: {missing}");
+        }
+        let Some(entry) = gw.routes.iter().find(|e| e.config.name == route) else {
+            return fail("route vanished");
+        };
+        if entry.authn.is_empty() {
+            println!("result: ACCEPTED (anonymous route: no token is checked)");
+            return 0;
+        }
+        let mut headers = http::HeaderMap::new();
+        for a in &entry.authn {
+            match &a.settings.token_from {
+                crate::config::TokenSource::Bearer => {
+                    if let Ok(v) = format!("Bearer {token}").parse() {
+                        headers.insert(http::header::AUTHORIZATION, v);
+                    }
+                }
+                crate::config::TokenSource::Header(name) => {
+                    if let Ok(v) = token.parse() {
+                        headers.insert(name, v);
+                    }
+                }
+                crate::config::TokenSource::Cookie(name) => {
+                    if let Ok(v) = format!("{name}={token}").parse() {
+                        headers.insert(http::header::COOKIE, v);
+                    }
+                }
+            }
+        }
+        match authn::authenticate(&entry.authn, &headers, now).await {
+            Err(authn::VerifyError::KeysUnavailable) => {
+                println!("signature and claims: FAILED: keys_unavailable (the authenticator has no keys)");
+                println!("result: REJECTED");
+                1
+            }
+            Err(authn::VerifyError::Rejected(f)) => {
+                println!("signature and claims: FAILED: {} ({})", f.reason(), f.description());
+                println!("result: REJECTED with 401");
+                1
+            }
+            Ok(p) => {
+                println!("signature and claims: ok (authenticator {}, subject {:?})", p.authenticator(), p.subject());
+                match crate::authz::authorize(&entry.config, &p) {
+                    Ok(()) => {
+                        println!("authorization: ok (scopes {:?}, claim rules {})", entry.config.require_scopes, entry.config.require_claims.len());
+                        println!("result: ACCEPTED");
+                        0
+                    }
+                    Err(f) => {
+                        println!("authorization: FAILED: {} ({})", f.reason(), f.description());
+                        println!("result: REJECTED with 403");
+                        1
+                    }
+                }
+            }
+        }
+    })
+}

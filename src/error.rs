@@ -1,0 +1,243 @@
+//! Every way a request can fail, mapped to a response in one place: status,
+//! stable RFC 9457 problem `type`, a metric reason label, and a fixed message
+//! that never carries internal detail, tokens or secrets.
+
+use crate::authn::AuthFailure;
+use crate::body::{full, ResBody};
+use crate::identity::IdentityError;
+use crate::route::PathError;
+use http::{header, HeaderValue, Response, StatusCode};
+
+/// Base of every problem `type` URI; the suffix is the reason label.
+pub const PROBLEM_TYPE_BASE: &str = "urn:sealgate:problem:";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    #[error("no route matches the request")]
+    NotFound,
+    #[error("{}", .0.describe())]
+    BadPath(PathError),
+    #[error("the request has no usable host")]
+    MissingHost,
+    #[error("too many request headers")]
+    TooManyHeaders,
+    #[error("the request headers are too large")]
+    HeadersTooLarge,
+    #[error("the request body is larger than this route allows")]
+    BodyTooLarge,
+    #[error("the client stopped sending the request body")]
+    ClientBodyAborted,
+    #[error("the upstream could not be reached")]
+    UpstreamConnect,
+    #[error("the upstream did not answer in time")]
+    UpstreamTimeout,
+    #[error("the upstream failed to answer")]
+    UpstreamFailed,
+    #[error("{}", .0.description())]
+    Auth(AuthFailure),
+    #[error("the signing keys needed to verify the credentials are not available")]
+    KeysUnavailable,
+    #[error("a verified identity header would exceed the configured size")]
+    IdentityTooLarge,
+    #[error("a verified claim cannot be expressed as a header")]
+    IdentityUnrepresentable,
+    #[error("the gateway could not sign the identity assertion")]
+    AssertionFailed,
+    #[error("too many requests; retry later")]
+    RateLimited {
+        retry_after_secs: u32,
+        failed_auth: bool,
+    },
+    #[error("the state store is unavailable")]
+    StoreUnavailable,
+    #[error("this route accepts only sealed (Oblivious HTTP) requests")]
+    SealedRequired,
+    #[error("this route does not accept sealed requests")]
+    SealedNotAllowed,
+    #[error("this sealed request was already received")]
+    EnvelopeReplayed,
+    #[error("the sealed request's Date is missing or outside the replay window")]
+    EnvelopeStale,
+    #[error("the inner request is not a valid Binary HTTP request")]
+    BadInnerRequest,
+}
+
+impl From<IdentityError> for GatewayError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::TooLarge => GatewayError::IdentityTooLarge,
+            IdentityError::Unrepresentable => GatewayError::IdentityUnrepresentable,
+        }
+    }
+}
+
+impl From<crate::authn::VerifyError> for GatewayError {
+    fn from(e: crate::authn::VerifyError) -> Self {
+        match e {
+            crate::authn::VerifyError::Rejected(f) => GatewayError::Auth(f),
+            crate::authn::VerifyError::KeysUnavailable => GatewayError::KeysUnavailable,
+        }
+    }
+}
+
+impl GatewayError {
+    pub fn status(self) -> StatusCode {
+        match self {
+            GatewayError::NotFound => StatusCode::NOT_FOUND,
+            GatewayError::BadPath(_)
+            | GatewayError::MissingHost
+            | GatewayError::ClientBodyAborted => StatusCode::BAD_REQUEST,
+            GatewayError::TooManyHeaders
+            | GatewayError::HeadersTooLarge
+            | GatewayError::IdentityTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            GatewayError::IdentityUnrepresentable => StatusCode::BAD_REQUEST,
+            GatewayError::Auth(f) if f.is_forbidden() => StatusCode::FORBIDDEN,
+            GatewayError::Auth(_) => StatusCode::UNAUTHORIZED,
+            GatewayError::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::AssertionFailed => StatusCode::INTERNAL_SERVER_ERROR,
+            GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::SealedRequired
+            | GatewayError::SealedNotAllowed
+            | GatewayError::EnvelopeReplayed => StatusCode::FORBIDDEN,
+            GatewayError::EnvelopeStale | GatewayError::BadInnerRequest => StatusCode::BAD_REQUEST,
+            GatewayError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::UpstreamConnect | GatewayError::UpstreamFailed => StatusCode::BAD_GATEWAY,
+            GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// A bounded label for metrics and logs, and the suffix of the problem type.
+    pub fn reason(self) -> &'static str {
+        match self {
+            GatewayError::NotFound => "no_route",
+            GatewayError::BadPath(PathError::Backslash) => "path_backslash",
+            GatewayError::BadPath(PathError::EncodedSlash) => "path_encoded_slash",
+            GatewayError::BadPath(PathError::EncodedNul) => "path_encoded_nul",
+            GatewayError::BadPath(PathError::BadEscape) => "path_bad_escape",
+            GatewayError::MissingHost => "missing_host",
+            GatewayError::TooManyHeaders => "too_many_headers",
+            GatewayError::HeadersTooLarge => "headers_too_large",
+            GatewayError::BodyTooLarge => "body_too_large",
+            GatewayError::ClientBodyAborted => "client_body_aborted",
+            GatewayError::UpstreamConnect => "upstream_unreachable",
+            GatewayError::UpstreamTimeout => "upstream_timeout",
+            GatewayError::UpstreamFailed => "upstream_failed",
+            GatewayError::Auth(f) => f.reason(),
+            GatewayError::KeysUnavailable => "keys_unavailable",
+            GatewayError::IdentityTooLarge => "identity_header_too_large",
+            GatewayError::IdentityUnrepresentable => "identity_header_invalid",
+            GatewayError::AssertionFailed => "assertion_failed",
+            GatewayError::RateLimited {
+                failed_auth: false, ..
+            } => "rate_limited",
+            GatewayError::RateLimited {
+                failed_auth: true, ..
+            } => "too_many_failed_authentications",
+            GatewayError::StoreUnavailable => "store_unavailable",
+            GatewayError::SealedRequired => "sealed_required",
+            GatewayError::SealedNotAllowed => "sealed_not_allowed",
+            GatewayError::EnvelopeReplayed => "envelope_replayed",
+            GatewayError::EnvelopeStale => "envelope_date_out_of_window",
+            GatewayError::BadInnerRequest => "bad_inner_request",
+        }
+    }
+
+    /// True when the upstream (not the client) is at fault.
+    pub fn is_upstream(self) -> bool {
+        matches!(
+            self,
+            GatewayError::UpstreamConnect
+                | GatewayError::UpstreamTimeout
+                | GatewayError::UpstreamFailed
+        )
+    }
+
+    /// The response; `scope` is the route's required scopes, for `insufficient_scope`.
+    pub fn to_response(self, request_id: &HeaderValue, scope: Option<&str>) -> Response<ResBody> {
+        let mut resp = problem(self.status(), self.reason(), &self.to_string(), request_id);
+        if let GatewayError::RateLimited {
+            retry_after_secs, ..
+        } = self
+        {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs.max(1)),
+            );
+        }
+        if let GatewayError::Auth(f) = self {
+            if let Ok(v) = HeaderValue::from_str(&www_authenticate(f, scope)) {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        resp
+    }
+}
+
+/// RFC 6750 §3: no error attribute when no credentials were sent; otherwise the
+/// error code and a fixed description (never the token).
+pub fn www_authenticate(f: AuthFailure, scope: Option<&str>) -> String {
+    match f {
+        AuthFailure::Missing => "Bearer realm=\"sealgate\"".to_string(),
+        AuthFailure::InsufficientScope => {
+            format!(
+            "Bearer realm=\"sealgate\", error=\"insufficient_scope\", error_description=\"{}\"{}",
+            f.description(),
+            scope.map(|s| format!(", scope=\"{s}\"")).unwrap_or_default()
+        )
+        }
+        AuthFailure::ClaimMismatch => format!(
+            "Bearer realm=\"sealgate\", error=\"insufficient_scope\", error_description=\"{}\"",
+            f.description()
+        ),
+        _ => format!(
+            "Bearer realm=\"sealgate\", error=\"invalid_token\", error_description=\"{}\"",
+            f.description()
+        ),
+    }
+}
+
+/// Builds an `application/problem+json` response.
+pub fn problem(
+    status: StatusCode,
+    reason: &str,
+    detail: &str,
+    request_id: &HeaderValue,
+) -> Response<ResBody> {
+    let body = serde_json::json!({
+        "type": format!("{PROBLEM_TYPE_BASE}{reason}"),
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+        "request_id": request_id.to_str().unwrap_or(""),
+    });
+    let mut resp = Response::new(full(body.to_string()));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_reasons() {
+        assert_eq!(GatewayError::NotFound.status(), 404);
+        assert_eq!(GatewayError::BodyTooLarge.status(), 413);
+        assert_eq!(GatewayError::HeadersTooLarge.status(), 431);
+        assert_eq!(GatewayError::UpstreamConnect.status(), 502);
+        assert_eq!(GatewayError::UpstreamTimeout.status(), 504);
+        assert_eq!(GatewayError::BadPath(PathError::EncodedSlash).status(), 400);
+        let r = GatewayError::NotFound.to_response(&HeaderValue::from_static("id1"), None);
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+    }
+}

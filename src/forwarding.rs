@@ -1,0 +1,229 @@
+//! Forwarding hygiene (RFC 9110 §7.6.1, RFC 7239): drop hop-by-hop headers and
+//! everything `Connection` names, then set X-Forwarded-* and Forwarded from what
+//! the gateway saw, keeping a client's values only when its peer is a trusted proxy.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use std::fmt::Write;
+use std::net::IpAddr;
+
+pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Removes hop-by-hop headers: those listed in `Connection` first, then the fixed set.
+/// `TE: trailers` survives because it is the one TE value HTTP/2 allows end to end.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    for name in [
+        &header::CONNECTION,
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &header::PROXY_AUTHENTICATE,
+        &header::PROXY_AUTHORIZATION,
+        &header::TRAILER,
+        &header::TRANSFER_ENCODING,
+        &header::UPGRADE,
+    ] {
+        headers.remove(name);
+    }
+    let te_trailers = headers
+        .get(header::TE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"trailers"));
+    if !te_trailers {
+        headers.remove(header::TE);
+    }
+}
+
+/// What the gateway knows about the downstream side of one request.
+pub struct Downstream<'a> {
+    pub peer: IpAddr,
+    pub peer_trusted: bool,
+    /// The Host/authority the client used, as sent (with port).
+    pub host: &'a str,
+}
+
+/// Sets X-Forwarded-For/Proto/Host and Forwarded for the upstream request.
+pub fn set_forwarded(headers: &mut HeaderMap, d: &Downstream<'_>) {
+    let peer = d.peer.to_string();
+    let mut xff = String::with_capacity(64);
+    if d.peer_trusted {
+        for v in headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+        {
+            xff.push_str(v);
+            xff.push_str(", ");
+        }
+    }
+    xff.push_str(&peer);
+    set(headers, &X_FORWARDED_FOR, &xff);
+
+    if !(d.peer_trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
+        headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+    }
+    if !(d.peer_trusted && headers.contains_key(&X_FORWARDED_HOST)) {
+        set(headers, &X_FORWARDED_HOST, d.host);
+    }
+
+    let mut fwd = String::with_capacity(96);
+    if d.peer_trusted {
+        for v in headers
+            .get_all(header::FORWARDED)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+        {
+            fwd.push_str(v);
+            fwd.push_str(", ");
+        }
+    }
+    match d.peer {
+        IpAddr::V4(_) => {
+            let _ = write!(fwd, "for={peer}");
+        }
+        IpAddr::V6(_) => {
+            let _ = write!(fwd, "for=\"[{peer}]\"");
+        }
+    }
+    if !d.host.is_empty() {
+        let _ = write!(fwd, ";host={}", forwarded_value(d.host));
+    }
+    fwd.push_str(";proto=https");
+    set(headers, &header::FORWARDED, &fwd);
+}
+
+/// RFC 7239 values are tokens, or quoted strings when they hold other characters.
+fn forwarded_value(v: &str) -> String {
+    let token = v
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if token {
+        v.to_string()
+    } else {
+        format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+fn set(headers: &mut HeaderMap, name: &HeaderName, value: &str) {
+    match HeaderValue::from_str(value) {
+        Ok(v) => {
+            headers.insert(name, v);
+        }
+        Err(_) => {
+            headers.remove(name);
+        }
+    }
+}
+
+/// Keeps a client's `x-request-id` when it is short and plain; otherwise makes a new one.
+pub fn request_id(headers: &HeaderMap) -> HeaderValue {
+    if let Some(v) = headers.get(&X_REQUEST_ID) {
+        let b = v.as_bytes();
+        if !b.is_empty()
+            && b.len() <= 128
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
+        {
+            return v.clone();
+        }
+    }
+    let mut buf = [0u8; uuid::fmt::Simple::LENGTH];
+    let id = uuid::Uuid::new_v4().simple().encode_lower(&mut buf);
+    HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_listed_are_removed() {
+        let mut h = headers(&[
+            ("connection", "keep-alive, X-Secret-Hop"),
+            ("x-secret-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("upgrade", "websocket"),
+            ("te", "gzip"),
+            ("x-kept", "yes"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h["x-kept"], "yes");
+        let mut h = headers(&[("te", "trailers")]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h["te"], "trailers");
+    }
+
+    #[test]
+    fn untrusted_peer_values_are_replaced() {
+        let mut h = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-proto", "http"),
+            ("x-forwarded-host", "evil"),
+            ("forwarded", "for=6.6.6.6"),
+        ]);
+        let d = Downstream {
+            peer: "10.1.2.3".parse().unwrap(),
+            peer_trusted: false,
+            host: "api.example.com:8443",
+        };
+        set_forwarded(&mut h, &d);
+        assert_eq!(h["x-forwarded-for"], "10.1.2.3");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "api.example.com:8443");
+        assert_eq!(
+            h["forwarded"],
+            "for=10.1.2.3;host=\"api.example.com:8443\";proto=https"
+        );
+    }
+
+    #[test]
+    fn trusted_peer_values_are_appended() {
+        let mut h = headers(&[("x-forwarded-for", "1.1.1.1"), ("forwarded", "for=1.1.1.1")]);
+        let d = Downstream {
+            peer: "::1".parse().unwrap(),
+            peer_trusted: true,
+            host: "h",
+        };
+        set_forwarded(&mut h, &d);
+        assert_eq!(h["x-forwarded-for"], "1.1.1.1, ::1");
+        assert_eq!(
+            h["forwarded"],
+            "for=1.1.1.1, for=\"[::1]\";host=h;proto=https"
+        );
+    }
+
+    #[test]
+    fn request_ids() {
+        let h = headers(&[("x-request-id", "abc-123")]);
+        assert_eq!(request_id(&h), "abc-123");
+        let h = headers(&[("x-request-id", "bad value with spaces")]);
+        assert_eq!(request_id(&h).len(), 32);
+        assert_eq!(request_id(&HeaderMap::new()).len(), 32);
+    }
+}

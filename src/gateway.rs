@@ -1,0 +1,91 @@
+//! The runtime form of one configuration: compiled routes, upstream clients and
+//! header rules. Built whole, then swapped in atomically; requests keep the
+//! `Arc<Gateway>` they started with.
+
+use crate::authn::{JwtAuthenticator, KeyRegistry};
+use crate::config::Config;
+use crate::identity::assertion::AssertionSigner;
+use crate::identity::IdentityHeaders;
+use crate::metrics::Metrics;
+use crate::route::RouteTable;
+use crate::upstream::Upstream;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+pub struct Gateway {
+    pub config: Arc<Config>,
+    pub routes: RouteTable,
+    pub upstreams: HashMap<String, Arc<Upstream>>,
+    pub authenticators: HashMap<String, Arc<JwtAuthenticator>>,
+    pub identity: IdentityHeaders,
+    pub assertion: Option<AssertionSigner>,
+    pub store: Arc<crate::store::Store>,
+    pub envelope: Option<crate::envelope::Envelope>,
+}
+
+impl Gateway {
+    pub fn build(
+        config: Config,
+        registry: &KeyRegistry,
+        stores: &crate::store::StoreRegistry,
+        metrics: &Metrics,
+    ) -> Result<Gateway, String> {
+        let store = stores
+            .get_or_create(&config.store)
+            .map_err(|e| format!("store: {e}"))?;
+        let mut upstreams = HashMap::new();
+        for (name, u) in &config.upstreams {
+            let built = Upstream::new(u).map_err(|e| format!("upstreams.{name}: {e}"))?;
+            upstreams.insert(name.clone(), Arc::new(built));
+        }
+        let mut authenticators = HashMap::new();
+        for (name, a) in &config.authenticators {
+            let built = JwtAuthenticator::build(a, registry, metrics)
+                .map_err(|e| format!("authenticators.{name}: {e}"))?;
+            authenticators.insert(name.clone(), Arc::new(built));
+        }
+        let in_use: Vec<_> = authenticators
+            .values()
+            .filter_map(|a| a.remote().cloned())
+            .collect();
+        registry.retain(&in_use);
+        let assertion = match &config.identity.assertion {
+            Some(a) => {
+                Some(AssertionSigner::new(a).map_err(|e| format!("identity.assertion: {e}"))?)
+            }
+            None => None,
+        };
+        Ok(Gateway {
+            routes: RouteTable::new(&config.routes, &authenticators),
+            identity: IdentityHeaders::new(&config.identity),
+            upstreams,
+            authenticators,
+            assertion,
+            store,
+            envelope: config.envelope.as_ref().map(crate::envelope::Envelope::new),
+            config: Arc::new(config),
+        })
+    }
+
+    /// What keeps the gateway from serving correctly; empty when ready.
+    pub fn not_ready(&self) -> Vec<String> {
+        let mut missing: Vec<String> = self
+            .authenticators
+            .values()
+            .filter_map(|a| a.not_ready())
+            .collect();
+        missing.sort();
+        missing
+    }
+
+    /// Whether a peer may vouch for X-Forwarded-*/Forwarded values.
+    pub fn peer_trusted(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.config
+            .listen
+            .trusted_proxies
+            .iter()
+            .any(|n| n.contains(&peer))
+    }
+}

@@ -1,0 +1,140 @@
+//! Store-backed checks around authentication: clients blocked for repeated
+//! failed authentication (before), and revocation, single use and the route's
+//! rate limit in one store round trip (after).
+
+use crate::app::Shared;
+use crate::authn::{AuthFailure, Principal};
+use crate::config::{RateKey, Route};
+use crate::error::GatewayError;
+use crate::gateway::Gateway;
+use crate::store::Batch;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+fn secs(d: Duration) -> u32 {
+    u32::try_from(d.as_millis().div_ceil(1000))
+        .unwrap_or(u32::MAX)
+        .max(1)
+}
+
+/// Refuses a client that failed authentication too often, without a store round trip.
+pub fn before_auth(state: &Shared, ip: IpAddr) -> Result<(), GatewayError> {
+    match state.blocked.get(&ip) {
+        Some(until) if until > Instant::now() => Err(GatewayError::RateLimited {
+            retry_after_secs: secs(until - Instant::now()),
+            failed_auth: true,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Counts a failed authentication for `ip`; past the limit, the client is blocked
+/// on this replica for as long as the shared limiter says.
+pub async fn auth_failed(state: &Shared, gw: &Gateway, ip: IpAddr) {
+    let Some(rate) = gw.config.limits.failed_auth else {
+        return;
+    };
+    let key = format!("fail:{ip}");
+    if let Ok(Some(wait)) = gw.store.rate_step(&key, rate, &state.metrics).await {
+        state.blocked.insert(ip, Instant::now() + wait);
+        tracing::warn!(client = %ip, retry_after_secs = secs(wait), "client blocked after repeated failed authentication");
+    }
+}
+
+/// Revocation, single use and the route's rate limit, in one store round trip.
+pub async fn after_auth(
+    state: &Shared,
+    gw: &Gateway,
+    route: &Route,
+    p: Option<&Principal>,
+    ip: IpAddr,
+    now: u64,
+) -> Result<(), GatewayError> {
+    let rate_key = route.rate_limit.map(|rl| match (rl.per, p) {
+        (RateKey::Subject, Some(p)) => (format!("{}:sub:{}", route.name, p.subject()), rl.rate),
+        _ => (format!("{}:ip:{ip}", route.name), rl.rate),
+    });
+    let single_use = match (route.single_use, p) {
+        (true, Some(p)) => {
+            let jti = p
+                .jti()
+                .ok_or(GatewayError::Auth(AuthFailure::MissingClaim))?;
+            // Remember the jti as long as the token could still be accepted.
+            let ttl = p
+                .expires_at()
+                .map_or(3600, |exp| exp.saturating_sub(now) + 300);
+            Some((jti, Duration::from_secs(ttl)))
+        }
+        _ => None,
+    };
+    let batch = Batch {
+        revocation: p.map(|p| (p.jti(), p.subject())),
+        single_use,
+        rate: rate_key.as_ref().map(|(k, r)| (k.as_str(), *r)),
+    };
+    if batch.revocation.is_none() && batch.single_use.is_none() && batch.rate.is_none() {
+        return Ok(());
+    }
+    let out = match gw.store.run(&batch, &state.metrics).await {
+        Ok(out) => out,
+        Err(_) if route.allow_on_store_error => {
+            tracing::debug!(route = %route.name, "state store unavailable; route allows serving anyway");
+            return Ok(());
+        }
+        Err(_) => return Err(GatewayError::StoreUnavailable),
+    };
+    if out.jti_revoked {
+        return Err(GatewayError::Auth(AuthFailure::Revoked));
+    }
+    if let (Some(not_before), Some(p)) = (out.subject_not_before, p) {
+        // Issued at or before the cut-off (same second included), or undated: revoked.
+        if p.issued_at().is_none_or(|iat| iat <= not_before) {
+            return Err(GatewayError::Auth(AuthFailure::Revoked));
+        }
+    }
+    if !out.first_use {
+        return Err(GatewayError::Auth(AuthFailure::Replayed));
+    }
+    if let Some(wait) = out.retry_after {
+        return Err(GatewayError::RateLimited {
+            retry_after_secs: secs(wait),
+            failed_auth: false,
+        });
+    }
+    Ok(())
+}
+
+/// Replay protection for sealed requests (OHTTP has none of its own): the inner
+/// `Date` must be within `window` of now, and the encapsulated key must not have
+/// been seen within the window (kept in the store, shared by replicas).
+pub async fn envelope_replay(
+    state: &Shared,
+    gw: &Gateway,
+    route: &Route,
+    enc: &[u8],
+    headers: &http::HeaderMap,
+    window: Duration,
+    now: u64,
+) -> Result<(), GatewayError> {
+    let date = headers
+        .get(http::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|d| httpdate::parse_http_date(d).ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs())
+        .ok_or(GatewayError::EnvelopeStale)?;
+    if date.abs_diff(now) > window.as_secs() {
+        return Err(GatewayError::EnvelopeStale);
+    }
+    let key = format!("ohttp:{}", hex::encode(enc));
+    let batch = Batch {
+        single_use: Some((&key, window * 2)),
+        ..Batch::default()
+    };
+    match gw.store.run(&batch, &state.metrics).await {
+        Ok(out) if out.first_use => Ok(()),
+        Ok(_) => Err(GatewayError::EnvelopeReplayed),
+        Err(_) if route.allow_on_store_error => Ok(()),
+        Err(_) => Err(GatewayError::StoreUnavailable),
+    }
+}

@@ -1,0 +1,195 @@
+//! Identity headers to the backend: strip every client-sent header that could
+//! pose as gateway-verified identity, and credentials a route does not forward;
+//! then set the verified identity and the signed assertion (`assertion`).
+//!
+//! Names compare case-insensitively with `_` and `-` treated alike, because some
+//! backends (CGI, WSGI, PHP) fold `X_Auth_Subject` into the same variable as
+//! `X-Auth-Subject` (oauth2-proxy CVE-2025-64484).
+
+pub mod assertion;
+
+use crate::authn::Principal;
+use crate::config::Identity;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
+
+/// Credential headers that never reach a backend unless a route opts in.
+const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "dpop", "signature", "signature-input"];
+
+/// Precomputed, folded names of every header the gateway alone may set.
+#[derive(Debug, Clone)]
+pub struct IdentityHeaders {
+    folded: Vec<String>,
+}
+
+fn fold(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+fn folded_eq(name: &HeaderName, folded: &str) -> bool {
+    let n = name.as_str().as_bytes();
+    n.len() == folded.len()
+        && n.iter().zip(folded.bytes()).all(|(a, b)| {
+            let a = if *a == b'_' { b'-' } else { *a };
+            a == b
+        })
+}
+
+impl IdentityHeaders {
+    pub fn new(identity: &Identity) -> IdentityHeaders {
+        let mut folded: Vec<String> = [
+            &identity.subject_header,
+            &identity.issuer_header,
+            &identity.assertion_header,
+        ]
+        .into_iter()
+        .chain(identity.claims.iter().map(|(_, h)| h))
+        .map(|h| fold(h.as_str()))
+        .collect();
+        folded.sort();
+        folded.dedup();
+        IdentityHeaders { folded }
+    }
+
+    /// Removes client-sent identity headers, and credentials unless `forward_credentials`.
+    pub fn strip(&self, headers: &mut HeaderMap, forward_credentials: bool) {
+        let doomed: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| {
+                self.folded.iter().any(|f| folded_eq(name, f))
+                    || (!forward_credentials
+                        && CREDENTIAL_HEADERS.iter().any(|c| folded_eq(name, c)))
+            })
+            .cloned()
+            .collect();
+        for name in doomed {
+            headers.remove(name);
+        }
+    }
+}
+
+/// Why verified identity could not be expressed as headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityError {
+    /// A header would exceed `identity.max_header_bytes`: refuse rather than truncate.
+    TooLarge,
+    /// A claim holds characters a header cannot carry.
+    Unrepresentable,
+}
+
+/// A claim as one header value: strings as-is, arrays joined with commas.
+fn claim_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(claim_text).collect::<Vec<_>>().join(","),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn value(text: &str, max: usize) -> Result<HeaderValue, IdentityError> {
+    if text.len() > max {
+        return Err(IdentityError::TooLarge);
+    }
+    HeaderValue::from_str(text).map_err(|_| IdentityError::Unrepresentable)
+}
+
+/// Sets the verified identity headers for `p` (after `strip`).
+pub fn set_verified(
+    headers: &mut HeaderMap,
+    cfg: &Identity,
+    p: &Principal,
+) -> Result<(), IdentityError> {
+    let max = cfg.max_header_bytes;
+    headers.insert(&cfg.subject_header, value(p.subject(), max)?);
+    headers.insert(&cfg.issuer_header, value(p.issuer(), max)?);
+    for (claim, name) in &cfg.claims {
+        if let Some(v) = p.claims().get(claim) {
+            headers.insert(name, value(&claim_text(v), max)?);
+        }
+    }
+    Ok(())
+}
+
+/// Removes one cookie (the token cookie) from the Cookie header(s), keeping the others.
+pub fn remove_cookie(headers: &mut HeaderMap, name: &str) {
+    if !headers.contains_key(header::COOKIE) {
+        return;
+    }
+    let kept: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty() && pair.split_once('=').map_or(*pair, |(k, _)| k) != name)
+        .map(str::to_string)
+        .collect();
+    headers.remove(header::COOKIE);
+    if !kept.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
+            headers.insert(header::COOKIE, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn identity() -> Identity {
+        Identity {
+            subject_header: HeaderName::from_static("x-auth-subject"),
+            issuer_header: HeaderName::from_static("x-auth-issuer"),
+            claims: vec![("email".into(), HeaderName::from_static("x-auth-email"))],
+            assertion_header: HeaderName::from_static("x-sealgate-assertion"),
+            max_header_bytes: 8192,
+            assertion: None,
+        }
+    }
+
+    #[test]
+    fn claims_render_and_cookies_are_removed() {
+        assert_eq!(claim_text(&serde_json::json!(["a", "b"])), "a,b");
+        assert_eq!(claim_text(&serde_json::json!(42)), "42");
+        assert_eq!(value(&"x".repeat(10), 5), Err(IdentityError::TooLarge));
+        assert_eq!(value("a\nb", 50), Err(IdentityError::Unrepresentable));
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; session=tok; b=2"),
+        );
+        remove_cookie(&mut h, "session");
+        assert_eq!(h[header::COOKIE], "a=1; b=2");
+        remove_cookie(&mut h, "a");
+        remove_cookie(&mut h, "b");
+        assert!(!h.contains_key(header::COOKIE));
+    }
+
+    #[test]
+    fn strips_every_spelling_of_identity_headers() {
+        let ids = IdentityHeaders::new(&identity());
+        let mut h = HeaderMap::new();
+        for name in [
+            "X-Auth-Subject",
+            "x_auth_subject",
+            "X_AUTH_EMAIL",
+            "x-sealgate-assertion",
+            "x-auth_issuer",
+        ] {
+            h.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("spoof"),
+            );
+        }
+        h.insert("authorization", HeaderValue::from_static("Bearer t"));
+        h.insert("x-other", HeaderValue::from_static("kept"));
+        ids.strip(&mut h, true);
+        assert_eq!(h.len(), 2, "{h:?}");
+        assert!(h.contains_key("authorization"));
+        ids.strip(&mut h, false);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h["x-other"], "kept");
+    }
+}

@@ -1,0 +1,29 @@
+//! sealgate: a TLS-terminating reverse proxy that authenticates every request,
+//! strips credentials and forwards verified identity. See DESIGN.md for the
+//! request path; each module below owns one phase or one concern.
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod admin;
+pub mod admin_api;
+pub mod app;
+pub mod authn;
+pub mod authz;
+pub mod body;
+pub mod cli;
+pub mod config;
+pub mod envelope;
+pub mod error;
+pub mod forwarding;
+pub mod fsutil;
+pub mod gateway;
+pub mod guard;
+pub mod identity;
+pub mod keygen;
+pub mod listener;
+pub mod logging;
+pub mod metrics;
+pub mod pipeline;
+pub mod route;
+pub mod store;
+pub mod upstream;

@@ -1,0 +1,193 @@
+//! TLS for both directions, with one crypto provider (aws-lc-rs) everywhere:
+//! the downstream `ServerConfig` (TLS 1.2/1.3, ALPN h2 + http/1.1, certificates
+//! chosen by SNI, optional client certificates), the dev certificate, and the
+//! upstream `ClientConfig`.
+
+use crate::config::Tls;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
+use rustls::{RootCertStore, ServerConfig};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+const VERSIONS: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+
+/// Loads a PEM certificate chain and its private key, checking that they match.
+pub fn load_certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, String> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| format!("cannot read certificate {}: {e}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("invalid PEM in {}: {e}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("no certificate found in {}", cert.display()));
+    }
+    let der = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("cannot read private key {}: {e}", key.display()))?;
+    let signing = provider()
+        .key_provider
+        .load_private_key(der)
+        .map_err(|e| format!("unusable private key {}: {e}", key.display()))?;
+    let certified = CertifiedKey::new(chain, signing);
+    certified
+        .keys_match()
+        .map_err(|e| format!("{} does not match {}: {e}", key.display(), cert.display()))?;
+    Ok(Arc::new(certified))
+}
+
+/// Loads a PEM bundle of trust anchors.
+pub fn load_roots(path: &Path) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    for c in certs {
+        let c = c.map_err(|e| format!("invalid PEM in {}: {e}", path.display()))?;
+        roots
+            .add(c)
+            .map_err(|e| format!("invalid CA certificate in {}: {e}", path.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("no CA certificate found in {}", path.display()));
+    }
+    Ok(roots)
+}
+
+/// Picks the certificate for the SNI name: exact, then wildcard, then the default.
+#[derive(Debug)]
+struct SniResolver {
+    default: Arc<CertifiedKey>,
+    exact: HashMap<String, Arc<CertifiedKey>>,
+    suffix: Vec<(String, Arc<CertifiedKey>)>,
+}
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let Some(name) = hello.server_name() else {
+            return Some(self.default.clone());
+        };
+        let name = name.to_ascii_lowercase();
+        if let Some(k) = self.exact.get(&name) {
+            return Some(k.clone());
+        }
+        self.suffix
+            .iter()
+            .find(|(s, _)| {
+                name.len() > s.len()
+                    && name.ends_with(s.as_str())
+                    && !name[..name.len() - s.len()].contains('.')
+            })
+            .map(|(_, k)| k.clone())
+            .or_else(|| Some(self.default.clone()))
+    }
+}
+
+/// Builds the listener's TLS configuration.
+pub fn server_config(tls: &Tls) -> Result<ServerConfig, String> {
+    let default = load_certified_key(&tls.cert, &tls.key)?;
+    let mut exact = HashMap::new();
+    let mut suffix = Vec::new();
+    for s in &tls.sni {
+        let key = load_certified_key(&s.cert, &s.key)?;
+        for n in &s.names {
+            match n.strip_prefix('*') {
+                Some(sfx) => suffix.push((sfx.to_string(), key.clone())),
+                None => {
+                    exact.insert(n.clone(), key.clone());
+                }
+            }
+        }
+    }
+    let resolver = Arc::new(SniResolver {
+        default,
+        exact,
+        suffix,
+    });
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(VERSIONS)
+        .map_err(|e| format!("TLS setup: {e}"))?;
+    let mut cfg = match &tls.client_ca {
+        Some(ca) => {
+            let roots = Arc::new(load_roots(ca)?);
+            let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider())
+                .build()
+                .map_err(|e| format!("client certificate verifier: {e}"))?;
+            builder
+                .with_client_cert_verifier(verifier)
+                .with_cert_resolver(resolver)
+        }
+        None => builder.with_no_client_auth().with_cert_resolver(resolver),
+    };
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+/// Generates a self-signed ECDSA P-256 certificate for localhost when the files
+/// are missing. Returns whether one was written.
+pub fn ensure_dev_cert(tls: &Tls) -> Result<bool, String> {
+    if !tls.dev_self_signed || (tls.cert.exists() && tls.key.exists()) {
+        return Ok(false);
+    }
+    let names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
+    let generated = rcgen::generate_simple_self_signed(names)
+        .map_err(|e| format!("generating dev certificate: {e}"))?;
+    crate::fsutil::write_new(&tls.cert, generated.cert.pem().as_bytes(), 0o644)?;
+    crate::fsutil::write_new(
+        &tls.key,
+        generated.key_pair.serialize_pem().as_bytes(),
+        0o600,
+    )?;
+    Ok(true)
+}
+
+/// TLS for upstream connections: the given CA bundle, else the system roots.
+pub fn client_config(ca: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+    let roots = match ca {
+        Some(path) => load_roots(path)?,
+        None => {
+            let mut roots = RootCertStore::empty();
+            let found = rustls_native_certs::load_native_certs();
+            for c in found.certs {
+                let _ = roots.add(c);
+            }
+            roots
+        }
+    };
+    Ok(rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(VERSIONS)
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// A bounded label for why a handshake failed.
+pub fn handshake_failure_reason(e: &std::io::Error) -> &'static str {
+    if let Some(err) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        return match err {
+            rustls::Error::NoCertificatesPresented => "no_client_certificate",
+            rustls::Error::InvalidCertificate(_) => "bad_client_certificate",
+            rustls::Error::PeerIncompatible(_) => "incompatible",
+            rustls::Error::AlertReceived(_) => "alert_received",
+            rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+                "protocol_error"
+            }
+            _ => "other",
+        };
+    }
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset => "eof",
+        std::io::ErrorKind::InvalidData => "protocol_error",
+        _ => "other",
+    }
+}

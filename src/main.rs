@@ -1,0 +1,52 @@
+//! The `sealgate` binary: parse the command line and hand off.
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+use sealgate::cli::{Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check { config } => sealgate::cli::check(&config),
+        Command::Keygen {
+            kind,
+            out,
+            name,
+            key_id,
+            kem,
+        } if kind == "ohttp" => sealgate::cli::keygen_ohttp(&out, name.as_deref(), key_id, &kem),
+        Command::Keygen {
+            kind, out, name, ..
+        } => sealgate::cli::keygen(&kind, &out, name.as_deref()),
+        Command::Ohttp {
+            command: sealgate::cli::OhttpCommand::Request(args),
+        } => match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt
+                .block_on(sealgate::cli::ohttp::request(args))
+                .unwrap_or_else(|e| {
+                    eprintln!("sealgate ohttp: {e}");
+                    1
+                }),
+            Err(e) => {
+                eprintln!("sealgate: cannot start the runtime: {e}");
+                1
+            }
+        },
+        Command::Token { command } => sealgate::cli::token::run(command),
+        Command::Run { config } => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(sealgate::app::run(&config)),
+            Err(e) => {
+                eprintln!("sealgate: cannot start the runtime: {e}");
+                1
+            }
+        },
+    };
+    ExitCode::from(code)
+}

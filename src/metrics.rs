@@ -1,0 +1,238 @@
+//! The Prometheus registry and every metric the gateway exports.
+//!
+//! Label values are bounded: route and upstream names come from configuration,
+//! reasons and kinds from fixed enums. Never paths, subjects or tokens.
+
+use prometheus::{
+    exponential_buckets, Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec,
+    Opts, Registry, TextEncoder,
+};
+
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    pub requests: IntCounterVec,
+    pub request_duration: HistogramVec,
+    pub upstream_duration: HistogramVec,
+    pub upstream_errors: IntCounterVec,
+    pub rejections: IntCounterVec,
+    pub auth_failures: IntCounterVec,
+    pub active_connections: IntGaugeVec,
+    pub tls_handshake_failures: IntCounterVec,
+    pub config_reloads: IntCounterVec,
+    pub config_last_reload_success: Gauge,
+    pub build_info: IntGaugeVec,
+    pub ready: prometheus::IntGauge,
+    pub jwks_fetches: IntCounterVec,
+    pub jwks_keys: IntGaugeVec,
+    pub token_cache: IntCounterVec,
+    pub store_errors: IntCounterVec,
+    pub store_duration: HistogramVec,
+    pub rate_limited: IntCounterVec,
+    pub envelope_failures: IntCounterVec,
+    pub sealed_requests: IntCounterVec,
+    pub envelope_open: prometheus::Histogram,
+}
+
+fn counter(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntCounterVec> {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+    r.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+fn histogram(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<HistogramVec> {
+    // 100us .. ~13s: gateway overhead is sub-millisecond, upstreams are not.
+    let buckets = exponential_buckets(0.0001, 2.5, 14)?;
+    let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)?;
+    r.register(Box::new(h.clone()))?;
+    Ok(h)
+}
+
+impl Metrics {
+    pub fn new() -> prometheus::Result<Metrics> {
+        let r = Registry::new();
+        let active_connections = IntGaugeVec::new(
+            Opts::new(
+                "sealgate_active_connections",
+                "Open downstream connections, by listener.",
+            ),
+            &["listener"],
+        )?;
+        r.register(Box::new(active_connections.clone()))?;
+        let config_last_reload_success = Gauge::new(
+            "sealgate_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last configuration that was loaded successfully.",
+        )?;
+        r.register(Box::new(config_last_reload_success.clone()))?;
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "sealgate_build_info",
+                "Always 1; labelled with the version.",
+            ),
+            &["version"],
+        )?;
+        r.register(Box::new(build_info.clone()))?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        let ready =
+            prometheus::IntGauge::new("sealgate_ready", "1 when /readyz answers 200, else 0.")?;
+        r.register(Box::new(ready.clone()))?;
+        let jwks_keys = IntGaugeVec::new(
+            Opts::new(
+                "sealgate_jwks_keys",
+                "Signing keys currently loaded from a remote JWKS, by authenticator.",
+            ),
+            &["authenticator"],
+        )?;
+        r.register(Box::new(jwks_keys.clone()))?;
+        Ok(Metrics {
+            requests: counter(
+                &r,
+                "sealgate_requests_total",
+                "Requests answered, by route, method, status class and outcome (forwarded, rejected, upstream_error).",
+                &["route", "method", "status_class", "outcome"],
+            )?,
+            request_duration: histogram(
+                &r,
+                "sealgate_request_duration_seconds",
+                "Time from request head to the end of the response body, by route.",
+                &["route"],
+            )?,
+            upstream_duration: histogram(
+                &r,
+                "sealgate_upstream_duration_seconds",
+                "Time until the upstream's response head arrived, by upstream.",
+                &["upstream"],
+            )?,
+            upstream_errors: counter(
+                &r,
+                "sealgate_upstream_errors_total",
+                "Failed upstream exchanges, by upstream and kind (connect, timeout, protocol).",
+                &["upstream", "kind"],
+            )?,
+            rejections: counter(
+                &r,
+                "sealgate_rejections_total",
+                "Requests the gateway refused before reaching an upstream, by route and reason.",
+                &["route", "reason"],
+            )?,
+            auth_failures: counter(
+                &r,
+                "sealgate_auth_failures_total",
+                "Authentication and authorization failures, by route and reason.",
+                &["route", "reason"],
+            )?,
+            tls_handshake_failures: counter(
+                &r,
+                "sealgate_tls_handshake_failures_total",
+                "TLS handshakes that failed, by reason.",
+                &["reason"],
+            )?,
+            config_reloads: counter(
+                &r,
+                "sealgate_config_reloads_total",
+                "Configuration loads and reloads, by result (success, failure).",
+                &["result"],
+            )?,
+            active_connections,
+            config_last_reload_success,
+            build_info,
+            ready,
+            jwks_keys,
+            jwks_fetches: counter(
+                &r,
+                "sealgate_jwks_fetches_total",
+                "JWKS/discovery fetches, by authenticator and result (success, failure).",
+                &["authenticator", "result"],
+            )?,
+            token_cache: counter(
+                &r,
+                "sealgate_token_cache_total",
+                "Verified-token cache lookups, by authenticator and result (hit, miss).",
+                &["authenticator", "result"],
+            )?,
+            store_errors: counter(
+                &r,
+                "sealgate_store_errors_total",
+                "State store operations that failed (unreachable, timeout), by op.",
+                &["op"],
+            )?,
+            store_duration: histogram(
+                &r,
+                "sealgate_store_duration_seconds",
+                "State store round trips, by op (batch, set, delete, scan).",
+                &["op"],
+            )?,
+            rate_limited: counter(
+                &r,
+                "sealgate_rate_limited_total",
+                "Requests refused with 429, by route and limit (route, failed_auth).",
+                &["route", "limit"],
+            )?,
+            envelope_failures: counter(
+                &r,
+                "sealgate_envelope_failures_total",
+                "Oblivious HTTP envelopes refused before opening, by reason.",
+                &["reason"],
+            )?,
+            sealed_requests: counter(
+                &r,
+                "sealgate_sealed_requests_total",
+                "Opened Oblivious HTTP requests, by the inner response's status class.",
+                &["status_class"],
+            )?,
+            envelope_open: {
+                let h = prometheus::Histogram::with_opts(
+                    HistogramOpts::new("sealgate_envelope_open_seconds", "Time to decapsulate an Oblivious HTTP request.")
+                        .buckets(exponential_buckets(0.00001, 2.5, 12)?),
+                )?;
+                r.register(Box::new(h.clone()))?;
+                h
+            },
+            registry: r,
+        })
+    }
+
+    /// Renders the registry in the Prometheus text format.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 * 1024);
+        // Encoding into a Vec cannot fail except on invalid metric data, which we never build.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        out
+    }
+}
+
+/// A bounded label for an HTTP method.
+pub fn method_label(m: &http::Method) -> &'static str {
+    match *m {
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        http::Method::PATCH => "PATCH",
+        http::Method::HEAD => "HEAD",
+        http::Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+pub fn status_class(status: http::StatusCode) -> &'static str {
+    match status.as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}

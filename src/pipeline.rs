@@ -1,0 +1,222 @@
+//! The ordered phases of one request, readable top to bottom. Each phase either
+//! continues or ends the request with a `GatewayError`; metrics and the access
+//! log run once, when the response body ends (see `access`).
+//!
+//! limits -> host + path normalization -> route -> (authenticate, authorize:
+//! later issues) -> rewrite headers -> forward -> respond.
+
+use crate::access::AccessRecord;
+use crate::app::Shared;
+use crate::authn::{self, unix_now};
+use crate::body::{AccountedBody, LimitedBody, ReqBody, ResBody};
+use crate::config::{RouteAuth, Sealed, TokenSource};
+use crate::envelope::Sealing;
+use crate::error::GatewayError;
+use crate::forwarding::{self, Downstream, X_REQUEST_ID};
+use crate::gateway::Gateway;
+use crate::guard;
+use crate::listener::ConnInfo;
+use crate::route::{normalize_host, normalize_path};
+use http::{header, HeaderMap, HeaderValue, Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use std::convert::Infallible;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+pub async fn handle(
+    state: Arc<Shared>,
+    conn: Arc<ConnInfo>,
+    req: Request<Incoming>,
+) -> Result<Response<AccountedBody>, Infallible> {
+    let gw = state.gateway.load_full();
+    let request_id = forwarding::request_id(req.headers());
+    let mut record = AccessRecord::start(state.clone(), &req, conn.peer.ip(), request_id.clone());
+    let envelope = match &gw.envelope {
+        Some(e) if req.uri().path() == e.config.path => Some(e),
+        _ => None,
+    };
+    let mut response = match envelope {
+        Some(env) => {
+            env.serve(&gw, &state, &conn, &request_id, &mut record, req)
+                .await
+        }
+        None => match process(
+            &gw,
+            &state,
+            &conn,
+            &request_id,
+            &mut record,
+            req.map(boxed),
+            None,
+        )
+        .await
+        {
+            Ok(resp) => resp,
+            Err(e) => {
+                record.fail(e);
+                e.to_response(&request_id, record.scope_hint.as_deref())
+            }
+        },
+    };
+    response.headers_mut().insert(&X_REQUEST_ID, request_id);
+    record.status = response.status();
+    Ok(response.map(|body| AccountedBody::new(body, Box::new(record))))
+}
+
+/// The phases for one (plaintext or opened) request. `sealing` is set when the
+/// request arrived inside an Oblivious HTTP envelope.
+pub async fn process(
+    gw: &Gateway,
+    state: &Shared,
+    conn: &ConnInfo,
+    request_id: &HeaderValue,
+    record: &mut AccessRecord,
+    req: Request<ReqBody>,
+    sealing: Option<&Sealing>,
+) -> Result<Response<ResBody>, GatewayError> {
+    let limits = gw.config.limits;
+    check_header_limits(
+        req.headers(),
+        limits.max_header_count,
+        limits.max_header_bytes,
+    )?;
+
+    let authority = request_authority(&req).ok_or(GatewayError::MissingHost)?;
+    let host = normalize_host(&authority);
+    let path = normalize_path(req.uri().path()).map_err(GatewayError::BadPath)?;
+    record.path = Some(path.clone());
+
+    let route = gw
+        .routes
+        .find(&host, &path, req.method())
+        .ok_or(GatewayError::NotFound)?;
+    record.route = Some(route.name.clone());
+    record.scope_hint = route.scope_hint.clone();
+    let rc = &route.config;
+
+    let now = unix_now();
+    match (sealing, rc.sealed) {
+        (None, Sealed::Required) => return Err(GatewayError::SealedRequired),
+        (Some(_), Sealed::Off) => return Err(GatewayError::SealedNotAllowed),
+        _ => {}
+    }
+    if let (Some(s), Some(window)) = (sealing, rc.replay_window) {
+        guard::envelope_replay(state, gw, rc, &s.enc, req.headers(), window, now).await?;
+    }
+    let ip = conn.peer.ip();
+    let principal = match rc.auth {
+        RouteAuth::Anonymous => None,
+        RouteAuth::AnyOf(_) => {
+            guard::before_auth(state, ip)?;
+            let p = match authn::authenticate(&route.authn, req.headers(), now).await {
+                Ok(p) => p,
+                Err(e) => {
+                    if matches!(e, authn::VerifyError::Rejected(_)) {
+                        guard::auth_failed(state, gw, ip).await;
+                    }
+                    return Err(e.into());
+                }
+            };
+            record.subject = Some(p.subject().to_string());
+            crate::authz::authorize(rc, &p).map_err(GatewayError::Auth)?;
+            Some(p)
+        }
+    };
+    guard::after_auth(state, gw, rc, principal.as_ref(), ip, now).await?;
+
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > rc.max_request_body) {
+        return Err(GatewayError::BodyTooLarge);
+    }
+
+    let (mut parts, body) = req.into_parts();
+    forwarding::strip_hop_by_hop(&mut parts.headers);
+    gw.identity
+        .strip(&mut parts.headers, rc.forward_credentials);
+    forwarding::set_forwarded(
+        &mut parts.headers,
+        &Downstream {
+            peer: conn.peer.ip(),
+            peer_trusted: gw.peer_trusted(conn.peer.ip()),
+            host: &authority,
+        },
+    );
+    parts.headers.insert(&X_REQUEST_ID, request_id.clone());
+    if let Some(p) = &principal {
+        let identity = &gw.config.identity;
+        crate::identity::set_verified(&mut parts.headers, identity, p)?;
+        if let Some(signer) = &gw.assertion {
+            let jwt = signer
+                .sign(p, &rc.upstream, &identity.claims, now)
+                .map_err(|_| GatewayError::AssertionFailed)?;
+            let value = HeaderValue::from_str(&jwt).map_err(|_| GatewayError::AssertionFailed)?;
+            parts.headers.insert(&identity.assertion_header, value);
+        }
+    }
+    if !rc.forward_credentials {
+        for a in &route.authn {
+            if let TokenSource::Cookie(name) = &a.settings.token_from {
+                crate::identity::remove_cookie(&mut parts.headers, name);
+            }
+        }
+    }
+    if let Ok(h) = HeaderValue::from_str(&authority) {
+        parts.headers.insert(header::HOST, h);
+    }
+    parts.uri = match parts.uri.query() {
+        Some(q) => format!("{path}?{q}").parse(),
+        None => path.parse(),
+    }
+    .map_err(|_| GatewayError::BadPath(crate::route::PathError::BadEscape))?;
+
+    let counter = Arc::new(AtomicU64::new(0));
+    record.bytes_in = Some(counter.clone());
+    let body: ReqBody = LimitedBody::new(body, rc.max_request_body, counter).boxed();
+
+    let upstream = gw
+        .upstreams
+        .get(&rc.upstream)
+        .ok_or(GatewayError::UpstreamFailed)?;
+    record.upstream = Some(upstream.name.clone());
+    upstream
+        .forward(Request::from_parts(parts, body), &state.metrics)
+        .await
+}
+
+fn boxed(b: Incoming) -> ReqBody {
+    b.map_err(crate::body::BoxError::from).boxed()
+}
+
+/// The authority the client addressed: the request target's (HTTP/2, absolute-form)
+/// or the Host header's.
+fn request_authority<B>(req: &Request<B>) -> Option<String> {
+    if let Some(a) = req.uri().authority() {
+        return Some(a.as_str().to_string());
+    }
+    let host = req.headers().get(header::HOST)?.to_str().ok()?;
+    let valid = !host.is_empty() && host.parse::<http::uri::Authority>().is_ok();
+    valid.then(|| host.to_string())
+}
+
+fn check_header_limits(
+    headers: &HeaderMap,
+    max_count: usize,
+    max_bytes: usize,
+) -> Result<(), GatewayError> {
+    if headers.len() > max_count {
+        return Err(GatewayError::TooManyHeaders);
+    }
+    let total: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if total > max_bytes {
+        return Err(GatewayError::HeadersTooLarge);
+    }
+    Ok(())
+}

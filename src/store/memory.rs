@@ -1,0 +1,112 @@
+//! The in-process store: a bounded moka cache with per-entry expiry. Atomic per
+//! key through moka's entry API, with the same semantics as the Redis store.
+
+use super::{gcra, jti_key, sub_key, used_key, Batch, Outcome};
+use moka::sync::Cache;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone)]
+struct Entry {
+    value: Arc<str>,
+    ttl: Duration,
+}
+
+struct ByTtl;
+
+impl moka::Expiry<String, Entry> for ByTtl {
+    fn expire_after_create(&self, _: &String, e: &Entry, _: Instant) -> Option<Duration> {
+        Some(e.ttl)
+    }
+    fn expire_after_update(
+        &self,
+        _: &String,
+        e: &Entry,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(e.ttl)
+    }
+}
+
+pub struct MemoryStore {
+    cache: Cache<String, Entry>,
+    epoch: Instant,
+}
+
+impl MemoryStore {
+    pub fn new(max_entries: u64) -> MemoryStore {
+        MemoryStore {
+            cache: Cache::builder()
+                .max_capacity(max_entries)
+                .expire_after(ByTtl)
+                .build(),
+            epoch: Instant::now(),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<Arc<str>> {
+        self.cache.get(key).map(|e| e.value)
+    }
+
+    pub fn set(&self, key: &str, value: &str, ttl: Duration) {
+        self.cache.insert(
+            key.to_string(),
+            Entry {
+                value: Arc::from(value),
+                ttl: ttl.max(Duration::from_millis(1)),
+            },
+        );
+    }
+
+    pub fn delete(&self, key: &str) -> bool {
+        self.cache.remove(key).is_some()
+    }
+
+    pub fn scan(&self, prefix: &str) -> Vec<(String, String)> {
+        self.cache
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, e)| (k.to_string(), e.value.to_string()))
+            .collect()
+    }
+
+    pub fn run(&self, b: &Batch<'_>) -> Outcome {
+        let mut out = Outcome {
+            first_use: true,
+            ..Outcome::default()
+        };
+        if let Some((jti, sub)) = b.revocation {
+            out.jti_revoked = jti.is_some_and(|j| self.get(&jti_key(j)).is_some());
+            out.subject_not_before = self.get(&sub_key(sub)).and_then(|v| v.parse().ok());
+        }
+        if let Some((jti, ttl)) = b.single_use {
+            let entry = self.cache.entry(used_key(jti)).or_insert_with(|| Entry {
+                value: Arc::from("1"),
+                ttl: ttl.max(Duration::from_millis(1)),
+            });
+            out.first_use = entry.is_fresh();
+        }
+        if let Some((key, rate)) = b.rate {
+            let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let mut retry = None;
+            self.cache
+                .entry(format!("rl:{key}"))
+                .and_compute_with(|current| {
+                    let tat = current.and_then(|e| e.into_value().value.parse().ok());
+                    match gcra(tat, now, rate) {
+                        Ok(new_tat) => moka::ops::compute::Op::Put(Entry {
+                            value: Arc::from(new_tat.to_string().as_str()),
+                            ttl: Duration::from_millis(new_tat - now),
+                        }),
+                        Err(wait) => {
+                            retry = Some(Duration::from_millis(wait));
+                            moka::ops::compute::Op::Nop
+                        }
+                    }
+                });
+            out.retry_after = retry;
+        }
+        out
+    }
+}

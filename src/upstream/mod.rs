@@ -1,0 +1,192 @@
+//! Upstreams: a pooled keep-alive client per upstream (HTTP/1.1, or HTTP/2 over
+//! TLS/h2c), round-robin over targets with passive ejection, timeouts mapped to
+//! 502/504, and the built-in echo upstream.
+
+mod echo;
+mod targets;
+
+use crate::body::{BodyTooLarge, BoxError, ReqBody, ResBody};
+use crate::config::{self, UpstreamKind, UpstreamProtocol};
+use crate::error::GatewayError;
+use crate::forwarding::strip_hop_by_hop;
+use crate::metrics::Metrics;
+use http::{header, Request, Response, Uri, Version};
+use http_body_util::BodyExt;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+pub use targets::Targets;
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, ReqBody>;
+
+enum Backend {
+    Echo,
+    Http(Box<HttpBackend>),
+}
+
+struct HttpBackend {
+    client: HttpClient,
+    targets: Targets,
+}
+
+pub struct Upstream {
+    pub name: Arc<str>,
+    backend: Backend,
+    protocol: UpstreamProtocol,
+    request_timeout: Duration,
+    preserve_host: bool,
+}
+
+impl Upstream {
+    pub fn new(cfg: &config::Upstream) -> Result<Upstream, String> {
+        let backend = match &cfg.kind {
+            UpstreamKind::Echo => Backend::Echo,
+            UpstreamKind::Targets(uris) => Backend::Http(Box::new(HttpBackend {
+                client: client(cfg)?,
+                targets: Targets::new(uris, cfg.eject_after, cfg.eject_for),
+            })),
+        };
+        Ok(Upstream {
+            name: Arc::from(cfg.name.as_str()),
+            backend,
+            protocol: cfg.protocol,
+            request_timeout: cfg.request_timeout,
+            preserve_host: cfg.preserve_host,
+        })
+    }
+
+    /// Sends `req` (whose URI holds only the normalized path and query) upstream.
+    pub async fn forward(
+        &self,
+        mut req: Request<ReqBody>,
+        metrics: &Metrics,
+    ) -> Result<Response<ResBody>, GatewayError> {
+        let started = Instant::now();
+        let (client, targets) = match &self.backend {
+            Backend::Echo => {
+                return echo::respond(&self.name, req)
+                    .await
+                    .map_err(|e| classify_body_error(&*e));
+            }
+            Backend::Http(b) => (&b.client, &b.targets),
+        };
+        let Some((index, target)) = targets.pick() else {
+            return Err(GatewayError::UpstreamConnect);
+        };
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(target.scheme.clone());
+        parts.authority = Some(target.authority.clone());
+        parts.path_and_query = req.uri().path_and_query().cloned();
+        *req.uri_mut() = Uri::from_parts(parts).map_err(|_| GatewayError::UpstreamFailed)?;
+        if !self.preserve_host || self.protocol == UpstreamProtocol::Http2 {
+            // HTTP/2 carries the host as :authority; a differing Host header is a protocol error.
+            req.headers_mut().remove(header::HOST);
+        }
+        *req.version_mut() = match self.protocol {
+            UpstreamProtocol::Http1 => Version::HTTP_11,
+            UpstreamProtocol::Http2 => Version::HTTP_2,
+        };
+
+        let outcome = tokio::time::timeout(self.request_timeout, client.request(req)).await;
+        let label = &*self.name;
+        let result = match outcome {
+            Err(_) => {
+                metrics
+                    .upstream_errors
+                    .with_label_values(&[label, "timeout"])
+                    .inc();
+                targets.failure(index);
+                Err(GatewayError::UpstreamTimeout)
+            }
+            Ok(Err(e)) => {
+                let err = classify_client_error(&e);
+                if err.is_upstream() {
+                    let kind = if e.is_connect() {
+                        "connect"
+                    } else {
+                        "protocol"
+                    };
+                    metrics
+                        .upstream_errors
+                        .with_label_values(&[label, kind])
+                        .inc();
+                    if e.is_connect() && targets.failure(index) {
+                        tracing::warn!(upstream = label, target = %target.authority, "target ejected after repeated failures");
+                    }
+                    tracing::debug!(upstream = label, error = %e, "upstream request failed");
+                }
+                Err(err)
+            }
+            Ok(Ok(resp)) => {
+                targets.success(index);
+                let (mut parts, body) = resp.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                Ok(Response::from_parts(
+                    parts,
+                    body.map_err(BoxError::from).boxed(),
+                ))
+            }
+        };
+        metrics
+            .upstream_duration
+            .with_label_values(&[label])
+            .observe(started.elapsed().as_secs_f64());
+        result
+    }
+}
+
+/// Finds why the hyper client failed: our body limit, the client's body, or the upstream.
+fn classify_client_error(e: &hyper_util::client::legacy::Error) -> GatewayError {
+    if e.is_connect() {
+        return GatewayError::UpstreamConnect;
+    }
+    classify_body_error(e)
+}
+
+/// Walks the error chain: our own body limit wins, then a failure of the
+/// downstream body (hyper reports those as "user" errors), else the upstream.
+fn classify_body_error(e: &(dyn std::error::Error + 'static)) -> GatewayError {
+    let mut client_side = false;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<BodyTooLarge>() {
+            return GatewayError::BodyTooLarge;
+        }
+        if err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_user())
+        {
+            client_side = true;
+        }
+        source = err.source();
+    }
+    if client_side {
+        GatewayError::ClientBodyAborted
+    } else {
+        GatewayError::UpstreamFailed
+    }
+}
+
+fn client(cfg: &config::Upstream) -> Result<HttpClient, String> {
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(cfg.connect_timeout));
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    let tls = crate::listener::tls::client_config(cfg.ca.as_deref())?;
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http();
+    let connector = match cfg.protocol {
+        UpstreamProtocol::Http1 => builder.enable_http1().wrap_connector(http),
+        UpstreamProtocol::Http2 => builder.enable_http2().wrap_connector(http),
+    };
+    let mut b = Client::builder(TokioExecutor::new());
+    b.timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(cfg.idle_timeout)
+        .pool_max_idle_per_host(cfg.max_idle_per_target)
+        .http2_only(cfg.protocol == UpstreamProtocol::Http2);
+    Ok(b.build(connector))
+}

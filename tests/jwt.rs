@@ -1,0 +1,650 @@
+//! Bearer JWT authentication end to end: tokens minted by independent JOSE
+//! libraries, the RFC 7515/8037 examples, the attack matrix, identity headers
+//! and the signed assertion, scope and claim rules.
+
+mod common;
+
+use base64::Engine;
+use common::{start_gateway, Pki, Upstream};
+use jsonwebtoken::{Algorithm, EncodingKey};
+use sealgate::authn::{jwt, keys::KeySet, AuthFailure};
+use serde_json::{json, Value};
+
+const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt");
+
+fn b64(data: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}
+
+fn now() -> u64 {
+    sealgate::authn::unix_now()
+}
+
+/// A compact JWS with any header and payload text, signed with `key`.
+fn craft(header: &Value, payload: &str, key: &EncodingKey, alg: Algorithm) -> String {
+    let signing_input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(payload.as_bytes())
+    );
+    let sig = jsonwebtoken::crypto::sign(signing_input.as_bytes(), key, alg).unwrap();
+    format!("{signing_input}.{sig}")
+}
+
+fn claims(extra: Value) -> String {
+    let mut c = json!({"iss": "https://issuer.test", "aud": "api", "sub": "alice", "exp": now() + 600, "iat": now(), "scope": "read"});
+    if let (Some(c), Some(e)) = (c.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            c.insert(k.clone(), v.clone());
+        }
+    }
+    c.to_string()
+}
+
+/// An ES256 key pair: (signing key, JWKS with kid "k1").
+fn es256_key() -> (EncodingKey, String) {
+    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let raw = pair.public_key_raw();
+    let jwks = json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig", "x": b64(&raw[1..33]), "y": b64(&raw[33..])}]});
+    (
+        EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).unwrap(),
+        jwks.to_string(),
+    )
+}
+
+async fn status_and_reason(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+) -> (u16, String, String) {
+    let resp = client
+        .get(url)
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let www = resp
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    let reason = body["type"]
+        .as_str()
+        .unwrap_or("")
+        .trim_start_matches("urn:sealgate:problem:")
+        .to_string();
+    (status, reason, www)
+}
+
+#[tokio::test]
+async fn tokens_from_independent_libraries_verify() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let asym = r#"["RS256","RS384","RS512","PS256","PS384","PS512","ES256","ES384","EdDSA"]"#;
+    let cfg = format!(
+        "{base}[upstreams.app]\ntargets = [\"{up}\"]\n\
+         [authenticators.jwks]\nkind = \"jwt\"\nissuer = \"https://interop.example\"\naudiences = [\"sealgate-tests\"]\nalgorithms = {asym}\nkeys = \"file:{FIX}/jwks.json\"\n\
+         [authenticators.hmac]\nkind = \"jwt\"\nissuer = \"https://interop.example\"\naudiences = [\"sealgate-tests\"]\nalgorithms = [\"HS256\",\"HS384\",\"HS512\"]\nkeys = \"file:{FIX}/hmac.secret\"\n\
+         [authenticators.pem]\nkind = \"jwt\"\nissuer = \"https://interop.example\"\naudiences = [\"sealgate-tests\"]\nalgorithms = [\"ES256\"]\nkeys = \"file:{FIX}/ec-p256.pub.pem\"\n\
+         [authenticators.at]\nkind = \"jwt\"\nissuer = \"https://interop.example\"\naudiences = [\"sealgate-tests\"]\nalgorithms = [\"ES256\"]\nkeys = \"file:{FIX}/jwks.json\"\ntyp = \"at+jwt\"\n\
+         [[routes]]\nname = \"asym\"\npath_prefix = \"/asym\"\nupstream = \"app\"\nauth = [\"jwks\"]\n\
+         [[routes]]\nname = \"hmac\"\npath_prefix = \"/hmac\"\nupstream = \"app\"\nauth = [\"hmac\"]\n\
+         [[routes]]\nname = \"pem\"\npath_prefix = \"/pem\"\nupstream = \"app\"\nauth = [\"pem\"]\n\
+         [[routes]]\nname = \"at\"\npath_prefix = \"/at\"\nupstream = \"app\"\nauth = [\"at\"]\n",
+        base = pki.base_config(),
+        up = up.url()
+    );
+    let (gw, _d) = start_gateway(&cfg).await;
+    let client = pki.client(gw.main_addr, false);
+    let base = format!("https://localhost:{}", gw.main_addr.port());
+    let tokens: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{FIX}/tokens.json")).unwrap())
+            .unwrap();
+    let mut checked = 0;
+    for (name, t) in tokens.as_object().unwrap() {
+        let route = match name.as_str() {
+            "no_kid" => "pem",
+            "at_jwt" => "at",
+            n if n.starts_with("HS") => "hmac",
+            _ => "asym",
+        };
+        let token = t["token"].as_str().unwrap();
+        let (status, reason, _) =
+            status_and_reason(&client, &format!("{base}/{route}/x"), token).await;
+        assert_eq!(
+            status, 201,
+            "{name} ({}) was refused: {reason}",
+            t["library"]
+        );
+        let seen = up.last();
+        let sub = serde_json::from_slice::<Value>(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(token.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap()["sub"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(seen.headers["x-auth-subject"], sub.as_str(), "{name}");
+        assert!(!seen.headers.contains_key("authorization"));
+        checked += 1;
+    }
+    assert_eq!(checked, 14);
+    // A plain JWT is refused where at+jwt is required (RFC 9068).
+    let es = tokens["ES256"]["token"].as_str().unwrap();
+    assert_eq!(
+        status_and_reason(&client, &format!("{base}/at/x"), es)
+            .await
+            .1,
+        "wrong_type"
+    );
+    gw.shutdown().await;
+}
+
+fn settings(
+    issuer: &str,
+    algorithms: Vec<Algorithm>,
+    keys: std::sync::Arc<KeySet>,
+) -> sealgate::config::JwtSettings {
+    sealgate::config::JwtSettings {
+        issuer: issuer.into(),
+        audiences: vec!["any".into()],
+        algorithms,
+        keys: sealgate::config::KeySource::Static(keys),
+        refresh: std::time::Duration::from_secs(300),
+        max_stale: std::time::Duration::from_secs(86400),
+        cooldown: std::time::Duration::from_secs(30),
+        leeway: std::time::Duration::from_secs(30),
+        require_exp: true,
+        max_lifetime: None,
+        typ: None,
+        max_token_size: 16 * 1024,
+        token_from: sealgate::config::TokenSource::Bearer,
+        key_file: None,
+    }
+}
+
+/// The RFC examples carry no `aud` (and two have non-JSON payloads), so a valid
+/// signature shows as the first claims-stage failure; one flipped signature bit
+/// must turn it into bad_signature.
+#[test]
+fn rfc7515_and_rfc8037_examples() {
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string("../shared/vectors/jws-examples.json").unwrap_or_else(|_| {
+            std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/vectors/jws-examples.json"
+            ))
+            .unwrap()
+        }),
+    )
+    .unwrap();
+    let cases = [
+        ("RFC7515-A.1", Algorithm::HS256, AuthFailure::WrongAudience),
+        ("RFC7515-A.2", Algorithm::RS256, AuthFailure::WrongAudience),
+        ("RFC7515-A.3", Algorithm::ES256, AuthFailure::WrongAudience),
+        ("RFC8037-A.4", Algorithm::EdDSA, AuthFailure::Malformed),
+    ];
+    for (name, alg, after_signature) in cases {
+        let ex = &doc["examples"][name];
+        let jwk = ex["jwk"].clone();
+        let mut public = jwk.clone();
+        public.as_object_mut().unwrap().remove("d");
+        let set = KeySet::from_jwks(
+            json!({"keys": [public]}).to_string().as_bytes(),
+            alg == Algorithm::HS256,
+        )
+        .unwrap();
+        let s = settings("joe", vec![alg], std::sync::Arc::new(set));
+        let set = match &s.keys {
+            sealgate::config::KeySource::Static(k) => k.clone(),
+            _ => unreachable!(),
+        };
+        let compact = ex["compact"].as_str().unwrap();
+        assert_eq!(
+            jwt::verify(compact, &set, &s, 1_300_819_370).err(),
+            Some(after_signature),
+            "{name}"
+        );
+        let mut sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(compact.rsplit('.').next().unwrap())
+            .unwrap();
+        sig[0] ^= 1;
+        let flipped = format!("{}.{}", ex["signing_input"].as_str().unwrap(), b64(&sig));
+        assert_eq!(
+            jwt::verify(&flipped, &set, &s, 1_300_819_370).err(),
+            Some(AuthFailure::BadSignature),
+            "{name}"
+        );
+    }
+    // ES512 (A.4) is outside the supported set: refused before any key is used.
+    let a4 = doc["examples"]["RFC7515-A.4"]["compact"].as_str().unwrap();
+    let s = settings(
+        "joe",
+        vec![Algorithm::ES256],
+        std::sync::Arc::new(KeySet::default()),
+    );
+    assert_eq!(
+        jwt::verify(a4, &KeySet::default(), &s, 0).err(),
+        Some(AuthFailure::AlgNotAllowed)
+    );
+}
+
+#[tokio::test]
+async fn attack_matrix_is_refused_with_the_right_reason() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (key, jwks) = es256_key();
+    std::fs::write(pki.path("jwks.json"), &jwks).unwrap();
+    let cfg = format!(
+        "{base}[upstreams.app]\ntargets = [\"{up}\"]\n\
+         [authenticators.es]\nkind = \"jwt\"\nissuer = \"https://issuer.test\"\naudiences = [\"api\"]\nalgorithms = [\"ES256\"]\nkeys = \"file:{jwks}\"\n\
+         [authenticators.rsa]\nkind = \"jwt\"\nissuer = \"https://issuer.test\"\naudiences = [\"api\"]\nalgorithms = [\"RS256\"]\nkeys = \"file:{FIX}/rsa.pub.pem\"\n\
+         [[routes]]\nname = \"es\"\npath_prefix = \"/\"\nupstream = \"app\"\nauth = [\"es\"]\n\
+         [[routes]]\nname = \"rsa\"\npath_prefix = \"/rsa\"\nupstream = \"app\"\nauth = [\"rsa\"]\n",
+        base = pki.base_config(),
+        up = up.url(),
+        jwks = pki.path("jwks.json").display()
+    );
+    let (gw, _d) = start_gateway(&cfg).await;
+    let client = pki.client(gw.main_addr, false);
+    let base = format!("https://localhost:{}", gw.main_addr.port());
+    let es_header = json!({"alg": "ES256", "kid": "k1", "typ": "JWT"});
+    let good = craft(&es_header, &claims(json!({})), &key, Algorithm::ES256);
+    let (h, p, s) = {
+        let v: Vec<&str> = good.split('.').collect();
+        (v[0].to_string(), v[1].to_string(), v[2].to_string())
+    };
+    assert_eq!(
+        status_and_reason(&client, &format!("{base}/x"), &good)
+            .await
+            .0,
+        201,
+        "the valid token must pass"
+    );
+    let before = up.requests().len();
+
+    let (attacker, attacker_jwks) = es256_key();
+    let attacker_jwk: Value =
+        serde_json::from_str::<Value>(&attacker_jwks).unwrap()["keys"][0].clone();
+    let rsa_pem = std::fs::read(format!("{FIX}/rsa.pub.pem")).unwrap();
+    let mut cases: Vec<(&str, String, &str, &str)> = Vec::new();
+    for none in ["none", "None", "NONE", "nOnE"] {
+        let header = b64(json!({"alg": none, "kid": "k1"}).to_string().as_bytes());
+        cases.push((
+            "alg none, signed",
+            format!("{header}.{p}.{s}"),
+            "/x",
+            "alg_not_allowed",
+        ));
+        cases.push((
+            "alg none, unsigned",
+            format!("{header}.{p}."),
+            "/x",
+            "malformed",
+        ));
+    }
+    let hs = craft(
+        &json!({"alg": "HS256"}),
+        &claims(json!({})),
+        &EncodingKey::from_secret(&rsa_pem),
+        Algorithm::HS256,
+    );
+    cases.push((
+        "HS256 with the RSA public key as secret",
+        hs,
+        "/rsa/x",
+        "alg_not_allowed",
+    ));
+    for kid in ["../../../../etc/passwd", "' OR '1'='1", "k1\u{0}", ""] {
+        let t = craft(
+            &json!({"alg": "ES256", "kid": kid}),
+            &claims(json!({})),
+            &key,
+            Algorithm::ES256,
+        );
+        cases.push(("hostile kid", t, "/x", "unknown_kid"));
+    }
+    for (field, value) in [
+        ("jku", json!("https://evil.example/jwks")),
+        ("x5u", json!("https://evil.example/cert")),
+        ("jwk", attacker_jwk),
+    ] {
+        let mut header = json!({"alg": "ES256", "kid": "k1"});
+        header[field] = value;
+        let t = craft(&header, &claims(json!({})), &attacker, Algorithm::ES256);
+        cases.push(("key named by the token", t, "/x", "untrusted_header"));
+    }
+    let crit = craft(
+        &json!({"alg": "ES256", "kid": "k1", "crit": ["exp"], "exp": 1}),
+        &claims(json!({})),
+        &key,
+        Algorithm::ES256,
+    );
+    cases.push(("unknown crit", crit, "/x", "unsupported_crit"));
+    cases.push((
+        "ECDSA r=s=0 (CVE-2022-21449)",
+        format!("{h}.{p}.{}", b64(&[0u8; 64])),
+        "/x",
+        "bad_signature",
+    ));
+    let sign = |c: Value| craft(&es_header, &claims(c), &key, Algorithm::ES256);
+    cases.push((
+        "expired",
+        sign(json!({"exp": now() - 3600})),
+        "/x",
+        "expired",
+    ));
+    cases.push((
+        "nbf in the future",
+        sign(json!({"nbf": now() + 3600})),
+        "/x",
+        "not_yet_valid",
+    ));
+    cases.push((
+        "wrong issuer",
+        sign(json!({"iss": "https://evil.example"})),
+        "/x",
+        "wrong_issuer",
+    ));
+    cases.push((
+        "wrong audience",
+        sign(json!({"aud": ["other"]})),
+        "/x",
+        "wrong_audience",
+    ));
+    cases.push((
+        "no exp",
+        craft(
+            &es_header,
+            &json!({"iss": "https://issuer.test", "aud": "api", "sub": "a"}).to_string(),
+            &key,
+            Algorithm::ES256,
+        ),
+        "/x",
+        "missing_claim",
+    ));
+    let admin_payload = b64(claims(json!({"sub": "admin"})).as_bytes());
+    cases.push((
+        "tampered payload",
+        format!("{h}.{admin_payload}.{s}"),
+        "/x",
+        "bad_signature",
+    ));
+    cases.push(("signature stripped", format!("{h}.{p}."), "/x", "malformed"));
+    cases.push(("two parts", format!("{h}.{p}"), "/x", "malformed"));
+    cases.push((
+        "truncated",
+        good[..good.len() - 4].to_string(),
+        "/x",
+        "bad_signature",
+    ));
+    cases.push((
+        "oversized",
+        sign(json!({"pad": "x".repeat(17 * 1024)})),
+        "/x",
+        "token_too_large",
+    ));
+    cases.push((
+        "non-JSON header",
+        format!("{}.{p}.{s}", b64(b"not json")),
+        "/x",
+        "malformed",
+    ));
+    let dup = format!(
+        "{{\"iss\":\"https://issuer.test\",\"aud\":\"api\",\"sub\":\"alice\",\"sub\":\"admin\",\"exp\":{}}}",
+        now() + 600
+    );
+    cases.push((
+        "duplicate claims",
+        craft(&es_header, &dup, &key, Algorithm::ES256),
+        "/x",
+        "malformed",
+    ));
+    cases.push(("JWE-shaped", format!("{h}.{p}.{s}.a.b"), "/x", "malformed"));
+
+    for (what, token, path, reason) in &cases {
+        let (status, got, www) = status_and_reason(&client, &format!("{base}{path}"), token).await;
+        assert_eq!((status, got.as_str()), (401, *reason), "{what}");
+        assert!(www.contains("error=\"invalid_token\""), "{what}: {www}");
+        assert!(
+            !www.contains(&token[..token.len().min(20)]) || token.len() < 20,
+            "{what}: token echoed"
+        );
+    }
+    assert_eq!(
+        up.requests().len(),
+        before,
+        "a rejected token reached the upstream"
+    );
+    let failures = gw
+        .state
+        .metrics
+        .auth_failures
+        .with_label_values(&["es", "untrusted_header"])
+        .get();
+    assert_eq!(failures, 3);
+    gw.shutdown().await;
+}
+
+fn python() -> String {
+    std::env::var("SEALGATE_TEST_PYTHON").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/target/pyenv/bin/python").to_string()
+    })
+}
+
+#[tokio::test]
+async fn backend_gets_verified_identity_and_an_assertion_others_can_verify() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (key, jwks) = es256_key();
+    std::fs::write(pki.path("jwks.json"), &jwks).unwrap();
+    let cfg = format!(
+        "{base}[upstreams.orders]\ntargets = [\"{up}\"]\n\
+         [authenticators.es]\nkind = \"jwt\"\nissuer = \"https://issuer.test\"\naudiences = [\"api\"]\nalgorithms = [\"ES256\"]\nkeys = \"file:{jwks}\"\n\
+         [[routes]]\nname = \"read\"\npath_prefix = \"/\"\nupstream = \"orders\"\nauth = [\"es\"]\n\
+         [[routes]]\nname = \"admin\"\npath_prefix = \"/admin\"\nupstream = \"orders\"\nauth = [\"es\"]\nrequire.scopes = [\"admin\", \"write\"]\n\
+         [[routes]]\nname = \"staff\"\npath_prefix = \"/staff\"\nupstream = \"orders\"\nauth = [\"es\"]\nrequire.claims = {{ email = {{ glob = \"*@example.com\" }}, groups = {{ contains = \"staff\" }} }}\n\
+         [identity]\nclaims = {{ email = \"x-auth-email\", groups = \"x-auth-groups\" }}\nassertion.key = \"file:{assertion}\"\nassertion.dev_generate = true\n",
+        base = pki.base_config(),
+        up = up.url(),
+        jwks = pki.path("jwks.json").display(),
+        assertion = pki.path("assertion.pem").display()
+    );
+    let (gw, _d) = start_gateway(&cfg).await;
+    let client = pki.client(gw.main_addr, true);
+    let base = format!("https://localhost:{}", gw.main_addr.port());
+    let token = craft(
+        &json!({"alg": "ES256", "kid": "k1"}),
+        &claims(json!({"email": "alice@example.com", "groups": ["staff", "dev"]})),
+        &key,
+        Algorithm::ES256,
+    );
+    let resp = client
+        .get(format!("{base}/orders"))
+        .bearer_auth(&token)
+        .header("X-Auth-Subject", "mallory")
+        .header("x_auth_subject", "mallory")
+        .header("X-SEALGATE-ASSERTION", "forged")
+        .header("x-auth-email", "mallory@evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let h = up.last().headers;
+    assert!(!h.contains_key("authorization"));
+    assert!(!h.contains_key("x_auth_subject"));
+    assert_eq!(h.get_all("x-auth-subject").iter().count(), 1);
+    assert_eq!(h["x-auth-subject"], "alice");
+    assert_eq!(h["x-auth-issuer"], "https://issuer.test");
+    assert_eq!(h["x-auth-email"], "alice@example.com");
+    assert_eq!(h["x-auth-groups"], "staff,dev");
+    let assertion = h["x-sealgate-assertion"].to_str().unwrap().to_string();
+    assert_ne!(assertion, "forged");
+
+    // Verified by an independent JOSE implementation against the published JWKS.
+    let admin = reqwest::Client::new();
+    let jwks = admin
+        .get(format!("http://{}/.well-known/jwks.json", gw.admin_addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let script = r#"
+import json, sys
+from jwcrypto import jwk, jwt
+keys = jwk.JWKSet.from_json(sys.argv[1])
+t = jwt.JWT(jwt=sys.argv[2], key=keys, check_claims={"iss": "sealgate", "aud": "orders", "sub": "alice"})
+c = json.loads(t.claims)
+print(json.dumps({"orig_iss": c["orig_iss"], "email": c["email"], "ttl": c["exp"] - c["iat"]}))
+"#;
+    let out = std::process::Command::new(python())
+        .args(["-c", script, &jwks, &assertion])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "python with jwcrypto is needed ({}): {e}; run ./scripts/test.sh",
+                python()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "jwcrypto refused the assertion: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verified: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        verified,
+        json!({"orig_iss": "https://issuer.test", "email": "alice@example.com", "ttl": 60})
+    );
+
+    // Scope rules: 403 with the RFC 6750 scope attribute.
+    let resp = client
+        .get(format!("{base}/admin"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        "Bearer realm=\"sealgate\", error=\"insufficient_scope\", error_description=\"the token lacks a scope this route requires\", scope=\"admin write\""
+    );
+    // Claim rules: a matching token passes, another is refused.
+    assert_eq!(
+        client
+            .get(format!("{base}/staff"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let outsider = craft(
+        &json!({"alg": "ES256", "kid": "k1"}),
+        &claims(json!({"email": "eve@example.com.evil", "groups": ["staff"]})),
+        &key,
+        Algorithm::ES256,
+    );
+    let resp = client
+        .get(format!("{base}/staff"))
+        .bearer_auth(&outsider)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["type"], "urn:sealgate:problem:claim_mismatch");
+
+    // The second use of the same token is a cache hit.
+    let m = &gw.state.metrics.token_cache;
+    assert!(m.with_label_values(&["es", "hit"]).get() >= 2);
+    assert_eq!(m.with_label_values(&["es", "miss"]).get(), 2);
+    gw.shutdown().await;
+}
+
+#[test]
+fn check_refuses_a_literal_hmac_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gw.toml");
+    std::fs::write(
+        &path,
+        "[listen]\ntls.dev_self_signed = true\n[upstreams.a]\nbuiltin = \"echo\"\n\
+         [authenticators.h]\nkind = \"jwt\"\nissuer = \"i\"\naudiences = [\"a\"]\nalgorithms = [\"HS256\"]\nkeys = \"correct-horse-battery-staple-0123456789\"\n\
+         [[routes]]\nname = \"r\"\nupstream = \"a\"\nauth = [\"h\"]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sealgate"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.contains("authenticators.h.keys: secrets are not written in the file"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("correct-horse"),
+        "the literal secret was echoed: {err}"
+    );
+}
+
+#[tokio::test]
+async fn cookie_tokens_and_lifetime_limits() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (key, jwks) = es256_key();
+    std::fs::write(pki.path("jwks.json"), &jwks).unwrap();
+    let cfg = format!(
+        "{base}[upstreams.app]\ntargets = [\"{up}\"]\n\
+         [authenticators.web]\nkind = \"jwt\"\nissuer = \"https://issuer.test\"\naudiences = [\"api\"]\nalgorithms = [\"ES256\"]\nkeys = \"file:{jwks}\"\ntoken_cookie = \"session\"\nmax_lifetime = \"1h\"\n\
+         [[routes]]\nname = \"web\"\npath_prefix = \"/\"\nupstream = \"app\"\nauth = [\"web\"]\n",
+        base = pki.base_config(),
+        up = up.url(),
+        jwks = pki.path("jwks.json").display()
+    );
+    let (gw, _d) = start_gateway(&cfg).await;
+    let client = pki.client(gw.main_addr, false);
+    let url = format!("https://localhost:{}/page", gw.main_addr.port());
+    let header = json!({"alg": "ES256", "kid": "k1"});
+    let ok = craft(&header, &claims(json!({})), &key, Algorithm::ES256);
+    let resp = client
+        .get(&url)
+        .header("cookie", format!("theme=dark; session={ok}; lang=en"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let seen = up.last().headers;
+    assert_eq!(
+        seen["cookie"], "theme=dark; lang=en",
+        "the token cookie must not reach the backend"
+    );
+    assert_eq!(seen["x-auth-subject"], "alice");
+    // The bearer header is not this authenticator's source.
+    assert_eq!(status_and_reason(&client, &url, &ok).await.1, "missing");
+    let long = craft(
+        &header,
+        &claims(json!({"iat": now(), "exp": now() + 7200})),
+        &key,
+        Algorithm::ES256,
+    );
+    let resp = client
+        .get(&url)
+        .header("cookie", format!("session={long}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["type"], "urn:sealgate:problem:lifetime_too_long");
+    gw.shutdown().await;
+}

@@ -1,0 +1,350 @@
+//! Operations: `sealgate check`, live reload, metrics and logs.
+
+mod common;
+
+use common::{start_gateway, Pki, Process, Upstream};
+use std::process::Command;
+
+fn check(toml: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gw.toml");
+    std::fs::write(&path, toml).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sealgate"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap(), text)
+}
+
+const VALID_TAIL: &str = "[upstreams.orders]\ntargets = [\"http://127.0.0.1:8080\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"orders\"\nauth = \"anonymous\"\n";
+
+#[test]
+fn check_names_the_file_key_and_reason() {
+    let head = "[listen]\ntls.dev_self_signed = true\n";
+    let cases: &[(&str, &str)] = &[
+        ("[listen]\nadress = \"127.0.0.1:1\"\n", "unknown field `adress`"),
+        ("[listen]\ntls.dev_self_signed = true\n[upstreams.orders]\ntargets = [\"http://127.0.0.1:8080\"]\n[[routes]]\nname = \"r\"\nupstream = \"ordrs\"\nauth = \"anonymous\"\n",
+         "routes[0].upstream: no upstream named \"ordrs\" (did you mean \"orders\"?)"),
+        ("[listen]\ntls.dev_self_signed = true\n[upstreams.orders]\ntargets = [\"http://127.0.0.1:8080\"]\nconnect_timeout = \"2 fortnights\"\n[[routes]]\nname = \"r\"\nupstream = \"orders\"\nauth = \"anonymous\"\n",
+         "upstreams.orders.connect_timeout: invalid duration"),
+        ("[listen]\ntls.cert = \"/nonexistent/gw.crt\"\ntls.key = \"/nonexistent/gw.key\"\n", "listen.tls.cert: cannot read certificate /nonexistent/gw.crt"),
+        ("[listen]\ntls.dev_self_signed = true\n[upstreams.orders]\ntargets = [\"http://127.0.0.1:8080\"]\n[[routes]]\nname = \"r\"\nupstream = \"orders\"\n",
+         "routes[0].auth: missing; routes deny by default"),
+        ("[listen]\ntls.dev_self_signed = true\n[limits]\nmax_request_body = \"lots\"\n", "limits.max_request_body: invalid size"),
+        ("[listen]\ntls.dev_self_signed = true\nmax_request_body = 5\n", "unknown field `max_request_body`"),
+    ];
+    for (toml, expected) in cases {
+        let toml = if toml.contains("[[routes]]") {
+            toml.to_string()
+        } else {
+            format!("{toml}{VALID_TAIL}")
+        };
+        let (code, out) = check(&toml);
+        assert_eq!(code, 2, "expected exit 2 for {expected}; got:\n{out}");
+        assert!(out.contains("gw.toml"), "the file is not named:\n{out}");
+        assert!(out.contains(expected), "expected {expected:?} in:\n{out}");
+    }
+    // Every problem at once, not just the first.
+    let (code, out) = check(&format!(
+        "{head}[limits]\nmax_request_body = \"x\"\n[upstreams.a]\nbuiltin = \"echo\"\nidle_timeout = \"y\"\n[[routes]]\nname = \"r\"\nupstream = \"b\"\n"
+    ));
+    assert_eq!(code, 2);
+    for expected in [
+        "limits.max_request_body",
+        "upstreams.a.idle_timeout",
+        "routes[0].upstream",
+        "routes[0].auth",
+    ] {
+        assert!(out.contains(expected), "{expected} missing from:\n{out}");
+    }
+}
+
+#[test]
+fn check_passes_the_shipped_config() {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/gateway.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_sealgate"))
+        .args(["check", "--config", shipped])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ok (2 routes, 1 upstreams, 1 authenticators)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn run_refuses_an_invalid_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gw.toml");
+    std::fs::write(&path, "[listen]\nadress = 1\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sealgate"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `adress`"));
+}
+
+fn reload_config(pki: &Pki, upstreams: &[(&str, &Upstream)], route_to: &str) -> String {
+    let mut t = pki.base_config() + "[reload]\npoll_interval = \"50ms\"\n\n";
+    for (name, up) in upstreams {
+        t += &format!("[upstreams.{name}]\ntargets = [\"{}\"]\n", up.url());
+    }
+    t + &format!("\n[[routes]]\nname = \"main\"\npath_prefix = \"/\"\nupstream = \"{route_to}\"\nauth = \"anonymous\"\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_under_traffic_loses_no_request() {
+    let pki = Pki::new();
+    let (blue, green) = (Upstream::start().await, Upstream::start().await);
+    let ups = [("blue", &blue), ("green", &green)];
+    let (gw, dir) = start_gateway(&reload_config(&pki, &ups, "blue")).await;
+    let mut reloads = gw.state.reloads.subscribe();
+    let url = format!("https://localhost:{}/work", gw.main_addr.port());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut loops = Vec::new();
+    for _ in 0..3 {
+        let (client, url, stop) = (pki.client(gw.main_addr, false), url.clone(), stop.clone());
+        loops.push(tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                statuses.push(
+                    client
+                        .get(&url)
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16())
+                        .unwrap_or(0),
+                );
+            }
+            statuses
+        }));
+    }
+    while blue.requests().len() < 20 {
+        tokio::task::yield_now().await;
+    }
+    // The watcher notices the rewritten file; no signal, no call.
+    std::fs::write(
+        dir.path().join("gateway.toml"),
+        reload_config(&pki, &ups, "green"),
+    )
+    .unwrap();
+    reloads.changed().await.unwrap();
+    let served_by_blue = blue.requests().len();
+    while green.requests().len() < 20 {
+        tokio::task::yield_now().await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut all = Vec::new();
+    for l in loops {
+        all.extend(l.await.unwrap());
+    }
+    assert!(
+        all.iter().all(|s| *s == 201),
+        "failed requests during reload: {:?}",
+        all.iter().filter(|s| **s != 201).collect::<Vec<_>>()
+    );
+    // At most the requests already in flight at the swap still reach blue.
+    assert!(blue.requests().len() <= served_by_blue + 3);
+    assert_eq!(
+        gw.state
+            .metrics
+            .config_reloads
+            .with_label_values(&["success"])
+            .get(),
+        2
+    );
+
+    // A broken file changes nothing and is counted.
+    std::fs::write(dir.path().join("gateway.toml"), "[[routes]]\nname = 1\n").unwrap();
+    reloads.changed().await.unwrap();
+    assert_eq!(
+        gw.state
+            .metrics
+            .config_reloads
+            .with_label_values(&["failure"])
+            .get(),
+        1
+    );
+    let before = green.requests().len();
+    let resp = pki
+        .client(gw.main_addr, true)
+        .get(&url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(
+        green.requests().len(),
+        before + 1,
+        "the running configuration was not kept"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn metrics_parse_and_move() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let cfg = pki.base_config()
+        + &format!("[upstreams.app]\ntargets = [\"{}\"]\n[[routes]]\nname = \"api\"\npath_prefix = \"/api\"\nupstream = \"app\"\nauth = \"anonymous\"\n", up.url());
+    let (gw, _d) = start_gateway(&cfg).await;
+    let client = pki.client(gw.main_addr, false);
+    let base = format!("https://localhost:{}", gw.main_addr.port());
+    for _ in 0..3 {
+        assert_eq!(
+            client
+                .get(format!("{base}/api/x"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            201
+        );
+    }
+    assert_eq!(
+        client
+            .get(format!("{base}/nowhere"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    gw.reload().unwrap();
+
+    let admin = reqwest::Client::new();
+    let text = common::scrape_metrics(gw.admin_addr).await;
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    };
+    assert_eq!(
+        value(
+            "sealgate_requests_total",
+            &[
+                ("route", "api"),
+                ("status_class", "2xx"),
+                ("outcome", "forwarded")
+            ]
+        ),
+        3.0
+    );
+    assert_eq!(
+        value(
+            "sealgate_rejections_total",
+            &[("route", "unmatched"), ("reason", "no_route")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value("sealgate_config_reloads_total", &[("result", "success")]),
+        2.0
+    );
+    assert_eq!(value("sealgate_ready", &[]), 1.0);
+    assert!(value("sealgate_config_last_reload_success_timestamp_seconds", &[]) > 1.7e9);
+    assert_eq!(
+        value(
+            "sealgate_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0
+    );
+    assert!(
+        scrape
+            .docs
+            .contains_key("sealgate_request_duration_seconds"),
+        "HELP text missing"
+    );
+    assert!(text.contains("sealgate_upstream_duration_seconds_count{upstream=\"app\"} 3"));
+    assert_eq!(
+        admin
+            .get(format!("http://{}/livez", gw.admin_addr))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        admin
+            .get(format!("http://{}/readyz", gw.admin_addr))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_log_has_the_fields_and_never_the_token() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let toml = pki.base_config()
+        + &format!("[log]\nlevel = \"trace\"\n[upstreams.app]\ntargets = [\"{}\"]\n[[routes]]\nname = \"all\"\npath_prefix = \"/\"\nupstream = \"app\"\nauth = \"anonymous\"\n", up.url());
+    let path = pki.path("gateway.toml");
+    std::fs::write(&path, toml).unwrap();
+    let mut gw = Process::spawn(&path);
+    const TOKEN: &str = "eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LXRva2VuLXBheWxvYWQ.c2lnbmF0dXJlLXZhbHVl";
+    for http2 in [false, true] {
+        let resp = pki
+            .client(gw.main_addr, http2)
+            .post(format!(
+                "https://localhost:{}/items?access_token={TOKEN}",
+                gw.main_addr.port()
+            ))
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("cookie", format!("session={TOKEN}"))
+            .header("x-request-id", format!("log-test-{http2}"))
+            .body("hello")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        let line = gw.wait_for(|v| {
+            v["message"] == "request" && v["request_id"] == format!("log-test-{http2}")
+        });
+        assert_eq!(line["route"], "all");
+        assert_eq!(line["method"], "POST");
+        assert_eq!(line["path"], "/items");
+        assert_eq!(line["status"], 201);
+        assert_eq!(line["upstream"], "app");
+        assert_eq!(line["bytes_in"], 5);
+        assert_eq!(line["bytes_out"], 2);
+        assert!(line["duration_ms"].as_f64().is_some());
+        assert!(line["timestamp"].is_string());
+    }
+    gw.signal("TERM");
+    let mut lines = 0;
+    while let Ok(line) = gw.lines.recv() {
+        lines += 1;
+        assert!(
+            !line.contains("c2VjcmV0LXRva2VuLXBheWxvYWQ"),
+            "a log line carries the token: {line}"
+        );
+    }
+    assert!(lines > 0);
+}

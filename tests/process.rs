@@ -1,0 +1,258 @@
+//! The real binary: streaming without buffering, graceful shutdown on SIGTERM,
+//! and the shipped gateway.toml working out of the box.
+
+mod common;
+
+use common::{Pki, Process, Upstream};
+use std::process::Command;
+use std::time::Duration;
+
+const MIB: usize = 1024 * 1024;
+
+fn write_config(pki: &Pki, upstream: &str, extra: &str) -> std::path::PathBuf {
+    let toml = format!(
+        "{}[upstreams.app]\ntargets = [\"{upstream}\"]\n\n[[routes]]\nname = \"all\"\npath_prefix = \"/\"\nupstream = \"app\"\nauth = \"anonymous\"\nmax_request_body = \"64MiB\"\n{extra}",
+        pki.base_config()
+    );
+    let path = pki.path("gateway.toml");
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_mib_streams_through_without_buffering() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let mut gw = Process::spawn(&write_config(&pki, &up.url(), ""));
+    let client = pki.client(gw.main_addr, false);
+    let base = format!("https://localhost:{}", gw.main_addr.port());
+    // Warm up so the baseline includes TLS and pool allocations.
+    client.get(format!("{base}/warm")).send().await.unwrap();
+    let baseline = gw.peak_rss_kib();
+
+    let chunks = (0..50 * 16).map(|_| Ok::<_, std::io::Error>(vec![b'u'; 64 * 1024]));
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let resp = client
+        .post(format!("{base}/upload"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let seen = up.last();
+    assert!(seen.complete);
+    assert_eq!(seen.body_len, (50 * MIB) as u64);
+    assert!(
+        seen.body_chunks > 50,
+        "the upload arrived in {} chunks: it was buffered",
+        seen.body_chunks
+    );
+
+    let mut resp = client
+        .get(format!("{base}/download/{}", 50 * MIB))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let (mut total, mut chunks) = (0usize, 0usize);
+    while let Some(c) = resp.chunk().await.unwrap() {
+        total += c.len();
+        chunks += 1;
+    }
+    assert_eq!(total, 50 * MIB);
+    assert!(chunks > 50, "the download arrived in {chunks} chunks");
+
+    let peak = gw.peak_rss_kib();
+    let grown_mib = (peak.saturating_sub(baseline)) as f64 / 1024.0;
+    println!("gateway peak RSS {peak} KiB, baseline {baseline} KiB, growth {grown_mib:.1} MiB");
+    assert!(
+        grown_mib < 16.0,
+        "peak RSS grew {grown_mib:.1} MiB while streaming 2 x 50 MiB"
+    );
+    gw.wait_for(|v| {
+        v["message"] == "request"
+            && v["path"] == format!("/download/{}", 50 * MIB)
+            && v["bytes_out"] == 50 * MIB
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_in_flight_requests_and_exits_zero() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let mut gw = Process::spawn(&write_config(&pki, &up.url(), ""));
+    let client = pki.client(gw.main_addr, false);
+    let url = format!("https://localhost:{}/slow", gw.main_addr.port());
+    let in_flight = tokio::spawn(async move { client.get(&url).send().await.map(|r| r.status()) });
+    up.arrived.notified().await;
+
+    gw.signal("TERM");
+    gw.wait_for(|v| v["message"] == "listener closed; draining");
+    let refused = tokio::net::TcpStream::connect(gw.main_addr).await;
+    assert!(
+        refused.is_err(),
+        "a new connection was accepted after SIGTERM"
+    );
+
+    up.release.notify_waiters();
+    let status = tokio::time::timeout(Duration::from_secs(10), in_flight)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 201, "the in-flight request did not complete");
+    let code = tokio::task::spawn_blocking(move || gw.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(code.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipped_config_runs_out_of_the_box_with_env_overrides() {
+    common::install_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/gateway.toml");
+    let config = dir.path().join("gateway.toml");
+    std::fs::copy(shipped, &config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sealgate"));
+    child
+        .env("SEALGATE__LISTEN__ADDRESS", "127.0.0.1:0")
+        .env("SEALGATE__ADMIN__ADDRESS", "127.0.0.1:0");
+    let gw = Process::spawn_with(child, &config);
+
+    // The dev certificate was generated next to the config, key private.
+    let cert = dir.path().join("certs/gateway.crt");
+    let key_mode = std::fs::metadata(dir.path().join("certs/gateway.key")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(key_mode.permissions().mode() & 0o777, 0o600);
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::pem::PemObject::pem_file_iter(&cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(sealgate::listener::tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .resolve("localhost", gw.main_addr)
+        .build()
+        .unwrap();
+    // Unauthenticated: the protected demo route refuses, the public route answers.
+    let base = format!("https://localhost:{}", gw.main_addr.port());
+    let resp = client.get(format!("{base}/hello")).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        "Bearer realm=\"sealgate\""
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/public/x"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // The README's quick start: mint a dev token with the generated key, call the demo route.
+    let mint = Command::new(env!("CARGO_BIN_EXE_sealgate"))
+        .current_dir(dir.path())
+        .args([
+            "token",
+            "mint",
+            "--key",
+            "certs/dev-jwt.key",
+            "--authenticator",
+            "dev",
+            "--sub",
+            "alice",
+        ])
+        .args([
+            "--claims",
+            r#"{"scope":"read","email":"alice@example.com"}"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        mint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mint.stderr)
+    );
+    let token = String::from_utf8(mint.stdout).unwrap().trim().to_string();
+    let resp = client
+        .get(format!("{base}/hello?x=1"))
+        .bearer_auth(&token)
+        .header("x-auth-subject", "spoof")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let echo: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(echo["path"], "/hello");
+    assert_eq!(echo["query"], "x=1");
+    assert_eq!(
+        echo["headers"]["x-auth-subject"],
+        serde_json::json!(["alice"])
+    );
+    assert_eq!(
+        echo["headers"]["x-auth-email"],
+        serde_json::json!(["alice@example.com"])
+    );
+    assert!(echo["headers"].get("authorization").is_none());
+    assert_eq!(
+        echo["headers"]["x-sealgate-assertion"][0]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .count(),
+        3
+    );
+    assert_eq!(echo["headers"]["x-forwarded-proto"][0], "https");
+
+    let admin = reqwest::Client::new();
+    let m = common::scrape_metrics(gw.admin_addr).await;
+    assert!(m.contains("sealgate_requests_total{method=\"GET\",outcome=\"forwarded\",route=\"demo\",status_class=\"2xx\"} 1"), "{m}");
+    assert!(
+        m.contains("sealgate_auth_failures_total{reason=\"missing\",route=\"demo\"} 1"),
+        "{m}"
+    );
+    let ready = admin
+        .get(format!("http://{}/readyz", gw.admin_addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_configuration() {
+    let pki = Pki::new();
+    let (blue, green) = (Upstream::start().await, Upstream::start().await);
+    let write = |target: &str| {
+        let toml = format!(
+            "{}[reload]\nwatch = false\n[upstreams.app]\ntargets = [\"{target}\"]\n\n[[routes]]\nname = \"all\"\npath_prefix = \"/\"\nupstream = \"app\"\nauth = \"anonymous\"\n",
+            pki.base_config()
+        );
+        std::fs::write(pki.path("gateway.toml"), toml).unwrap();
+    };
+    write(&blue.url());
+    let mut gw = Process::spawn(&pki.path("gateway.toml"));
+    let client = pki.client(gw.main_addr, false);
+    let url = format!("https://localhost:{}/", gw.main_addr.port());
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 201);
+    write(&green.url());
+    // With the watcher off, nothing changes until the signal.
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 201);
+    assert_eq!((blue.requests().len(), green.requests().len()), (2, 0));
+    gw.signal("HUP");
+    gw.wait_for(|v| v["message"] == "configuration reloaded");
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 201);
+    assert_eq!(
+        green.requests().len(),
+        1,
+        "SIGHUP did not apply the new upstream"
+    );
+}

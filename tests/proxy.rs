@@ -1,0 +1,487 @@
+//! The proxy core over real TLS with real clients, asserting on what the
+//! upstream actually received.
+
+mod common;
+
+use common::{start_gateway, Pki, Upstream};
+use std::time::Duration;
+
+fn one_route(pki: &Pki, upstream: &str, extra_upstream: &str, extra_route: &str) -> String {
+    format!(
+        "{}[upstreams.app]\ntargets = [\"{upstream}\"]\n{extra_upstream}\n\n[[routes]]\nname = \"all\"\npath_prefix = \"/\"\nupstream = \"app\"\nauth = \"anonymous\"\n{extra_route}\n",
+        pki.base_config()
+    )
+}
+
+async fn hygiene(http2: bool) {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (gw, _d) = start_gateway(&one_route(&pki, &up.url(), "", "")).await;
+    let port = gw.main_addr.port();
+    let client = pki.client(gw.main_addr, http2);
+    let mut rb = client
+        .get(format!("https://localhost:{port}/v1/./items?q=1&r=%2F"))
+        .header("x-forwarded-for", "6.6.6.6")
+        .header("forwarded", "for=6.6.6.6")
+        .header("x-forwarded-proto", "http")
+        .header("x-forwarded-host", "evil.test")
+        .header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )
+        .header("x-request-id", "req-42")
+        .header("X-Auth-Subject", "spoof")
+        .header("x_auth_subject", "spoof")
+        .header("X-SEALGATE-ASSERTION", "spoof")
+        .header("authorization", "Bearer secret-token");
+    if !http2 {
+        rb = rb
+            .header("connection", "x-hop")
+            .header("x-hop", "1")
+            .header("keep-alive", "timeout=5")
+            .header("te", "gzip")
+            .header("upgrade", "h2c");
+    }
+    let resp = rb.send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.headers()["x-upstream"], "yes");
+    assert!(
+        !resp.headers().contains_key("x-upstream-hop"),
+        "Connection-listed response header leaked"
+    );
+    assert_eq!(resp.headers()["x-request-id"], "req-42");
+
+    let seen = up.last();
+    assert_eq!(seen.uri, "/v1/items?q=1&r=%2F");
+    let h = &seen.headers;
+    for gone in [
+        "x-hop",
+        "keep-alive",
+        "te",
+        "upgrade",
+        "x-auth-subject",
+        "x_auth_subject",
+        "x-sealgate-assertion",
+        "authorization",
+    ] {
+        assert!(!h.contains_key(gone), "{gone} reached the upstream: {h:?}");
+    }
+    assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(h["x-forwarded-proto"], "https");
+    assert_eq!(h["x-forwarded-host"], format!("localhost:{port}").as_str());
+    assert_eq!(
+        h["forwarded"],
+        format!("for=127.0.0.1;host=\"localhost:{port}\";proto=https").as_str()
+    );
+    assert_eq!(h["host"], format!("localhost:{port}").as_str());
+    assert_eq!(
+        h["traceparent"],
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    );
+    assert_eq!(h["x-request-id"], "req-42");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn http1_forwarding_hygiene() {
+    hygiene(false).await;
+}
+
+#[tokio::test]
+async fn http2_forwarding_hygiene() {
+    hygiene(true).await;
+}
+
+#[tokio::test]
+async fn trusted_proxy_values_are_appended() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let cfg = one_route(&pki, &up.url(), "", "").replacen(
+        "tls.cert",
+        "trusted_proxies = [\"127.0.0.0/8\"]\ntls.cert",
+        1,
+    );
+    let (gw, _d) = start_gateway(&cfg).await;
+    let client = pki.client(gw.main_addr, false);
+    let url = format!("https://localhost:{}/", gw.main_addr.port());
+    client
+        .get(&url)
+        .header("x-forwarded-for", "6.6.6.6")
+        .header("x-forwarded-proto", "http")
+        .send()
+        .await
+        .unwrap();
+    let h = up.last().headers;
+    assert_eq!(h["x-forwarded-for"], "6.6.6.6, 127.0.0.1");
+    assert_eq!(h["x-forwarded-proto"], "http");
+    // No request id from the client: the gateway makes one.
+    assert_eq!(h["x-request-id"].len(), 32);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn body_limits_answer_413_and_never_complete_upstream() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (gw, _d) = start_gateway(&one_route(
+        &pki,
+        &up.url(),
+        "",
+        "max_request_body = \"1KiB\"",
+    ))
+    .await;
+    let client = pki.client(gw.main_addr, false);
+    let url = format!("https://localhost:{}/upload", gw.main_addr.port());
+
+    let resp = client
+        .post(&url)
+        .body(vec![b'a'; 2048])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    assert!(
+        up.requests().is_empty(),
+        "a declared oversize body reached the upstream"
+    );
+
+    // Chunked: no Content-Length, so the limit is enforced while streaming.
+    let chunks = (0..8).map(|_| Ok::<_, std::io::Error>(vec![b'b'; 512]));
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let resp = client.post(&url).body(body).send().await.unwrap();
+    assert_eq!(resp.status(), 413);
+    let problem: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:sealgate:problem:body_too_large");
+    assert!(
+        up.requests().iter().all(|s| !s.complete),
+        "upstream received a complete oversize body"
+    );
+
+    // Under the limit, chunked, passes whole.
+    let chunks = (0..2).map(|_| Ok::<_, std::io::Error>(vec![b'c'; 400]));
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    assert_eq!(
+        client.post(&url).body(body).send().await.unwrap().status(),
+        201
+    );
+    let last = up.last();
+    assert!(last.complete);
+    assert_eq!(last.body_len, 800);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn header_limits_answer_431() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let cfg = one_route(&pki, &up.url(), "", "")
+        + "\n[limits]\nmax_header_count = 20\nmax_header_bytes = \"8KiB\"\n";
+    let (gw, _d) = start_gateway(&cfg).await;
+    let url = format!("https://localhost:{}/", gw.main_addr.port());
+    for http2 in [false, true] {
+        let client = pki.client(gw.main_addr, http2);
+        let mut rb = client.get(&url);
+        for i in 0..30 {
+            rb = rb.header(format!("x-many-{i}"), "v");
+        }
+        let status = rb.send().await.unwrap().status();
+        assert_eq!(status, 431, "too many headers, http2={http2}");
+        let status = client
+            .get(&url)
+            .header("x-big", "v".repeat(10_000))
+            .send()
+            .await
+            .map(|r| r.status());
+        match status {
+            Ok(s) => assert_eq!(s, 431, "too large headers, http2={http2}"),
+            // HTTP/2 may refuse the stream at the framing layer instead; either way nothing is forwarded.
+            Err(e) => assert!(http2, "http1 request failed: {e}"),
+        }
+    }
+    assert!(up.requests().is_empty());
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn upstream_down_is_502_and_slow_is_504() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let cfg = format!(
+        "{}[upstreams.down]\ntargets = [\"http://127.0.0.1:1\"]\n\n[upstreams.slow]\ntargets = [\"{}\"]\nrequest_timeout = \"300ms\"\n\n\
+         [[routes]]\nname = \"down\"\npath_prefix = \"/down\"\nupstream = \"down\"\nauth = \"anonymous\"\n\n\
+         [[routes]]\nname = \"slow\"\npath_prefix = \"/slow\"\nupstream = \"slow\"\nauth = \"anonymous\"\n",
+        pki.base_config(),
+        up.url()
+    );
+    let (gw, _d) = start_gateway(&cfg).await;
+    let client = pki.client(gw.main_addr, false);
+    let base = format!("https://localhost:{}", gw.main_addr.port());
+
+    let resp = client.get(format!("{base}/down")).send().await.unwrap();
+    assert_eq!(resp.status(), 502);
+    let p: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(p["type"], "urn:sealgate:problem:upstream_unreachable");
+    assert!(
+        !p.to_string().contains("127.0.0.1:1"),
+        "internal detail leaked: {p}"
+    );
+
+    let resp = client.get(format!("{base}/slow")).send().await.unwrap();
+    assert_eq!(resp.status(), 504);
+    let p: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(p["type"], "urn:sealgate:problem:upstream_timeout");
+    up.release.notify_waiters();
+
+    let m = gw
+        .state
+        .metrics
+        .upstream_errors
+        .with_label_values(&["slow", "timeout"])
+        .get();
+    assert_eq!(m, 1);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn routing_never_reaches_the_wrong_route() {
+    let pki = Pki::new();
+    let public = Upstream::start().await;
+    let admin = Upstream::start().await;
+    let cfg = format!(
+        "{}[upstreams.public]\ntargets = [\"{}\"]\n[upstreams.admin]\ntargets = [\"{}\"]\n\n\
+         [[routes]]\nname = \"public\"\npath_prefix = \"/public\"\nupstream = \"public\"\nauth = \"anonymous\"\n\n\
+         [[routes]]\nname = \"admin\"\npath_prefix = \"/admin\"\nupstream = \"admin\"\nauth = \"anonymous\"\nmethods = [\"GET\"]\n",
+        pki.base_config(),
+        public.url(),
+        admin.url()
+    );
+    let (gw, _d) = start_gateway(&cfg).await;
+    let client = pki.client(gw.main_addr, false);
+    let base = format!("https://localhost:{}", gw.main_addr.port());
+    let get = |p: &str| client.get(format!("{base}{p}")).send();
+
+    for p in [
+        "/public/../admin",
+        "/public/%2e%2e/admin",
+        "/public/%2E%2E/./admin",
+        "//admin",
+        "/%61dmin",
+    ] {
+        let before = admin.requests().len();
+        let resp = get(p).await.unwrap();
+        assert_eq!(resp.status(), 201, "{p}");
+        assert_eq!(
+            admin.requests().len(),
+            before + 1,
+            "{p} did not reach the admin route"
+        );
+        assert_eq!(admin.last().uri, "/admin", "{p}");
+    }
+    for p in [
+        "/public/..%2fadmin",
+        "/public/%2F..%2Fadmin",
+        "/public/..%5cadmin",
+        "/public/%00",
+    ] {
+        let resp = get(p).await.unwrap();
+        assert_eq!(resp.status(), 400, "{p}");
+    }
+    assert_eq!(get("/other").await.unwrap().status(), 404);
+    assert_eq!(get("/administrator").await.unwrap().status(), 404);
+    let resp = client.delete(format!("{base}/admin")).send().await.unwrap();
+    assert_eq!(resp.status(), 404, "method not listed on the route");
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    assert!(
+        public.requests().is_empty(),
+        "nothing was meant for the public upstream"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn sni_picks_the_certificate() {
+    let pki = Pki::new();
+    let a = pki.server_cert("a", &["a.test"]);
+    let b = pki.server_cert("b", &["*.b.test"]);
+    let up = Upstream::start().await;
+    let cfg = one_route(&pki, &up.url(), "", "").replacen(
+        "tls.cert",
+        &format!(
+            "tls.sni = [{{ names = [\"a.test\"], cert = {:?}, key = {:?} }}, {{ names = [\"*.b.test\"], cert = {:?}, key = {:?} }}]\ntls.cert",
+            pki.path("a.crt"),
+            pki.path("a.key"),
+            pki.path("b.crt"),
+            pki.path("b.key")
+        ),
+        1,
+    );
+    let (gw, _d) = start_gateway(&cfg).await;
+    let served = |name: &'static str| {
+        let cfg = std::sync::Arc::new(pki.client_tls(&[b"http/1.1"], false));
+        let addr = gw.main_addr;
+        async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let server_name = rustls::pki_types::ServerName::try_from(name).unwrap();
+            let tls = tokio_rustls::TlsConnector::from(cfg)
+                .connect(server_name, tcp)
+                .await
+                .unwrap();
+            tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+        }
+    };
+    assert_eq!(served("a.test").await, a);
+    assert_eq!(served("x.b.test").await, b);
+    let default = served("localhost").await;
+    assert_ne!(default, a);
+    assert_ne!(default, b);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn client_certificates_are_required_with_client_ca() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let cfg = one_route(&pki, &up.url(), "", "").replacen(
+        "tls.cert",
+        &format!("tls.client_ca = {:?}\ntls.cert", pki.path("ca.pem")),
+        1,
+    );
+    let (gw, _d) = start_gateway(&cfg).await;
+    let url = format!("https://localhost:{}/", gw.main_addr.port());
+    let anonymous = pki.client(gw.main_addr, false);
+    assert!(
+        anonymous.get(&url).send().await.is_err(),
+        "a client without a certificate got through"
+    );
+
+    let with_cert = reqwest::Client::builder()
+        .use_preconfigured_tls(pki.client_tls(&[b"http/1.1"], true))
+        .resolve("localhost", gw.main_addr)
+        .build()
+        .unwrap();
+    assert_eq!(with_cert.get(&url).send().await.unwrap().status(), 201);
+    assert_eq!(up.requests().len(), 1);
+    let failures = gw
+        .state
+        .metrics
+        .tls_handshake_failures
+        .with_label_values(&["no_client_certificate"])
+        .get();
+    assert_eq!(failures, 1);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn trailers_and_h2c_upstreams() {
+    use http_body_util::BodyExt;
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (gw, _d) = start_gateway(&one_route(&pki, &up.url(), "protocol = \"h2\"", "")).await;
+    // A raw HTTP/2 client so trailers are visible.
+    let tcp = tokio::net::TcpStream::connect(gw.main_addr).await.unwrap();
+    let cfg = std::sync::Arc::new(pki.client_tls(&[b"h2"], false));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(cfg)
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::get(format!(
+        "https://localhost:{}/trailers",
+        gw.main_addr.port()
+    ))
+    .body(http_body_util::Empty::<bytes::Bytes>::new())
+    .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let collected = resp.into_body().collect().await.unwrap();
+    assert_eq!(collected.trailers().unwrap()["x-checksum"], "abc123");
+    assert_eq!(&collected.to_bytes()[..], b"payload");
+    assert_eq!(
+        up.last().version,
+        http::Version::HTTP_2,
+        "the upstream was not spoken to over h2c"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn failing_target_is_ejected() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let cfg = format!(
+        "{}[upstreams.app]\ntargets = [\"http://127.0.0.1:1\", \"{}\"]\neject_after = 1\neject_for = \"1h\"\nconnect_timeout = \"500ms\"\n\n\
+         [[routes]]\nname = \"all\"\npath_prefix = \"/\"\nupstream = \"app\"\nauth = \"anonymous\"\n",
+        pki.base_config(),
+        up.url()
+    );
+    let (gw, _d) = start_gateway(&cfg).await;
+    let client = pki.client(gw.main_addr, false);
+    let url = format!("https://localhost:{}/", gw.main_addr.port());
+    let mut failures = 0;
+    for _ in 0..8 {
+        let s = tokio::time::timeout(Duration::from_secs(10), client.get(&url).send())
+            .await
+            .unwrap()
+            .unwrap()
+            .status();
+        if s == 502 {
+            failures += 1;
+        } else {
+            assert_eq!(s, 201);
+        }
+    }
+    assert_eq!(
+        failures, 1,
+        "the dead target was tried again after ejection"
+    );
+    assert_eq!(up.requests().len(), 7);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn https_upstreams_are_verified_against_their_ca() {
+    let pki = Pki::new();
+    // The backend is a second gateway serving the echo upstream over TLS.
+    let backend_cfg = format!(
+        "{}[upstreams.echo]\nbuiltin = \"echo\"\n[[routes]]\nname = \"all\"\npath_prefix = \"/\"\nupstream = \"echo\"\nauth = \"anonymous\"\n",
+        pki.base_config()
+    );
+    let (backend, _b) = start_gateway(&backend_cfg).await;
+    let front_cfg = format!(
+        "{}[upstreams.tls]\ntargets = [\"https://localhost:{}\"]\nca = {:?}\n\n[upstreams.untrusted]\ntargets = [\"https://localhost:{}\"]\n\n\
+         [[routes]]\nname = \"tls\"\npath_prefix = \"/tls\"\nupstream = \"tls\"\nauth = \"anonymous\"\n\n\
+         [[routes]]\nname = \"untrusted\"\npath_prefix = \"/untrusted\"\nupstream = \"untrusted\"\nauth = \"anonymous\"\n",
+        pki.base_config(),
+        backend.main_addr.port(),
+        pki.path("ca.pem"),
+        backend.main_addr.port()
+    );
+    let (front, _f) = start_gateway(&front_cfg).await;
+    let client = pki.client(front.main_addr, false);
+    let base = format!("https://localhost:{}", front.main_addr.port());
+    let resp = client.get(format!("{base}/tls/x")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let echo: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(echo["path"], "/tls/x");
+    assert_eq!(echo["headers"]["x-forwarded-proto"][0], "https");
+    // The system roots do not trust the test CA: the upstream is refused, not trusted blindly.
+    assert_eq!(
+        client
+            .get(format!("{base}/untrusted/x"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        502
+    );
+    front.shutdown().await;
+    backend.shutdown().await;
+}

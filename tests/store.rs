@@ -1,0 +1,421 @@
+//! Shared state: the same behaviour on the memory store and on a real Redis;
+//! two gateway processes sharing one Redis; Redis going away and coming back.
+
+mod common;
+
+use base64::Engine;
+use common::{start_gateway, Pki, Process, RedisServer, Upstream};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef";
+
+struct Keys {
+    signing: EncodingKey,
+    jwks_path: std::path::PathBuf,
+}
+
+fn keys(pki: &Pki) -> Keys {
+    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let raw = pair.public_key_raw();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let jwks = json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "x": b64(&raw[1..33]), "y": b64(&raw[33..])}]});
+    let jwks_path = pki.path("store-jwks.json");
+    std::fs::write(&jwks_path, jwks.to_string()).unwrap();
+    Keys {
+        signing: EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).unwrap(),
+        jwks_path,
+    }
+}
+
+fn now() -> u64 {
+    sealgate::authn::unix_now()
+}
+
+fn token(k: &Keys, sub: &str, jti: &str, iat: u64) -> String {
+    let mut h = Header::new(Algorithm::ES256);
+    h.kid = Some("k1".into());
+    let c = json!({"iss": "https://issuer.test", "aud": "api", "sub": sub, "jti": jti, "iat": iat, "exp": now() + 600});
+    jsonwebtoken::encode(&h, &c, &k.signing).unwrap()
+}
+
+fn config(pki: &Pki, k: &Keys, up: &Upstream, store: &str) -> String {
+    let token_file = pki.path("admin.token");
+    std::fs::write(&token_file, ADMIN_TOKEN).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let base = pki.base_config().replace(
+        "[admin]\naddress = \"127.0.0.1:0\"\n",
+        &format!(
+            "[admin]\naddress = \"127.0.0.1:0\"\ntoken = \"file:{}\"\n",
+            token_file.display()
+        ),
+    );
+    format!(
+        "{base}{store}\n[upstreams.app]\ntargets = [\"{up}\"]\n\
+         [authenticators.es]\nkind = \"jwt\"\nissuer = \"https://issuer.test\"\naudiences = [\"api\"]\nalgorithms = [\"ES256\"]\nkeys = \"file:{jwks}\"\n\
+         [[routes]]\nname = \"api\"\npath_prefix = \"/api\"\nupstream = \"app\"\nauth = [\"es\"]\n\
+         [[routes]]\nname = \"once\"\npath_prefix = \"/once\"\nupstream = \"app\"\nauth = [\"es\"]\nsingle_use = true\n\
+         [[routes]]\nname = \"limited\"\npath_prefix = \"/limited\"\nupstream = \"app\"\nauth = [\"es\"]\nrate_limit = {{ per = \"subject\", rate = \"1/m\", burst = 3 }}\n\
+         [[routes]]\nname = \"open\"\npath_prefix = \"/open\"\nupstream = \"app\"\nauth = [\"es\"]\non_store_error = \"allow\"\n\
+         [[routes]]\nname = \"shared\"\npath_prefix = \"/shared\"\nupstream = \"app\"\nauth = \"anonymous\"\nrate_limit = {{ per = \"ip\", rate = \"1/m\", burst = 4 }}\n",
+        up = up.url(),
+        jwks = k.jwks_path.display()
+    )
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    admin: String,
+}
+
+impl Client {
+    fn new(pki: &Pki, main: std::net::SocketAddr, admin: std::net::SocketAddr) -> Client {
+        Client {
+            http: pki.client(main, false),
+            base: format!("https://localhost:{}", main.port()),
+            admin: format!("http://{admin}"),
+        }
+    }
+
+    async fn call(&self, path: &str, token: Option<&str>) -> (u16, String, Option<String>) {
+        let mut rb = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        let resp = rb.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let retry = resp
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let reason = body["type"]
+            .as_str()
+            .unwrap_or("")
+            .trim_start_matches("urn:sealgate:problem:")
+            .to_string();
+        (status, reason, retry)
+    }
+
+    async fn admin(
+        &self,
+        method: reqwest::Method,
+        query: &str,
+        body: Option<Value>,
+        token: &str,
+    ) -> (u16, Value) {
+        let mut rb = reqwest::Client::new()
+            .request(method, format!("{}/admin/revocations{query}", self.admin))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// The behaviour every store must show.
+async fn behaviour(store: &str) {
+    let pki = Pki::new();
+    let k = keys(&pki);
+    let up = Upstream::start().await;
+    let (gw, _d) = start_gateway(&config(&pki, &k, &up, store)).await;
+    let c = Client::new(&pki, gw.main_addr, gw.admin_addr);
+    let ready = reqwest::get(format!("{}/readyz", c.admin)).await.unwrap();
+    assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
+
+    // Revocation by jti survives the verified-token cache.
+    let alice = token(&k, "alice", "a1", now());
+    assert_eq!(c.call("/api/x", Some(&alice)).await.0, 201);
+    assert_eq!(c.call("/api/x", Some(&alice)).await.0, 201);
+    let revoke = json!({"jti": "a1", "exp": now() + 600});
+    assert_eq!(
+        c.admin(
+            reqwest::Method::POST,
+            "",
+            Some(revoke.clone()),
+            "wrong-token-wrong-token"
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        c.admin(reqwest::Method::POST, "", Some(revoke), ADMIN_TOKEN)
+            .await
+            .0,
+        201
+    );
+    assert_eq!(c.call("/api/x", Some(&alice)).await.1, "revoked");
+    let (status, list) = c.admin(reqwest::Method::GET, "", None, ADMIN_TOKEN).await;
+    assert_eq!(status, 200);
+    assert!(
+        list["revocations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["jti"] == "a1"),
+        "{list}"
+    );
+    assert_eq!(
+        c.admin(reqwest::Method::DELETE, "?jti=a1", None, ADMIN_TOKEN)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(c.call("/api/x", Some(&alice)).await.0, 201);
+
+    // Revocation by subject: tokens issued up to the cut-off are refused, later ones pass.
+    let bob_old = token(&k, "bob", "b1", now());
+    assert_eq!(c.call("/api/x", Some(&bob_old)).await.0, 201);
+    let cut = now();
+    assert_eq!(
+        c.admin(
+            reqwest::Method::POST,
+            "",
+            Some(json!({"sub": "bob", "issued_before": cut})),
+            ADMIN_TOKEN
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(c.call("/api/x", Some(&bob_old)).await.1, "revoked");
+    let bob_new = token(&k, "bob", "b2", cut + 1);
+    assert_eq!(c.call("/api/x", Some(&bob_new)).await.0, 201);
+
+    // Single use.
+    let once = token(&k, "carol", "once-1", now());
+    assert_eq!(c.call("/once/x", Some(&once)).await.0, 201);
+    assert_eq!(c.call("/once/x", Some(&once)).await.1, "replayed");
+    assert_eq!(
+        c.call("/api/x", Some(&once)).await.0,
+        201,
+        "single use is per route"
+    );
+
+    // Rate limit per subject: the burst, then 429 with Retry-After.
+    let dave = token(&k, "dave", "d1", now());
+    for _ in 0..3 {
+        assert_eq!(c.call("/limited/x", Some(&dave)).await.0, 201);
+    }
+    let (status, reason, retry) = c.call("/limited/x", Some(&dave)).await;
+    assert_eq!((status, reason.as_str()), (429, "rate_limited"));
+    assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
+    let erin = token(&k, "erin", "e1", now());
+    assert_eq!(
+        c.call("/limited/x", Some(&erin)).await.0,
+        201,
+        "another subject has its own budget"
+    );
+
+    let m = common::scrape_metrics(gw.admin_addr).await;
+    assert!(
+        m.contains("sealgate_store_duration_seconds_count{op=\"batch\"}"),
+        "{m}"
+    );
+    assert!(
+        m.contains("sealgate_rate_limited_total{limit=\"route\",route=\"limited\"} 1"),
+        "{m}"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn memory_store_behaviour() {
+    behaviour("[store]\nkind = \"memory\"\n").await;
+}
+
+#[tokio::test]
+async fn redis_store_behaviour() {
+    let redis = RedisServer::start();
+    behaviour(&format!(
+        "[store]\nkind = \"redis\"\nurl = \"{}\"\nkey_prefix = \"t1:\"\n",
+        redis.url()
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_one_redis() {
+    let redis = RedisServer::start();
+    let pki = Pki::new();
+    let k = keys(&pki);
+    let up = Upstream::start().await;
+    let path = pki.path("gateway.toml");
+    std::fs::write(
+        &path,
+        config(
+            &pki,
+            &k,
+            &up,
+            &format!("[store]\nkind = \"redis\"\nurl = \"{}\"\n", redis.url()),
+        ),
+    )
+    .unwrap();
+    let (a, b) = (Process::spawn(&path), Process::spawn(&path));
+    let (ca, cb) = (
+        Client::new(&pki, a.main_addr, a.admin_addr),
+        Client::new(&pki, b.main_addr, b.admin_addr),
+    );
+
+    // A revocation posted to A rejects the token on B within one second.
+    let t = token(&k, "alice", "r1", now());
+    assert_eq!(cb.call("/api/x", Some(&t)).await.0, 201);
+    let posted = Instant::now();
+    assert_eq!(
+        ca.admin(
+            reqwest::Method::POST,
+            "",
+            Some(json!({"jti": "r1", "exp": now() + 600})),
+            ADMIN_TOKEN
+        )
+        .await
+        .0,
+        201
+    );
+    loop {
+        if cb.call("/api/x", Some(&t)).await.1 == "revoked" {
+            break;
+        }
+        assert!(
+            posted.elapsed() < Duration::from_secs(1),
+            "B still accepts a token revoked on A"
+        );
+    }
+
+    // A single-use token used on A is refused on B.
+    let once = token(&k, "bob", "s1", now());
+    assert_eq!(ca.call("/once/x", Some(&once)).await.0, 201);
+    assert_eq!(cb.call("/once/x", Some(&once)).await.1, "replayed");
+
+    // The rate limit is shared: 10 requests alternating A and B, burst 4 at 1/m.
+    let mut allowed = 0;
+    for i in 0..10 {
+        let c = if i % 2 == 0 { &ca } else { &cb };
+        match c.call("/shared/x", None).await.0 {
+            201 => allowed += 1,
+            429 => {}
+            s => panic!("unexpected status {s}"),
+        }
+    }
+    assert_eq!(allowed, 4, "replicas did not share the limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_follows_on_store_error_and_recovers() {
+    let mut redis = RedisServer::start();
+    let pki = Pki::new();
+    let k = keys(&pki);
+    let up = Upstream::start().await;
+    let store = format!(
+        "[store]\nkind = \"redis\"\nurl = \"{}\"\ncommand_timeout = \"300ms\"\n",
+        redis.url()
+    );
+    let (gw, _d) = start_gateway(&config(&pki, &k, &up, &store)).await;
+    let c = Client::new(&pki, gw.main_addr, gw.admin_addr);
+    let t = token(&k, "alice", "o1", now());
+    // Wait for the background connection.
+    for _ in 0..500 {
+        if c.call("/api/x", Some(&t)).await.0 == 201 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(c.call("/api/x", Some(&t)).await.0, 201);
+
+    redis.kill();
+    let (status, reason, _) = c.call("/api/x", Some(&t)).await;
+    assert_eq!((status, reason.as_str()), (503, "store_unavailable"));
+    assert_eq!(
+        c.call("/open/x", Some(&t)).await.0,
+        201,
+        "on_store_error = allow must serve"
+    );
+    let ready = reqwest::get(format!("{}/readyz", c.admin)).await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(ready
+        .text()
+        .await
+        .unwrap()
+        .contains("store (redis): unavailable"));
+    let m = common::scrape_metrics(gw.admin_addr).await;
+    assert!(
+        m.contains("sealgate_store_errors_total{op=\"batch\"}"),
+        "{m}"
+    );
+
+    redis.restart();
+    let mut recovered = false;
+    for _ in 0..300 {
+        if c.call("/api/x", Some(&t)).await.0 == 201 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        recovered,
+        "the gateway did not recover after Redis returned"
+    );
+    assert_eq!(
+        reqwest::get(format!("{}/readyz", c.admin))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn failed_authentication_is_rate_limited_per_client() {
+    let pki = Pki::new();
+    let k = keys(&pki);
+    let up = Upstream::start().await;
+    let cfg =
+        config(&pki, &k, &up, "") + "\n[limits]\nfailed_auth = { rate = \"1/m\", burst = 5 }\n";
+    let (gw, _d) = start_gateway(&cfg).await;
+    let c = Client::new(&pki, gw.main_addr, gw.admin_addr);
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(c.call("/api/x", Some("not.a.token")).await.0);
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 401, 429, 429]);
+    // Blocked even with a valid token, until the limit refills.
+    let (status, reason, retry) = c
+        .call("/api/x", Some(&token(&k, "alice", "f1", now())))
+        .await;
+    assert_eq!(
+        (status, reason.as_str()),
+        (429, "too_many_failed_authentications")
+    );
+    assert!(retry.is_some());
+    assert!(up.requests().is_empty());
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn admin_api_is_off_without_a_token() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let cfg = format!(
+        "{}[upstreams.app]\ntargets = [\"{}\"]\n[[routes]]\nname = \"r\"\nupstream = \"app\"\nauth = \"anonymous\"\n",
+        pki.base_config(),
+        up.url()
+    );
+    let (gw, _d) = start_gateway(&cfg).await;
+    let resp = reqwest::Client::new()
+        .post(format!("http://{}/admin/revocations", gw.admin_addr))
+        .json(&json!({"sub": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    gw.shutdown().await;
+}
