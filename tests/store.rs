@@ -4,7 +4,7 @@
 mod common;
 
 use base64::Engine;
-use common::{start_gateway, Pki, Process, RedisServer, Upstream};
+use common::{start_gateway, store_connected, Pki, Process, RedisServer, Upstream};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -125,6 +125,7 @@ async fn behaviour(store: &str) {
     let k = keys(&pki);
     let up = Upstream::start().await;
     let (gw, _d) = start_gateway(&config(&pki, &k, &up, store)).await;
+    store_connected(&gw).await;
     let c = Client::new(&pki, gw.main_addr, gw.admin_addr);
     let ready = reqwest::get(format!("{}/readyz", c.admin)).await.unwrap();
     assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
@@ -258,7 +259,9 @@ async fn two_replicas_share_one_redis() {
         ),
     )
     .unwrap();
-    let (a, b) = (Process::spawn(&path), Process::spawn(&path));
+    let (mut a, mut b) = (Process::spawn(&path), Process::spawn(&path));
+    a.wait_store_connected();
+    b.wait_store_connected();
     let (ca, cb) = (
         Client::new(&pki, a.main_addr, a.admin_addr),
         Client::new(&pki, b.main_addr, b.admin_addr),
@@ -318,15 +321,9 @@ async fn redis_outage_follows_on_store_error_and_recovers() {
         redis.url()
     );
     let (gw, _d) = start_gateway(&config(&pki, &k, &up, &store)).await;
+    store_connected(&gw).await;
     let c = Client::new(&pki, gw.main_addr, gw.admin_addr);
     let t = token(&k, "alice", "o1", now());
-    // Wait for the background connection.
-    for _ in 0..500 {
-        if c.call("/api/x", Some(&t)).await.0 == 201 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
     assert_eq!(c.call("/api/x", Some(&t)).await.0, 201);
 
     redis.kill();

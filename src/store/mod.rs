@@ -189,6 +189,13 @@ impl Store {
         Ok(out)
     }
 
+    /// Resolves once the store has connected (at once for the memory store).
+    pub async fn connected(&self) {
+        if let Store::Redis(r) = self {
+            r.connected().await;
+        }
+    }
+
     /// Whether the store answers now (readiness).
     pub async fn ping(&self) -> Result<(), StoreUnavailable> {
         match self {

@@ -32,6 +32,8 @@ enum Conn {
 
 pub struct RedisStore {
     conn: Arc<ArcSwapOption<Conn>>,
+    /// Flips to true once the first connection is up (tests and start-up wait on it).
+    connected: tokio::sync::watch::Receiver<bool>,
     prefix: String,
     timeout: Duration,
 }
@@ -47,6 +49,7 @@ impl RedisStore {
         let conn: Arc<ArcSwapOption<Conn>> = Arc::new(ArcSwapOption::empty());
         let slot = Arc::downgrade(&conn);
         let connector = Connector::new(url, connect_timeout, command_timeout)?;
+        let (connected_tx, connected) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             let mut failures: u32 = 0;
             loop {
@@ -55,6 +58,7 @@ impl RedisStore {
                     Ok(c) => {
                         tracing::info!(store = "redis", "connected to the state store");
                         target.store(Some(Arc::new(c)));
+                        connected_tx.send_replace(true);
                         return;
                     }
                     Err(e) => {
@@ -70,9 +74,17 @@ impl RedisStore {
         });
         Ok(RedisStore {
             conn,
+            connected,
             prefix: prefix.to_string(),
             timeout: command_timeout,
         })
+    }
+
+    /// Resolves once the first connection is established (never, while Redis stays down).
+    pub async fn connected(&self) {
+        let mut rx = self.connected.clone();
+        // An Err means the connector task ended without connecting (the store was dropped).
+        let _ = rx.wait_for(|up| *up).await;
     }
 
     fn key(&self, k: &str) -> String {

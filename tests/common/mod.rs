@@ -289,12 +289,23 @@ pub async fn start_gateway(toml: &str) -> (sealgate::app::Running, tempfile::Tem
     (running, dir)
 }
 
+/// Waits (at most 20 s) until the gateway's state store has connected; Redis connects
+/// in the background, so readiness right after start-up is legitimately 503.
+pub async fn store_connected(gw: &sealgate::app::Running) {
+    let store = gw.state.gateway.load().store.clone();
+    tokio::time::timeout(std::time::Duration::from_secs(20), store.connected())
+        .await
+        .expect("the state store did not connect within 20 s");
+}
+
 /// The real `sealgate` binary, with its stdout lines and bound addresses.
 pub struct Process {
     pub child: std::process::Child,
     pub main_addr: SocketAddr,
     pub admin_addr: SocketAddr,
     pub lines: std::sync::mpsc::Receiver<String>,
+    /// Every JSON log line read so far.
+    pub seen: Vec<serde_json::Value>,
 }
 
 impl Process {
@@ -330,6 +341,7 @@ impl Process {
             main_addr: "0.0.0.0:0".parse().unwrap(),
             admin_addr: "0.0.0.0:0".parse().unwrap(),
             lines,
+            seen: Vec::new(),
         };
         for _ in 0..2 {
             let v = p.wait_for(|v| v["message"] == "listening");
@@ -350,10 +362,19 @@ impl Process {
                 .recv_timeout(std::time::Duration::from_secs(20))
                 .expect("the gateway process went quiet or exited");
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                self.seen.push(v.clone());
                 if pred(&v) {
                     return v;
                 }
             }
+        }
+    }
+
+    /// Blocks until the process logs that its state store connected.
+    pub fn wait_store_connected(&mut self) {
+        let connected = |v: &serde_json::Value| v["message"] == "connected to the state store";
+        if !self.seen.iter().any(connected) {
+            self.wait_for(connected);
         }
     }
 
