@@ -4,9 +4,13 @@
 
 use crate::authn::Principal;
 use crate::config::{Assertion, PrivateKeySource};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
+};
 use base64::Engine;
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, Header};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{PrivateKeyDer, SubjectPublicKeyInfoDer};
 use serde_json::{Map, Value};
@@ -19,23 +23,60 @@ fn contains(h: &[u8], n: &[u8]) -> bool {
     h.windows(n.len()).any(|w| w == n)
 }
 
-/// Reads a PKCS#8 PEM private key: Ed25519 signs EdDSA, P-256 signs ES256.
-pub fn signing_key(pem: &[u8]) -> Result<(EncodingKey, Algorithm), String> {
+/// A loaded signing key: parsed once, used for every assertion.
+pub enum SigningKey {
+    /// Ed25519 signs `EdDSA` (RFC 8037).
+    Ed25519(Ed25519KeyPair),
+    /// P-256 signs `ES256` (RFC 7518 §3.4, fixed-width r||s).
+    P256(EcdsaKeyPair, SystemRandom),
+}
+
+impl SigningKey {
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            SigningKey::Ed25519(_) => Algorithm::EdDSA,
+            SigningKey::P256(..) => Algorithm::ES256,
+        }
+    }
+
+    fn public_raw(&self) -> &[u8] {
+        match self {
+            SigningKey::Ed25519(k) => k.public_key().as_ref(),
+            SigningKey::P256(k, _) => k.public_key().as_ref(),
+        }
+    }
+
+    /// Appends the base64url signature over `input` to `out`.
+    fn sign_into(&self, input: &[u8], out: &mut String) -> Result<(), String> {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        match self {
+            SigningKey::Ed25519(k) => b64.encode_string(k.sign(input), out),
+            SigningKey::P256(k, rng) => b64.encode_string(
+                k.sign(rng, input)
+                    .map_err(|_| "ES256 signing failed".to_string())?,
+                out,
+            ),
+        }
+        Ok(())
+    }
+}
+
+/// Reads a PKCS#8 PEM private key (v1 or v2): Ed25519 signs EdDSA, P-256 signs ES256.
+pub fn signing_key(pem: &[u8]) -> Result<SigningKey, String> {
     let der =
         PrivateKeyDer::from_pem_slice(pem).map_err(|_| "expected a PEM private key".to_string())?;
     let der = der.secret_der();
-    let (key, alg) = if contains(der, OID_ED25519) {
-        (EncodingKey::from_ed_pem(pem), Algorithm::EdDSA)
+    if contains(der, OID_ED25519) {
+        Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+            .map(SigningKey::Ed25519)
+            .map_err(|e| format!("unusable Ed25519 private key: {e}"))
     } else if contains(der, OID_P256) {
-        (EncodingKey::from_ec_pem(pem), Algorithm::ES256)
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+            .map(|k| SigningKey::P256(k, SystemRandom::new()))
+            .map_err(|e| format!("unusable P-256 private key: {e}"))
     } else {
-        return Err(
-            "the assertion key must be an Ed25519 or P-256 private key (PKCS#8 PEM)".into(),
-        );
-    };
-    let key = key.map_err(|e| format!("unusable private key: {e}"))?;
-    private_to_jwk(pem, alg)?;
-    Ok((key, alg))
+        Err("the assertion key must be an Ed25519 or P-256 private key (PKCS#8 PEM)".into())
+    }
 }
 
 /// A JWK for a raw public key: 32 bytes (Ed25519) or a 65-byte uncompressed P-256 point.
@@ -74,16 +115,10 @@ pub fn public_jwk(pem: &[u8]) -> Result<Jwk, String> {
     }
 }
 
-/// The public JWK of a PKCS#8 PEM private key.
-fn private_to_jwk(pem: &[u8], alg: Algorithm) -> Result<Jwk, String> {
-    let text = std::str::from_utf8(pem).map_err(|_| "the key is not PEM text".to_string())?;
-    let pair = rcgen::KeyPair::from_pem(text).map_err(|e| format!("unusable private key: {e}"))?;
-    jwk_from_raw(pair.public_key_raw(), alg)
-}
-
 pub struct AssertionSigner {
-    key: EncodingKey,
-    header: Header,
+    key: SigningKey,
+    /// `base64url(protected header) + "."`, the same for every assertion.
+    header_b64: String,
     issuer: String,
     ttl: Duration,
     jwks: bytes::Bytes,
@@ -100,10 +135,13 @@ impl AssertionSigner {
             }
             PrivateKeySource::Secret(r) => r.load(&mut Vec::new())?.expose().to_vec(),
         };
-        let (key, alg) = signing_key(&pem)?;
-        let jwk = private_to_jwk(&pem, alg)?;
-        let mut header = Header::new(alg);
+        let key = signing_key(&pem)?;
+        let jwk = jwk_from_raw(key.public_raw(), key.algorithm())?;
+        let mut header = Header::new(key.algorithm());
         header.kid = jwk.common.key_id.clone();
+        let header_json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+        let mut header_b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(header_json);
+        header_b64.push('.');
         let mut keys = vec![jwk];
         for p in &cfg.publish_also {
             let pem = std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
@@ -113,7 +151,7 @@ impl AssertionSigner {
             serde_json::to_vec(&serde_json::json!({ "keys": keys })).map_err(|e| e.to_string())?;
         Ok(AssertionSigner {
             key,
-            header,
+            header_b64,
             issuer: cfg.issuer.clone(),
             ttl: cfg.ttl,
             jwks: jwks.into(),
@@ -150,6 +188,108 @@ impl AssertionSigner {
             "jti".into(),
             Value::from(&*uuid::Uuid::new_v4().simple().encode_lower(&mut jti)),
         );
-        jsonwebtoken::encode(&self.header, &claims, &self.key).map_err(|e| e.to_string())
+        self.encode(&claims)
+    }
+
+    /// RFC 7515 §7.1 compact serialization: b64(header) "." b64(payload) "." b64(sig).
+    fn encode(&self, claims: &Map<String, Value>) -> Result<String, String> {
+        let payload = serde_json::to_vec(&claims).map_err(|e| e.to_string())?;
+        let mut jws = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 100);
+        jws.push_str(&self.header_b64);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(&payload, &mut jws);
+        let input_len = jws.len();
+        jws.push('.');
+        // The signing input is everything before the second dot.
+        let signature = {
+            let mut sig = String::with_capacity(90);
+            self.key.sign_into(&jws.as_bytes()[..input_len], &mut sig)?;
+            sig
+        };
+        jws.push_str(&signature);
+        Ok(jws)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::secret::SecretRef;
+    use jsonwebtoken::{jwk::JwkSet, DecodingKey, Validation};
+
+    fn signer(pem: &str) -> (AssertionSigner, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.pem");
+        std::fs::write(&path, pem).unwrap();
+        let signer = AssertionSigner::new(&Assertion {
+            key: PrivateKeySource::Secret(SecretRef::File(path)),
+            ttl: Duration::from_secs(60),
+            issuer: "sealgate".into(),
+            publish_also: vec![],
+        })
+        .unwrap();
+        (signer, dir)
+    }
+
+    /// Every key type we accept signs a JWS that an independent verifier accepts
+    /// with the key from the published JWKS, selected by the header's kid.
+    #[test]
+    fn assertions_verify_against_the_published_jwks() {
+        let rng = SystemRandom::new();
+        let ed_v2 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let ed_v2 = rustls::pki_types::PrivatePkcs8KeyDer::from(ed_v2.as_ref().to_vec());
+        let pems: Vec<(&str, String)> = vec![
+            (
+                "EdDSA pkcs8 v1",
+                rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519)
+                    .unwrap()
+                    .serialize_pem(),
+            ),
+            ("EdDSA pkcs8 v2", pem_of(&ed_v2)),
+            (
+                "ES256",
+                rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+                    .unwrap()
+                    .serialize_pem(),
+            ),
+        ];
+        for (name, pem) in pems {
+            let (signer, _dir) = signer(&pem);
+            let mut claims = Map::new();
+            claims.insert("sub".into(), Value::from("alice"));
+            claims.insert("aud".into(), Value::from("orders"));
+            claims.insert("exp".into(), Value::from(crate::authn::unix_now() + 60));
+            let jws = signer.encode(&claims).unwrap();
+            let header = jsonwebtoken::decode_header(&jws).unwrap();
+            let set: JwkSet = serde_json::from_slice(&signer.jwks()).unwrap();
+            let jwk = set.find(header.kid.as_deref().unwrap()).unwrap();
+            let mut v = Validation::new(header.alg);
+            v.set_audience(&["orders"]);
+            let got = jsonwebtoken::decode::<Value>(&jws, &DecodingKey::from_jwk(jwk).unwrap(), &v)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(got.claims["sub"], "alice", "{name}");
+            // One flipped signature bit is refused.
+            let mut bad = jws.into_bytes();
+            let last = bad.len() - 2;
+            bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
+            let bad = String::from_utf8(bad).unwrap();
+            assert!(
+                jsonwebtoken::decode::<Value>(&bad, &DecodingKey::from_jwk(jwk).unwrap(), &v)
+                    .is_err(),
+                "{name}"
+            );
+        }
+    }
+
+    fn pem_of(der: &rustls::pki_types::PrivatePkcs8KeyDer<'_>) -> String {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der.secret_pkcs8_der());
+        let body: Vec<String> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            body.join("\n")
+        )
     }
 }
