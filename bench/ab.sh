@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Side-by-side A/B of two sealgate binaries in one run (for before/after ratios
+# in commit messages): same config, upstream, token and client, alternating
+# A and B for several rounds.
+#
+#   bash bench/ab.sh OLD_BINARY NEW_BINARY [path] [token-file]
+#   BENCH_ROUNDS=5 BENCH_SECONDS=5 bash bench/ab.sh /tmp/old target/release/sealgate
+#
+# Needs bench/.work from a previous `bash bench/run.sh`. Prints, per binary, the
+# median req/s, and CPU microseconds per request (user+sys of the gateway from
+# /proc), and peak RSS; then the B/A ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+WORK="${BENCH_WORK:-$ROOT/bench/.work}"
+A="$1"
+B="$2"
+URLPATH="${3:-/es256}"
+TOKEN_FILE="${4:-$WORK/tokens/es256.jwt}"
+ROUNDS="${BENCH_ROUNDS:-5}"
+SECS="${BENCH_SECONDS:-4}"
+CONFIG="${BENCH_CONFIG:-$WORK/sealgate/gateway.toml}"
+WRK_ARGS="${BENCH_WRK:--t2 -c50}"
+[ -f "$CONFIG" ] || { echo "no $CONFIG: run bash bench/run.sh once first" >&2; exit 2; }
+UP="$WORK/nginx-upstream"
+nginx -p "$UP/" -e "$UP/error.log" -c "$UP/nginx.conf" -g "daemon off;" &
+NGINX=$!
+trap 'kill $NGINX 2>/dev/null || true' EXIT
+PORT=$(sed -n 's/^address = "127.0.0.1:\([0-9]*\)"/\1/p' "$CONFIG" | head -1)
+AUTH="Authorization: Bearer $(cat "$TOKEN_FILE")"
+TICK=$(getconf CLK_TCK)
+
+one() { # binary -> "reqs cpu_us_per_req rss_kib"
+  "$1" run --config "$CONFIG" >/dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 200); do curl -sk -o /dev/null "https://127.0.0.1:$PORT/" && break; sleep 0.05; done
+  wrk $WRK_ARGS -d1s -H "$AUTH" "https://127.0.0.1:$PORT$URLPATH" >/dev/null
+  local t0 t1 out reqs
+  t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  out=$(wrk $WRK_ARGS -d"${SECS}s" -H "$AUTH" "https://127.0.0.1:$PORT$URLPATH")
+  t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  local rss
+  rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+  echo "$((reqs / SECS)) $(python3 -c "print(f'{($t1 - $t0) * 1e6 / $TICK / $reqs:.1f}')") $rss"
+}
+
+: > /tmp/ab.$$
+for r in $(seq 1 "$ROUNDS"); do
+  if (( r % 2 )); then order="A B"; else order="B A"; fi
+  for w in $order; do
+    bin=$A; [ "$w" = B ] && bin=$B
+    res=$(one "$bin")
+    echo "round $r $w: req/s cpu_us/req rss_kib = $res"
+    echo "$w $res" >> /tmp/ab.$$
+  done
+done
+python3 - /tmp/ab.$$ <<'EOF'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+med = {w: [statistics.median(float(r[i]) for r in rows if r[0] == w) for i in (1, 2, 3)] for w in "AB"}
+for w in "AB":
+    print(f"{w}: median {med[w][0]:.0f} req/s, {med[w][1]:.1f} us CPU/req, peak RSS {med[w][2]/1024:.1f} MiB")
+print(f"B/A: throughput {med['B'][0]/med['A'][0]:.3f}x, CPU per request {med['B'][1]/med['A'][1]:.3f}x")
+EOF
+rm -f /tmp/ab.$$

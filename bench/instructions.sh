@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Instructions per request (valgrind callgrind): a repeatable before/after number
+# for performance work, unaffected by whatever else the 2 cores are doing.
+#
+#   bash bench/instructions.sh [path] [token-file]   # default: /es256, one ES256 token
+#   BENCH_BIN=/tmp/old-sealgate bash bench/instructions.sh
+#
+# Needs bench/.work from a previous `bash bench/run.sh` (keys, tokens, configs).
+# Starts the bench upstream (nginx), runs sealgate under callgrind, warms up with
+# wrk, zeroes the counters, drives a fixed number of seconds of wrk -t1 -c4 and
+# prints total instructions / requests. Writes the callgrind file to
+# bench/.work/out/callgrind.<pid> for callgrind_annotate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+WORK="${BENCH_WORK:-$ROOT/bench/.work}"
+BIN="${BENCH_BIN:-$ROOT/target/release/sealgate}"
+URLPATH="${1:-/es256}"
+TOKEN_FILE="${2:-$WORK/tokens/es256.jwt}"
+SECONDS_RUN="${BENCH_SECONDS:-10}"
+CONFIG="${BENCH_CONFIG:-$WORK/sealgate/gateway.toml}"
+[ -f "$CONFIG" ] || { echo "no $CONFIG: run bash bench/run.sh once first" >&2; exit 2; }
+command -v valgrind >/dev/null || apt-get install -y valgrind >/dev/null
+mkdir -p "$WORK/out"
+
+UP="$WORK/nginx-upstream"
+nginx -p "$UP/" -e "$UP/error.log" -c "$UP/nginx.conf" -g "daemon off;" &
+NGINX=$!
+OUT="$WORK/out/callgrind.out"
+valgrind --tool=callgrind --callgrind-out-file="$OUT" "$BIN" run --config "$CONFIG" >/dev/null 2>&1 &
+VG=$!
+cleanup() { kill "$VG" "$NGINX" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT
+PORT=$(sed -n 's/^address = "127.0.0.1:\([0-9]*\)"/\1/p' "$CONFIG" | head -1)
+for _ in $(seq 1 600); do
+  curl -sk -o /dev/null "https://127.0.0.1:$PORT/" && break
+  sleep 0.1
+done
+AUTH="Authorization: Bearer $(cat "$TOKEN_FILE")"
+wrk -t1 -c4 -d3s -H "$AUTH" "https://127.0.0.1:$PORT$URLPATH" >/dev/null
+callgrind_control -z "$VG" >/dev/null
+REQS=$(wrk -t1 -c4 -d"${SECONDS_RUN}s" -H "$AUTH" "https://127.0.0.1:$PORT$URLPATH" | awk '/requests in/ {print $1}')
+callgrind_control -d "$VG" >/dev/null
+LAST=$(ls -t "$OUT"* | head -1)
+TOTAL=$(callgrind_annotate "$LAST" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+echo "requests=$REQS instructions=$TOTAL per_request=$((TOTAL / REQS)) file=$LAST"
