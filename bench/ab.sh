@@ -5,6 +5,7 @@
 #
 #   bash bench/ab.sh OLD_BINARY NEW_BINARY [path] [token-file]
 #   BENCH_ROUNDS=5 BENCH_SECONDS=5 bash bench/ab.sh /tmp/old target/release/sealgate
+#   BENCH_TOKENS=bench/.work/tokens/es256-many.txt bash bench/ab.sh OLD NEW  # distinct tokens
 #
 # Needs bench/.work from a previous `bash bench/run.sh`. Prints, per binary, the
 # median req/s, and CPU microseconds per request (user+sys of the gateway from
@@ -28,16 +29,25 @@ NGINX=$!
 trap 'kill $NGINX 2>/dev/null || true' EXIT
 PORT=$(sed -n 's/^address = "127.0.0.1:\([0-9]*\)"/\1/p' "$CONFIG" | head -1)
 AUTH="Authorization: Bearer $(cat "$TOKEN_FILE")"
+# BENCH_TOKENS=FILE rotates a file of tokens (one per line) with bench/lua/tokens.lua.
+if [ -n "${BENCH_TOKENS:-}" ]; then
+  THREADS=$(echo "$WRK_ARGS" | sed -n 's/.*-t *\([0-9]*\).*/\1/p')
+  CLIENT=(-s "$ROOT/bench/lua/tokens.lua")
+  TAIL=(-- "$BENCH_TOKENS" "${THREADS:-1}")
+else
+  CLIENT=(-H "$AUTH")
+  TAIL=()
+fi
 TICK=$(getconf CLK_TCK)
 
 one() { # binary -> "reqs cpu_us_per_req rss_kib"
   "$1" run --config "$CONFIG" >/dev/null 2>&1 &
   local pid=$!
   for _ in $(seq 1 200); do curl -sk -o /dev/null "https://127.0.0.1:$PORT/" && break; sleep 0.05; done
-  wrk $WRK_ARGS -d1s -H "$AUTH" "https://127.0.0.1:$PORT$URLPATH" >/dev/null
+  wrk $WRK_ARGS -d1s "${CLIENT[@]}" "https://127.0.0.1:$PORT$URLPATH" "${TAIL[@]}" >/dev/null
   local t0 t1 out reqs
   t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-  out=$(wrk $WRK_ARGS -d"${SECS}s" -H "$AUTH" "https://127.0.0.1:$PORT$URLPATH")
+  out=$(wrk $WRK_ARGS -d"${SECS}s" "${CLIENT[@]}" "https://127.0.0.1:$PORT$URLPATH" "${TAIL[@]}")
   t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   local rss
   rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")

@@ -281,8 +281,9 @@ fn header_rewrite(c: &mut Criterion) {
     let identity = identity_config(None);
     let strip = IdentityHeaders::new(&identity);
     let input = realistic_headers(&k.token);
+    let peer = forwarding::PeerForwarding::new("203.0.113.7".parse().unwrap());
     let down = Downstream {
-        peer: "203.0.113.7".parse().unwrap(),
+        peer: &peer,
         peer_trusted: false,
         host: "api.example.com",
     };

@@ -3,7 +3,6 @@
 //! the gateway saw, keeping a client's values only when its peer is a trusted proxy.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use std::fmt::Write;
 use std::net::IpAddr;
 
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -13,9 +12,28 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
+/// The fixed hop-by-hop set (RFC 9110 §7.6.1 and the de-facto ones).
+static HOP_BY_HOP: [&HeaderName; 8] = [
+    &header::CONNECTION,
+    &KEEP_ALIVE,
+    &PROXY_CONNECTION,
+    &header::PROXY_AUTHENTICATE,
+    &header::PROXY_AUTHORIZATION,
+    &header::TRAILER,
+    &header::TRANSFER_ENCODING,
+    &header::UPGRADE,
+];
+
 /// Removes hop-by-hop headers: those listed in `Connection` first, then the fixed set.
 /// `TE: trailers` survives because it is the one TE value HTTP/2 allows end to end.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most requests carry none: one pass over the names is cheaper than nine removals.
+    let any = headers
+        .keys()
+        .any(|k| k == header::TE || HOP_BY_HOP.contains(&k));
+    if !any {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -28,16 +46,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
             headers.remove(name);
         }
     }
-    for name in [
-        &header::CONNECTION,
-        &KEEP_ALIVE,
-        &PROXY_CONNECTION,
-        &header::PROXY_AUTHENTICATE,
-        &header::PROXY_AUTHORIZATION,
-        &header::TRAILER,
-        &header::TRANSFER_ENCODING,
-        &header::UPGRADE,
-    ] {
+    for name in HOP_BY_HOP {
         headers.remove(name);
     }
     let te_trailers = headers
@@ -48,9 +57,37 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// The peer's address as the forwarding headers write it, made once per connection.
+#[derive(Debug)]
+pub struct PeerForwarding {
+    /// `X-Forwarded-For` when no earlier hop is kept: the bare address.
+    xff: HeaderValue,
+    /// The address as text, to append after a trusted proxy's list.
+    text: Box<str>,
+    /// RFC 7239 `for=` element: `for=192.0.2.1` or `for="[2001:db8::1]"`.
+    forwarded_for: Box<str>,
+}
+
+impl PeerForwarding {
+    pub fn new(peer: IpAddr) -> PeerForwarding {
+        let peer = peer.to_canonical();
+        let text = peer.to_string();
+        let forwarded_for = match peer {
+            IpAddr::V4(_) => format!("for={text}"),
+            IpAddr::V6(_) => format!("for=\"[{text}]\""),
+        };
+        PeerForwarding {
+            xff: HeaderValue::from_str(&text)
+                .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+            text: text.into(),
+            forwarded_for: forwarded_for.into(),
+        }
+    }
+}
+
 /// What the gateway knows about the downstream side of one request.
 pub struct Downstream<'a> {
-    pub peer: IpAddr,
+    pub peer: &'a PeerForwarding,
     pub peer_trusted: bool,
     /// The Host/authority the client used, as sent (with port).
     pub host: &'a str,
@@ -58,9 +95,9 @@ pub struct Downstream<'a> {
 
 /// Sets X-Forwarded-For/Proto/Host and Forwarded for the upstream request.
 pub fn set_forwarded(headers: &mut HeaderMap, d: &Downstream<'_>) {
-    let peer = d.peer.to_string();
-    let mut xff = String::with_capacity(64);
-    if d.peer_trusted {
+    let earlier_xff = d.peer_trusted && headers.contains_key(&X_FORWARDED_FOR);
+    if earlier_xff {
+        let mut xff = String::with_capacity(64);
         for v in headers
             .get_all(&X_FORWARDED_FOR)
             .iter()
@@ -69,9 +106,11 @@ pub fn set_forwarded(headers: &mut HeaderMap, d: &Downstream<'_>) {
             xff.push_str(v);
             xff.push_str(", ");
         }
+        xff.push_str(&d.peer.text);
+        set(headers, &X_FORWARDED_FOR, &xff);
+    } else {
+        headers.insert(&X_FORWARDED_FOR, d.peer.xff.clone());
     }
-    xff.push_str(&peer);
-    set(headers, &X_FORWARDED_FOR, &xff);
 
     if !(d.peer_trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
         headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("https"));
@@ -80,7 +119,7 @@ pub fn set_forwarded(headers: &mut HeaderMap, d: &Downstream<'_>) {
         set(headers, &X_FORWARDED_HOST, d.host);
     }
 
-    let mut fwd = String::with_capacity(96);
+    let mut fwd = String::with_capacity(d.peer.forwarded_for.len() + d.host.len() + 24);
     if d.peer_trusted {
         for v in headers
             .get_all(header::FORWARDED)
@@ -91,30 +130,31 @@ pub fn set_forwarded(headers: &mut HeaderMap, d: &Downstream<'_>) {
             fwd.push_str(", ");
         }
     }
-    match d.peer {
-        IpAddr::V4(_) => {
-            let _ = write!(fwd, "for={peer}");
-        }
-        IpAddr::V6(_) => {
-            let _ = write!(fwd, "for=\"[{peer}]\"");
-        }
-    }
+    fwd.push_str(&d.peer.forwarded_for);
     if !d.host.is_empty() {
-        let _ = write!(fwd, ";host={}", forwarded_value(d.host));
+        fwd.push_str(";host=");
+        push_forwarded_value(&mut fwd, d.host);
     }
     fwd.push_str(";proto=https");
     set(headers, &header::FORWARDED, &fwd);
 }
 
 /// RFC 7239 values are tokens, or quoted strings when they hold other characters.
-fn forwarded_value(v: &str) -> String {
+fn push_forwarded_value(out: &mut String, v: &str) {
     let token = v
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     if token {
-        v.to_string()
+        out.push_str(v);
     } else {
-        format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+        out.push('"');
+        for c in v.chars() {
+            if c == '\\' || c == '"' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
     }
 }
 
@@ -188,7 +228,7 @@ mod tests {
             ("forwarded", "for=6.6.6.6"),
         ]);
         let d = Downstream {
-            peer: "10.1.2.3".parse().unwrap(),
+            peer: &PeerForwarding::new("10.1.2.3".parse().unwrap()),
             peer_trusted: false,
             host: "api.example.com:8443",
         };
@@ -206,7 +246,7 @@ mod tests {
     fn trusted_peer_values_are_appended() {
         let mut h = headers(&[("x-forwarded-for", "1.1.1.1"), ("forwarded", "for=1.1.1.1")]);
         let d = Downstream {
-            peer: "::1".parse().unwrap(),
+            peer: &PeerForwarding::new("::1".parse().unwrap()),
             peer_trusted: true,
             host: "h",
         };
@@ -216,6 +256,17 @@ mod tests {
             h["forwarded"],
             "for=1.1.1.1, for=\"[::1]\";host=h;proto=https"
         );
+        // An IPv4 client on a dual-stack listener is written as IPv4; a host
+        // that is not a token is quoted with its quotes escaped.
+        let mut h = HeaderMap::new();
+        let d = Downstream {
+            peer: &PeerForwarding::new("::ffff:10.0.0.9".parse().unwrap()),
+            peer_trusted: false,
+            host: "a\"b",
+        };
+        set_forwarded(&mut h, &d);
+        assert_eq!(h["x-forwarded-for"], "10.0.0.9");
+        assert_eq!(h["forwarded"], "for=10.0.0.9;host=\"a\\\"b\";proto=https");
     }
 
     #[test]

@@ -141,7 +141,7 @@ pub async fn process(
     forwarding::set_forwarded(
         &mut parts.headers,
         &Downstream {
-            peer: conn.peer.ip(),
+            peer: &conn.forwarding,
             peer_trusted: gw.peer_trusted(conn.peer.ip()),
             host: &authority,
         },

@@ -372,6 +372,20 @@ impl From<AuthFailure> for VerifyError {
     }
 }
 
+/// RFC 6750 §2.1 b64token: 1*(ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/") *"=".
+/// The characters as a table:
+/// the check runs over every byte of every bearer token.
+const B64TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        b += 1;
+    }
+    t
+};
+
 fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthFailure> {
     let mut all = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = all.next() else {
@@ -380,25 +394,29 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthFailure> {
     if all.next().is_some() {
         return Err(AuthFailure::Malformed);
     }
-    let value = value.to_str().map_err(|_| AuthFailure::Malformed)?;
-    let Some((scheme, token)) = value.split_once(' ') else {
+    let bytes = value.as_bytes();
+    let Some(space) = bytes.iter().position(|&b| b == b' ') else {
         return Err(AuthFailure::Malformed);
     };
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    if !bytes[..space].eq_ignore_ascii_case(b"bearer") {
         return Ok(None);
     }
-    let token = token.trim_start_matches(' ');
-    // RFC 6750 §2.1 b64token.
-    let valid = !token.is_empty()
-        && token
-            .trim_end_matches('=')
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
-    if valid {
-        Ok(Some(token))
-    } else {
-        Err(AuthFailure::Malformed)
+    let mut token = &bytes[space + 1..];
+    while let [b' ', rest @ ..] = token {
+        token = rest;
     }
+    let mut body = token;
+    while let [rest @ .., b'='] = body {
+        body = rest;
+    }
+    let valid = !body.is_empty() && body.iter().all(|&b| B64TOKEN[usize::from(b)]);
+    if !valid {
+        return Err(AuthFailure::Malformed);
+    }
+    // Only ASCII passed the table, so this cannot fail.
+    std::str::from_utf8(token)
+        .map(Some)
+        .map_err(|_| AuthFailure::Malformed)
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -475,6 +493,24 @@ mod tests {
             bearer(&h(&[("authorization", "Bearer")])),
             Err(AuthFailure::Malformed)
         );
+        assert_eq!(
+            bearer(&h(&[("authorization", "Bearer  a-b.c_d~e+f/g==")])),
+            Ok(Some("a-b.c_d~e+f/g=="))
+        );
+        for bad in ["Bearer a=b", "Bearer ==", "Bearer a\tb", "Bearer a,b"] {
+            let mut m = HeaderMap::new();
+            m.insert(
+                header::AUTHORIZATION,
+                http::HeaderValue::from_bytes(bad.as_bytes()).unwrap(),
+            );
+            assert_eq!(bearer(&m), Err(AuthFailure::Malformed), "{bad:?}");
+        }
+        let mut m = HeaderMap::new();
+        m.insert(
+            header::AUTHORIZATION,
+            http::HeaderValue::from_bytes(b"Bearer ab\xffc").unwrap(),
+        );
+        assert_eq!(bearer(&m), Err(AuthFailure::Malformed), "opaque bytes");
         assert_eq!(
             bearer(&h(&[
                 ("authorization", "Bearer a"),

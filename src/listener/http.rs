@@ -20,6 +20,8 @@ use tokio_rustls::TlsAcceptor;
 pub struct ConnInfo {
     pub peer: SocketAddr,
     pub http2: bool,
+    /// The peer address pre-rendered for X-Forwarded-For/Forwarded.
+    pub forwarding: crate::forwarding::PeerForwarding,
 }
 
 /// Decrements the active-connection gauge when the connection task ends.
@@ -116,7 +118,11 @@ async fn connection(
         }
     };
     let http2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-    let info = Arc::new(ConnInfo { peer, http2 });
+    let info = Arc::new(ConnInfo {
+        peer,
+        http2,
+        forwarding: crate::forwarding::PeerForwarding::new(peer.ip()),
+    });
     let svc_state = state.clone();
     let service = service_fn(move |req| pipeline::handle(svc_state.clone(), info.clone(), req));
     let io = TokioIo::new(tls);
