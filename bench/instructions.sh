@@ -4,6 +4,7 @@
 #
 #   bash bench/instructions.sh [path] [token-file]   # default: /es256, one ES256 token
 #   BENCH_BIN=/tmp/old-sealgate bash bench/instructions.sh
+#   BENCH_TOKENS=bench/.work/tokens/es256-many.txt bash bench/instructions.sh  # cache misses
 #
 # Needs bench/.work from a previous `bash bench/run.sh` (keys, tokens, configs).
 # Starts the bench upstream (nginx), runs sealgate under callgrind, warms up with
@@ -37,9 +38,15 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 AUTH="Authorization: Bearer $(cat "$TOKEN_FILE")"
+# BENCH_TOKENS=FILE rotates a file of tokens (every request a cache miss).
+if [ -n "${BENCH_TOKENS:-}" ]; then
+  CLIENT=(-s "$ROOT/bench/lua/tokens.lua"); TAIL=(-- "$BENCH_TOKENS" 1)
+else
+  CLIENT=(-H "$AUTH"); TAIL=()
+fi
 wrk -t1 -c4 -d3s -H "$AUTH" "https://127.0.0.1:$PORT$URLPATH" >/dev/null
 callgrind_control -z "$VG" >/dev/null
-REQS=$(wrk -t1 -c4 -d"${SECONDS_RUN}s" -H "$AUTH" "https://127.0.0.1:$PORT$URLPATH" | awk '/requests in/ {print $1}')
+REQS=$(wrk -t1 -c4 -d"${SECONDS_RUN}s" "${CLIENT[@]}" "https://127.0.0.1:$PORT$URLPATH" "${TAIL[@]}" | awk '/requests in/ {print $1}')
 callgrind_control -d "$VG" >/dev/null
 LAST=$(ls -t "$OUT"* | head -1)
 TOTAL=$(callgrind_annotate "$LAST" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')

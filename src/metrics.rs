@@ -159,7 +159,7 @@ impl Metrics {
             token_cache: counter(
                 &r,
                 "sealgate_token_cache_total",
-                "Verified-token cache lookups, by authenticator and result (hit, miss).",
+                "Verified-token cache lookups, by authenticator and result (hit; miss, which verifies; rejected_hit, a token refused within the last 60 s against the same keys).",
                 &["authenticator", "result"],
             )?,
             store_errors: counter(

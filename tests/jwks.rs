@@ -463,11 +463,23 @@ async fn rotation(extra: &str) {
 
     let (status, body) = call(&s.client, &s.url, &k1.token(&idp.issuer(), "alice")).await;
     assert_eq!(status, 201, "{body}");
+    // New key material under the old kid does not verify against the keys we
+    // hold, and the refusal is remembered...
+    let k1b = SigningKey::new("k1");
+    let reused = k1b.token(&idp.issuer(), "dave");
+    for _ in 0..2 {
+        let (status, body) = call(&s.client, &s.url, &reused).await;
+        assert_eq!(
+            (status, problem_type(&body)),
+            (401, "urn:sealgate:problem:bad_signature"),
+            "{body}"
+        );
+    }
     let jwks_before = idp.jwks_hits();
     let success_before = s.admin.fetches("success").await;
 
-    // The IdP rotates to a new key with a new kid.
-    idp.set_jwks(jwks(&[&k2]));
+    // The IdP rotates to a new key with a new kid (and re-uses "k1" for new material).
+    idp.set_jwks(jwks(&[&k1b, &k2]));
     let (status, body) = call(&s.client, &s.url, &k2.token(&idp.issuer(), "bob")).await;
     let fetched = idp.jwks_hits() - jwks_before;
     assert_eq!(
@@ -480,6 +492,15 @@ async fn rotation(extra: &str) {
         "an unknown kid must cause exactly one JWKS fetch"
     );
     assert_eq!(s.admin.fetches("success").await, success_before + 1.0);
+
+    // ...but only against the key set it was made with: after the refresh the
+    // same token verifies.
+    let (status, body) = call(&s.client, &s.url, &reused).await;
+    assert_eq!(
+        status, 201,
+        "a remembered refusal outlived its key set: {body}"
+    );
+    assert_eq!(s.upstream.last().headers["x-auth-subject"], "dave");
 
     // The new key is now known: no further fetch.
     let (status, body) = call(&s.client, &s.url, &k2.token(&idp.issuer(), "carol")).await;

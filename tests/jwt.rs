@@ -406,15 +406,53 @@ async fn attack_matrix_is_refused_with_the_right_reason() {
     ));
     cases.push(("JWE-shaped", format!("{h}.{p}.{s}.a.b"), "/x", "malformed"));
 
+    let token_cache = &gw.state.metrics.token_cache;
+    let rejected_hits = || token_cache.with_label_values(&["es", "rejected_hit"]).get();
+    let mut remembered = 0;
     for (what, token, path, reason) in &cases {
-        let (status, got, www) = status_and_reason(&client, &format!("{base}{path}"), token).await;
-        assert_eq!((status, got.as_str()), (401, *reason), "{what}");
-        assert!(www.contains("error=\"invalid_token\""), "{what}: {www}");
-        assert!(
-            !www.contains(&token[..token.len().min(20)]) || token.len() < 20,
-            "{what}: token echoed"
-        );
+        // Twice: the second refusal may come from the rejection cache and must
+        // be the same refusal, counted the same way.
+        for attempt in 0..2 {
+            let hits_before = rejected_hits();
+            let (status, got, www) =
+                status_and_reason(&client, &format!("{base}{path}"), token).await;
+            assert_eq!(
+                (status, got.as_str()),
+                (401, *reason),
+                "{what} (#{attempt})"
+            );
+            assert!(www.contains("error=\"invalid_token\""), "{what}: {www}");
+            assert!(
+                !www.contains(&token[..token.len().min(20)]) || token.len() < 20,
+                "{what}: token echoed"
+            );
+            let remembered_reason = matches!(
+                *reason,
+                "bad_signature"
+                    | "expired"
+                    | "wrong_issuer"
+                    | "wrong_audience"
+                    | "wrong_type"
+                    | "missing_claim"
+                    | "lifetime_too_long"
+            );
+            if attempt == 1 && remembered_reason {
+                assert_eq!(rejected_hits(), hits_before + 1, "{what}: not remembered");
+                remembered += 1;
+            }
+            if !remembered_reason {
+                assert_eq!(
+                    rejected_hits(),
+                    hits_before,
+                    "{what}: must not be remembered"
+                );
+            }
+        }
     }
+    assert!(
+        remembered >= 5,
+        "only {remembered} refusals were remembered"
+    );
     assert_eq!(
         up.requests().len(),
         before,
@@ -426,7 +464,7 @@ async fn attack_matrix_is_refused_with_the_right_reason() {
         .auth_failures
         .with_label_values(&["es", "untrusted_header"])
         .get();
-    assert_eq!(failures, 3);
+    assert_eq!(failures, 6, "each refusal is counted, cached or not");
     gw.shutdown().await;
 }
 

@@ -165,6 +165,34 @@ impl moka::Expiry<[u8; 32], Arc<Verified>> for UntilExp {
     }
 }
 
+/// A token refused after its signature was checked, remembered so that sending
+/// the same bad token again costs a hash and a lookup, not another signature
+/// verification (an attacker must not get a cheap amplifier). Valid only against
+/// the key set it was checked with: a JWKS refresh makes the entry stale.
+#[derive(Clone)]
+struct Rejected {
+    failure: AuthFailure,
+    /// The key set of the verdict; `Weak` keeps its address from being reused.
+    keys: std::sync::Weak<KeySet>,
+}
+
+/// Refusals that no later moment or key set changes, given the same keys: the
+/// signature does not match, or a verified token's claims are wrong for good.
+/// `NotYetValid` becomes valid later and `UnknownKid` may after a refresh.
+/// Checks before the signature (alg, header, malformed) are cheaper than a lookup.
+fn remember_rejection(f: AuthFailure) -> bool {
+    matches!(
+        f,
+        AuthFailure::BadSignature
+            | AuthFailure::Expired
+            | AuthFailure::WrongIssuer
+            | AuthFailure::WrongAudience
+            | AuthFailure::WrongType
+            | AuthFailure::MissingClaim
+            | AuthFailure::LifetimeTooLong
+    )
+}
+
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -177,9 +205,12 @@ pub struct JwtAuthenticator {
     pub settings: config::JwtSettings,
     keys: KeyHolder,
     cache: TokenCache,
+    /// Recently refused tokens by the same key as `cache` (bounded, 60 s).
+    rejected: moka::sync::Cache<[u8; 32], Rejected>,
     /// Counters resolved once: a label lookup per request costs more than the cache hit.
     hits: prometheus::IntCounter,
     misses: prometheus::IntCounter,
+    rejected_hits: prometheus::IntCounter,
 }
 
 /// Remote key sources, kept across reloads so a reload neither refetches nor flaps readiness.
@@ -265,7 +296,14 @@ impl JwtAuthenticator {
                 .max_capacity(100_000)
                 .expire_after(UntilExp)
                 .build(),
+            rejected: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
             hits: metrics.token_cache.with_label_values(&[&cfg.name, "hit"]),
+            rejected_hits: metrics
+                .token_cache
+                .with_label_values(&[&cfg.name, "rejected_hit"]),
             misses: metrics.token_cache.with_label_values(&[&cfg.name, "miss"]),
         })
     }
@@ -332,23 +370,45 @@ impl JwtAuthenticator {
             )?;
             return Ok(self.principal(hit));
         }
-        self.misses.inc();
-        let verified = match &self.keys {
-            KeyHolder::Static(set) => jwt::verify(token, set, s, now)?,
-            KeyHolder::Remote(remote) => {
-                let set = remote.current().ok_or(VerifyError::KeysUnavailable)?;
-                match jwt::verify(token, &set, s, now) {
-                    Err(AuthFailure::UnknownKid) if remote.refresh_for_unknown_kid().await => {
-                        let set = remote.current().ok_or(VerifyError::KeysUnavailable)?;
-                        jwt::verify(token, &set, s, now)?
-                    }
-                    other => other?,
-                }
-            }
+        let set = match &self.keys {
+            KeyHolder::Static(set) => set.clone(),
+            KeyHolder::Remote(remote) => remote.current().ok_or(VerifyError::KeysUnavailable)?,
         };
-        let verified = Arc::new(verified);
-        self.cache.insert(key, verified.clone());
-        Ok(self.principal(verified))
+        if let Some(r) = self.rejected.get(&key) {
+            if std::ptr::eq(r.keys.as_ptr(), Arc::as_ptr(&set)) {
+                self.rejected_hits.inc();
+                return Err(r.failure.into());
+            }
+        }
+        self.misses.inc();
+        let (result, set) = match (jwt::verify(token, &set, s, now), &self.keys) {
+            (Err(AuthFailure::UnknownKid), KeyHolder::Remote(remote))
+                if remote.refresh_for_unknown_kid().await =>
+            {
+                let set = remote.current().ok_or(VerifyError::KeysUnavailable)?;
+                (jwt::verify(token, &set, s, now), set)
+            }
+            (result, _) => (result, set),
+        };
+        match result {
+            Ok(verified) => {
+                let verified = Arc::new(verified);
+                self.cache.insert(key, verified.clone());
+                Ok(self.principal(verified))
+            }
+            Err(failure) => {
+                if remember_rejection(failure) {
+                    self.rejected.insert(
+                        key,
+                        Rejected {
+                            failure,
+                            keys: Arc::downgrade(&set),
+                        },
+                    );
+                }
+                Err(failure.into())
+            }
+        }
     }
 
     fn principal(&self, token: Arc<Verified>) -> Principal {
