@@ -283,6 +283,42 @@ def sealgate_ready(admin_port):
     return check
 
 
+def scrape_sealed_2xx(admin_port):
+    """sealgate_sealed_requests_total{status_class="2xx"}: opened requests whose inner answer was 2xx."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except Exception:
+        return 0.0
+    for line in text.splitlines():
+        m = re.match(r'sealgate_sealed_requests_total\{[^}]*status_class="2xx"[^}]*\}\s+([0-9.e+]+)', line)
+        if m:
+            return float(m.group(1))
+    return 0.0
+
+
+def emit_envelopes(token, count):
+    """Fetches the gateway's key configuration and seals `count` copies of
+    GET /es256/bench with the token (the same request the plaintext contender
+    sends), hex, one per line, with `sealgate ohttp request --emit`."""
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with urllib.request.urlopen(f"https://127.0.0.1:{P_SEALGATE}/.well-known/ohttp-gateway", context=ctx, timeout=5) as r:
+        config = r.read()
+    keys = os.path.join(WORK, "out", "ohttp-keys.bin")
+    with open(keys, "wb") as f:
+        f.write(config)
+    out = os.path.join(WORK, "out", "ohttp-envelopes.txt")
+    subprocess.run(
+        [BIN, "ohttp", "request", "--keys", keys, "--emit", out, "--count", str(count),
+         "-H", f"Authorization: Bearer {token}", "https://127.0.0.1/es256/bench"],
+        check=True, capture_output=True,
+    )
+    return out
+
+
 def scrape_cache(admin_port):
     """sealgate_token_cache_total by result (hit/miss), summed over authenticators."""
     out = {"hit": 0.0, "miss": 0.0}
@@ -435,6 +471,7 @@ name = "{name}"
 path_prefix = "/{name}"
 upstream = "up"
 auth = ["{name}"]
+sealed = "optional"
 """
     ident = '[identity]\nsubject_header = "x-auth-subject"\n'
     if assertion:
@@ -456,6 +493,12 @@ level = "warn"
 
 [reload]
 watch = false
+
+[envelope]
+[[envelope.keys]]
+id = 1
+kem = "x25519"
+private_key = "file:{keys}/ohttp-1.key"
 
 [upstreams.up]
 targets = ["http://127.0.0.1:{P_UP}"]
@@ -685,16 +728,23 @@ class Bench:
             "haproxy": P_HAPROXY,
             "sealgate": P_SEALGATE,
             "sealgate+assertion": P_SEALGATE_A,
+            "sealgate+ohttp": P_SEALGATE,
         }[contender]
+
+    def server_of(self, contender):
+        # sealgate+ohttp is the sealgate server driven with sealed requests.
+        return self.servers["sealgate" if contender == "sealgate+ohttp" else contender]
 
     def pids_of(self, contender):
         if contender == "direct":
             return self.upstream.pids()
-        return self.servers[contender].pids()
+        return self.server_of(contender).pids()
 
     # ---- one measured run
     def measure(self, sc, contender, rep, duration, record=True, rps=None):
         port = self.port_of(contender)
+        # A scenario may drive one contender differently (sealgate+ohttp: sealed POSTs).
+        sc = {**sc, **sc.get("per_contender", {}).get(contender, {})}
         headers = sc["headers"]()
         tag = f"{sc['name']}.{contender}.{rep}"
         outpath = os.path.join(WORK, "out", tag + ".txt")
@@ -705,8 +755,9 @@ class Bench:
             argv = h2load_argv(port, sc["path"], duration, headers, logfile, h1=sc["client"] == "h2load-h1", rps=rps)
         pids = self.pids_of(contender)
         up_pids = self.upstream.pids()
-        admin = {"sealgate": P_ADMIN, "sealgate+assertion": P_ADMIN_A}.get(contender)
+        admin = {"sealgate": P_ADMIN, "sealgate+assertion": P_ADMIN_A, "sealgate+ohttp": P_ADMIN}.get(contender)
         cache0 = scrape_cache(admin) if admin and record else None
+        sealed0 = scrape_sealed_2xx(admin) if contender == "sealgate+ohttp" else None
         waited = wait_quiet() if record else 0.0
         reset_hwm(pids)
         foreign = busy_foreign_processes()
@@ -749,6 +800,10 @@ class Bench:
         )
         if rps:
             res["target_rps"] = rps * (CONNS if sc["client"] == "h2load-h1" else H2_CLIENTS)
+        if sealed0 is not None:
+            # The outer answer is always 200; count the inner 2xx from the gateway's metrics.
+            res["inner_2xx"] = scrape_sealed_2xx(admin) - sealed0
+            res["non2xx"] = res.get("non2xx", 0) + max(0, res["requests"] - res["inner_2xx"])
         if cache0 is not None:
             cache1 = scrape_cache(admin)
             hits, misses = cache1["hit"] - cache0["hit"], cache1["miss"] - cache0["miss"]
@@ -771,6 +826,8 @@ class Bench:
         return res
 
     def probe(self, sc, contender):
+        if contender == "sealgate+ohttp":
+            return self.probe_sealed(sc)
         headers = {}
         for h in sc.get("probe_headers", sc["headers"])():
             k, v = h.split(":", 1)
@@ -779,6 +836,27 @@ class Bench:
         if version:
             self.tls[contender] = f"{version} {cipher}"
         return status
+
+    def probe_sealed(self, sc):
+        """One sealed request must open and come back with an inner 2xx."""
+        try:
+            envelopes = sc["per_contender"]["sealgate+ohttp"]["script_args"][0]
+            with open(envelopes) as f:
+                body = bytes.fromhex(f.readline().strip())
+            import ssl
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            before = scrape_sealed_2xx(P_ADMIN)
+            req = urllib.request.Request(
+                f"https://127.0.0.1:{P_SEALGATE}/.well-known/ohttp-gateway", data=body,
+                headers={"Content-Type": "message/ohttp-req"}, method="POST")
+            with urllib.request.urlopen(req, context=ctx, timeout=5) as r:
+                status = r.status
+            return status if scrape_sealed_2xx(P_ADMIN) == before + 1 else 599
+        except Exception as e:  # noqa: BLE001
+            log("  sealed probe failed:", e)
+            return 0
 
     def scenario(self, sc):
         if ONLY and sc["name"] not in ONLY:
@@ -805,7 +883,7 @@ class Bench:
             order = contenders[rep % len(contenders) :] + contenders[: rep % len(contenders)] if contenders else []
             for c in order:
                 if sc.get("restart_sealgate") and c.startswith("sealgate"):
-                    self.servers[c].restart()  # empty token cache for every run
+                    self.server_of(c).restart()  # empty token cache for every run
                 self.measure(sc, c, rep + 1, DURATION, rps=rps)
 
     # ---- idle TLS connection footprint
@@ -947,6 +1025,12 @@ class Bench:
                     a, b = cs[sg].get("cpu_s_per_10k"), cs.get(other, {}).get("cpu_s_per_10k")
                     if a and b:
                         self.cpu_ratios.setdefault(s, {})[f"{sg}/{other}"] = b / a
+            # Sealed versus plaintext through the same process.
+            if "sealgate+ohttp" in cs and "sealgate" in cs and cs["sealgate"]["rps"]:
+                self.ratios.setdefault(s, {})["sealgate+ohttp/sealgate"] = cs["sealgate+ohttp"]["rps"] / cs["sealgate"]["rps"]
+                a, b = cs["sealgate+ohttp"].get("cpu_s_per_10k"), cs["sealgate"].get("cpu_s_per_10k")
+                if a and b:
+                    self.cpu_ratios.setdefault(s, {})["sealgate+ohttp/sealgate"] = b / a
         return summary
 
 
@@ -1207,7 +1291,7 @@ def machine(tokens):
     }
 
 
-def scenarios_def(tokens_file, ntokens):
+def scenarios_def(tokens_file, ntokens, envelopes):
     es = read_token("es256.jwt")
     bad = read_token("es256-badsig.jwt")
     rs = read_token("rs256.jwt")
@@ -1260,6 +1344,20 @@ def scenarios_def(tokens_file, ntokens):
             client="wrk", path="/es256/bench", expect=200, contenders=four,
             headers=lambda: [f"Authorization: Bearer {es}", "Connection: close"],
         ),
+        "h1-ohttp": dict(
+            title="HTTP/1.1 (wrk): the same request (GET, ES256 token) in plaintext versus sealed in Oblivious HTTP "
+            "(X25519, AES-128-GCM; 1,000 distinct envelopes rotated)",
+            client="wrk", path="/es256/bench", expect=200, contenders=["sealgate", "sealgate+ohttp"],
+            headers=lambda: [f"Authorization: Bearer {es}"],
+            per_contender={"sealgate+ohttp": dict(
+                path="/.well-known/ohttp-gateway", headers=lambda: [], script="ohttp.lua",
+                script_args=(envelopes,),
+            )},
+            note="sealgate+ohttp is the same sealgate process answering POSTs of sealed requests: it opens each "
+            "envelope (HPKE), runs the inner request through the same route and token cache, and seals the answer. "
+            "The outer status is always 200; a run counts as valid only when the gateway's "
+            "sealgate_sealed_requests_total{status_class=\"2xx\"} grew by the number of requests.",
+        ),
         "h1-fixed-rate": dict(
             title=f"HTTP/1.1 at a fixed rate ({int(FIXED_RATE_FRACTION*100)}% of sealgate's max in h1-es256-same; h2load --h1 --rps)",
             client="h2load-h1", path="/es256/bench", expect=200, contenders=four,
@@ -1280,7 +1378,7 @@ def main():
     with open(tokens_file) as f:
         ntokens = sum(1 for _ in f)
     meta = machine(ntokens)
-    scenarios = scenarios_def(tokens_file, ntokens)
+    scenarios = scenarios_def(tokens_file, ntokens, None)
     bench = Bench()
 
     def on_signal(signum, frame):
@@ -1290,6 +1388,9 @@ def main():
     interrupted = False
     try:
         bench.setup()
+        scenarios["h1-ohttp"]["per_contender"]["sealgate+ohttp"]["script_args"] = (
+            emit_envelopes(read_token("es256.jwt"), 1000),
+        )
         for name, sc in scenarios.items():
             if name == "h1-fixed-rate":
                 base = [r for r in bench.runs if r["scenario"] == "h1-es256-same" and r["contender"] == "sealgate" and r["valid"]]

@@ -71,6 +71,7 @@ mkdir -p "$WORK/keys" "$WORK/tls" "$WORK/tokens" "$WORK/logs"
 "$BIN" keygen es256 --out "$WORK/keys" --name es256-other >/dev/null
 "$BIN" keygen ed25519 --out "$WORK/keys" >/dev/null            # ed25519.key, ed25519.pub.pem
 "$BIN" keygen ed25519 --out "$WORK/keys" --name assertion >/dev/null
+[ -f "$WORK/keys/ohttp-1.key" ] || "$BIN" keygen ohttp --key-id 1 --out "$WORK/keys" >/dev/null  # Oblivious HTTP gateway key
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/keys/rs256.key" 2>/dev/null
 openssl pkey -in "$WORK/keys/rs256.key" -pubout -out "$WORK/keys/rs256.pub.pem"
 # One ECDSA P-256 certificate for every TLS listener.

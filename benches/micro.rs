@@ -8,7 +8,9 @@
 //! `jwt_invalid` (bad signature vs valid); `header_rewrite` (hop-by-hop removal,
 //! identity stripping, X-Forwarded-*/Forwarded, verified identity headers);
 //! `assertion_sign` (the signed identity assertion, EdDSA and ES256);
-//! `crypto_parts` (aws-lc-rs verify/sign with keys parsed per call vs prepared once).
+//! `crypto_parts` (aws-lc-rs verify/sign with keys parsed per call vs prepared once);
+//! `ohttp` (RFC 9458: opening a request sealed by the independent `ohttp` crate,
+//! sealing the response, and that client's decapsulation of it).
 //! Tokens and public keys are the interop fixtures in tests/fixtures/jwt
 //! (signed by PyJWT/jwcrypto, exp in 2100); assertion keys are made by rcgen.
 
@@ -513,8 +515,55 @@ fn crypto_parts(c: &mut Criterion) {
     g.finish();
 }
 
+/// Oblivious HTTP: the gateway's per-request crypto, with envelopes made by the
+/// independent `ohttp` crate (X25519, HKDF-SHA256), AES-128-GCM and ChaCha20-Poly1305.
+fn ohttp(c: &mut Criterion) {
+    use sealgate::envelope::crypto::{
+        self as env, GatewayKey, AEAD_AES_128_GCM, AEAD_CHACHA20_POLY1305, KEM_X25519,
+    };
+    let mut g = c.benchmark_group("ohttp");
+    // A small GET with a bearer token, as Binary HTTP (known length).
+    let token = case("ES256").token;
+    let mut msg = bhttp::Message::request(
+        b"GET".to_vec(),
+        b"https".to_vec(),
+        b"api.example.com".to_vec(),
+        b"/orders/42".to_vec(),
+    );
+    msg.put_header("authorization", format!("Bearer {token}"));
+    let mut request = Vec::new();
+    msg.write_bhttp(bhttp::Mode::KnownLength, &mut request)
+        .unwrap();
+    let response = vec![b'x'; 1024];
+    for (name, aead) in [
+        ("aes128gcm", AEAD_AES_128_GCM),
+        ("chacha20poly1305", AEAD_CHACHA20_POLY1305),
+    ] {
+        let sk = GatewayKey::generate_private(KEM_X25519).unwrap();
+        let key = GatewayKey::from_private(1, KEM_X25519, &sk, vec![aead]).unwrap();
+        let list = env::config_list(std::iter::once(&key));
+        let (envelope, client) = ohttp::ClientRequest::from_encoded_config_list(&list)
+            .unwrap()
+            .encapsulate(&request)
+            .unwrap();
+        g.bench_function(format!("open_request/x25519_{name}"), |b| {
+            b.iter(|| env::open(std::iter::once(&key), black_box(&envelope)).unwrap())
+        });
+        let opened = env::open(std::iter::once(&key), &envelope).unwrap();
+        assert_eq!(opened.request, request);
+        g.bench_function(format!("seal_response_1KiB/{name}"), |b| {
+            b.iter(|| opened.sealer.seal(black_box(&response)).unwrap())
+        });
+        // The client side, for scale: what a caller pays to read the answer.
+        let sealed = opened.sealer.seal(&response).unwrap();
+        assert_eq!(client.decapsulate(&sealed).unwrap(), response);
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    ohttp,
     routing,
     jwt_cold,
     jwt_cached,

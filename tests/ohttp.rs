@@ -546,5 +546,47 @@ async fn keygen_and_the_ohttp_request_command() {
         ("POST", "/sealed/cli", 12)
     );
     assert_eq!(seen.headers["x-auth-subject"], "alice");
+
+    // --emit writes freshly sealed envelopes for load generators; each opens.
+    let file = pki.path("envelopes.txt");
+    let emitted = std::process::Command::new(bin)
+        .args([
+            "ohttp",
+            "request",
+            "--keys",
+            &format!("{base}/.well-known/ohttp-gateway"),
+            "--cacert",
+        ])
+        .arg(pki.path("ca.pem"))
+        .args(["--emit"])
+        .arg(&file)
+        .args(["--count", "3", "-H", &format!("Authorization: Bearer {t}")])
+        .arg(format!("{base}/sealed/emitted"))
+        .output()
+        .unwrap();
+    assert!(
+        emitted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&emitted.stderr)
+    );
+    let lines: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines[0] != lines[1] && lines[1] != lines[2],
+        "envelopes repeat"
+    );
+    let client = pki.client(gw.main_addr, false);
+    let before = up.requests().len();
+    for line in &lines {
+        let resp = post(&client, &base, hex::decode(line).unwrap()).await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "message/ohttp-res");
+    }
+    assert_eq!(up.requests().len(), before + 3);
+    assert_eq!(up.last().uri, "/sealed/emitted");
     gw.shutdown().await;
 }

@@ -33,6 +33,13 @@ pub struct RequestArgs {
     /// Print the response headers too.
     #[arg(short = 'i', long = "include")]
     include: bool,
+    /// Write the sealed request(s) to FILE, hex, one per line, instead of
+    /// sending (for load generators such as bench/lua/ohttp.lua).
+    #[arg(long, value_name = "FILE")]
+    emit: Option<PathBuf>,
+    /// With --emit: how many envelopes, each sealed afresh (1..=1000000).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    count: u32,
     /// The target URL inside the envelope.
     url: String,
 }
@@ -128,10 +135,16 @@ pub async fn request(a: RequestArgs) -> Result<u8, String> {
     let mut encoded = Vec::new();
     msg.write_bhttp(bhttp::Mode::KnownLength, &mut encoded)
         .map_err(|e| e.to_string())?;
-    let (envelope, opener) = ohttp::ClientRequest::from_encoded_config_list(&keys)
-        .map_err(|e| format!("no usable key configuration: {e}"))?
-        .encapsulate(&encoded)
-        .map_err(|e| e.to_string())?;
+    let seal = || {
+        ohttp::ClientRequest::from_encoded_config_list(&keys)
+            .map_err(|e| format!("no usable key configuration: {e}"))?
+            .encapsulate(&encoded)
+            .map_err(|e| e.to_string())
+    };
+    if let Some(path) = &a.emit {
+        return emit(path, a.count, || seal().map(|(envelope, _)| envelope));
+    }
+    let (envelope, opener) = seal()?;
 
     let req = Request::post(&gateway)
         .header(header::CONTENT_TYPE, "message/ohttp-req")
@@ -170,4 +183,22 @@ pub async fn request(a: RequestArgs) -> Result<u8, String> {
     }
     let _ = out.write_all(resp.content());
     Ok(if code < 400 { 0 } else { 22 })
+}
+
+/// Writes `count` freshly sealed envelopes to `path`, hex, one per line.
+fn emit(
+    path: &std::path::Path,
+    count: u32,
+    mut seal: impl FnMut() -> Result<Vec<u8>, String>,
+) -> Result<u8, String> {
+    let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    let file = std::fs::File::create(path).map_err(fail)?;
+    let mut out = std::io::BufWriter::new(file);
+    for _ in 0..count {
+        let line = hex::encode(seal()?);
+        writeln!(out, "{line}").map_err(fail)?;
+    }
+    out.flush().map_err(fail)?;
+    eprintln!("wrote {count} sealed request(s) to {}", path.display());
+    Ok(0)
 }
