@@ -485,3 +485,53 @@ async fn https_upstreams_are_verified_against_their_ca() {
     front.shutdown().await;
     backend.shutdown().await;
 }
+
+/// One TLS connection with `cfg` that sends a request and reads the whole answer
+/// (TLS 1.3 tickets arrive after the handshake): was it a resumed handshake?
+async fn resumed(addr: std::net::SocketAddr, cfg: &std::sync::Arc<rustls::ClientConfig>) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(cfg.clone())
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let kind = tls.get_ref().1.handshake_kind();
+    tls.write_all(b"GET /x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 201"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    kind == Some(rustls::HandshakeKind::Resumed)
+}
+
+#[tokio::test]
+async fn returning_clients_resume_their_tls_session() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    // (session_tickets, session_cache, expected resumption)
+    for (tickets, cache, expected) in [(true, 0, true), (false, 100, true), (false, 0, false)] {
+        let cfg = one_route(&pki, &up.url(), "", "").replacen(
+            "[admin]",
+            &format!("tls.session_tickets = {tickets}\ntls.session_cache = {cache}\n\n[admin]"),
+            1,
+        );
+        let (gw, _d) = start_gateway(&cfg).await;
+        let client = std::sync::Arc::new(pki.client_tls(&[b"http/1.1"], false));
+        assert!(
+            !resumed(gw.main_addr, &client).await,
+            "the first handshake cannot resume"
+        );
+        assert_eq!(
+            resumed(gw.main_addr, &client).await,
+            expected,
+            "session_tickets = {tickets}, session_cache = {cache}"
+        );
+        gw.shutdown().await;
+    }
+}

@@ -89,6 +89,10 @@ pub struct TlsFile {
     pub key: Option<String>,
     pub dev_self_signed: Option<bool>,
     pub client_ca: Option<String>,
+    /// Stateless TLS session tickets (RFC 8446 §4.6.1 / RFC 5077) for resumption.
+    pub session_tickets: Option<bool>,
+    /// Server-side session cache entries (TLS 1.2 session ids, stateful tickets); 0 disables.
+    pub session_cache: Option<usize>,
     /// Extra certificates chosen by SNI; the `cert`/`key` pair is the default.
     #[serde(default)]
     pub sni: Vec<SniCertFile>,

@@ -58,6 +58,10 @@ pub struct Tls {
     pub dev_self_signed: bool,
     pub client_ca: Option<PathBuf>,
     pub sni: Vec<SniCert>,
+    /// Issue stateless, rotating session tickets so returning clients resume.
+    pub session_tickets: bool,
+    /// Entries in the server-side session cache (0: none).
+    pub session_cache: usize,
 }
 
 #[derive(Debug, Clone)]

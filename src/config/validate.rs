@@ -98,6 +98,8 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
                 key: rel(&s.key),
             })
             .collect(),
+        session_tickets: l.tls.session_tickets.unwrap_or(true),
+        session_cache: l.tls.session_cache.unwrap_or(10_000),
     };
     check_tls(&mut e, &mut warnings, &tls);
     let listen = Listen {
@@ -396,6 +398,15 @@ fn check_tls(e: &mut Errors, warnings: &mut Vec<String>, tls: &Tls) {
         ));
     } else if let Err(m) = crate::listener::tls::load_certified_key(&tls.cert, &tls.key) {
         e.push("listen.tls.cert", m);
+    }
+    if tls.session_cache > 1_000_000 {
+        e.push(
+            "listen.tls.session_cache",
+            format!(
+                "{} entries is too many (at most 1000000)",
+                tls.session_cache
+            ),
+        );
     }
     if let Some(ca) = &tls.client_ca {
         if let Err(m) = crate::listener::tls::load_roots(ca) {

@@ -126,6 +126,18 @@ pub fn server_config(tls: &Tls) -> Result<ServerConfig, String> {
         None => builder.with_no_client_auth().with_cert_resolver(resolver),
     };
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // Resumption skips the key exchange and certificate signature for returning
+    // clients. Both stores are rebuilt on reload, so a session never outlives
+    // the configuration (e.g. client_ca) it was verified under.
+    cfg.session_storage = if tls.session_cache == 0 {
+        Arc::new(rustls::server::NoServerSessionStorage {})
+    } else {
+        rustls::server::ServerSessionMemoryCache::new(tls.session_cache)
+    };
+    if tls.session_tickets {
+        cfg.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()
+            .map_err(|e| format!("TLS session tickets: {e}"))?;
+    }
     Ok(cfg)
 }
 
