@@ -1,5 +1,6 @@
 //! RFC 9458 §4 encapsulation, composed exactly as the RFC says from HPKE
-//! (RFC 9180, the pure-Rust `hpke` crate) and, for responses, HKDF and the AEAD
+//! (RFC 9180: for X25519 the aws-lc-rs receiver in `x25519_receiver`, for P-256
+//! the pure-Rust `hpke` crate) and, for responses, HKDF and the AEAD
 //! of the binary's one provider (aws-lc-rs). The `ohttp` crate serves as the
 //! independent client in tests; it cannot import raw private keys (needed for
 //! operators' keys and the RFC's own test vector) nor do P-256 in pure Rust.
@@ -62,6 +63,8 @@ pub struct GatewayKey {
     sk: Vec<u8>,
     pub pk: Vec<u8>,
     pub aeads: Vec<u16>,
+    /// The X25519 key prepared for aws-lc (None for P-256).
+    x25519: Option<super::x25519_receiver::Recipient>,
 }
 
 impl fmt::Debug for GatewayKey {
@@ -102,12 +105,23 @@ impl GatewayKey {
         if aeads.is_empty() {
             return Err("at least one AEAD is required".into());
         }
+        let x25519 = match kem {
+            KEM_X25519 => {
+                let r = super::x25519_receiver::Recipient::new(sk)?;
+                if r.public_key()[..] != pk[..] {
+                    return Err("X25519 public key mismatch between providers".into());
+                }
+                Some(r)
+            }
+            _ => None,
+        };
         Ok(GatewayKey {
             id,
             kem,
             sk: sk.to_vec(),
             pk,
             aeads,
+            x25519,
         })
     }
 
@@ -218,20 +232,21 @@ pub fn open<'a>(
     let (n_k, n_n) = aead_lens(aead_id);
     let export_len = n_k.max(n_n);
     use hpke::aead::{AesGcm128, AesGcm256, ChaCha20Poly1305};
-    use hpke::kem::{DhP256HkdfSha256 as P256, X25519HkdfSha256 as X25519};
-    let (request, secret) = match (kem, aead_id) {
-        (KEM_X25519, AEAD_AES_128_GCM) => {
-            open_with::<AesGcm128, X25519>(&key.sk, enc, &info, ct, export_len)
+    use hpke::kem::DhP256HkdfSha256 as P256;
+    let (request, secret) = match (&key.x25519, aead_id) {
+        (Some(recipient), _) => {
+            let mut secret = vec![0u8; export_len];
+            recipient
+                .open(aead_id, enc, &info, ct, RESPONSE_LABEL, &mut secret)
+                .map(|request| (request, secret))
         }
-        (KEM_X25519, AEAD_AES_256_GCM) => {
-            open_with::<AesGcm256, X25519>(&key.sk, enc, &info, ct, export_len)
+        (None, AEAD_AES_128_GCM) => {
+            open_with::<AesGcm128, P256>(&key.sk, enc, &info, ct, export_len)
         }
-        (KEM_X25519, _) => {
-            open_with::<ChaCha20Poly1305, X25519>(&key.sk, enc, &info, ct, export_len)
+        (None, AEAD_AES_256_GCM) => {
+            open_with::<AesGcm256, P256>(&key.sk, enc, &info, ct, export_len)
         }
-        (_, AEAD_AES_128_GCM) => open_with::<AesGcm128, P256>(&key.sk, enc, &info, ct, export_len),
-        (_, AEAD_AES_256_GCM) => open_with::<AesGcm256, P256>(&key.sk, enc, &info, ct, export_len),
-        (_, _) => open_with::<ChaCha20Poly1305, P256>(&key.sk, enc, &info, ct, export_len),
+        (None, _) => open_with::<ChaCha20Poly1305, P256>(&key.sk, enc, &info, ct, export_len),
     }?;
     Ok(Opened {
         request,
@@ -322,6 +337,90 @@ mod tests {
 
     fn hex(v: &serde_json::Value) -> Vec<u8> {
         ::hex::decode(v["hex"].as_str().unwrap()).unwrap()
+    }
+
+    /// An RFC 9458 request sealed by the `hpke` crate's sender, with the secret
+    /// that sender exports for the response (an oracle independent of our receiver).
+    fn hpke_crate_envelope<A: hpke::aead::Aead>(
+        key: &GatewayKey,
+        aead: u16,
+        request: &[u8],
+    ) -> (Vec<u8>, Vec<u8>) {
+        use hpke::kem::X25519HkdfSha256 as K;
+        let mut rng = rand_core::UnwrapErr(rand_core::OsRng);
+        let mut header = vec![key.id];
+        header.extend_from_slice(&KEM_X25519.to_be_bytes());
+        header.extend_from_slice(&KDF_HKDF_SHA256.to_be_bytes());
+        header.extend_from_slice(&aead.to_be_bytes());
+        let mut info = REQUEST_LABEL.to_vec();
+        info.push(0);
+        info.extend_from_slice(&header);
+        let pk = <K as hpke::Kem>::PublicKey::from_bytes(&key.pk).unwrap();
+        let (enc, mut ctx) = hpke::setup_sender::<A, hpke::kdf::HkdfSha256, K, _>(
+            &hpke::OpModeS::Base,
+            &pk,
+            &info,
+            &mut rng,
+        )
+        .unwrap();
+        let ct = ctx.seal(request, b"").unwrap();
+        let (n_k, n_n) = aead_lens(aead);
+        let mut secret = vec![0u8; n_k.max(n_n)];
+        ctx.export(RESPONSE_LABEL, &mut secret).unwrap();
+        let mut envelope = header;
+        envelope.extend_from_slice(&enc.to_bytes());
+        envelope.extend_from_slice(&ct);
+        (envelope, secret)
+    }
+
+    /// Every AEAD through the X25519 path, against the `hpke` crate's sender
+    /// (request and exported secret) and, where it supports the AEAD, the
+    /// independent `ohttp` client (which also opens our sealed response).
+    /// Tampering and a small-order `enc` are refused.
+    #[test]
+    fn x25519_every_aead_against_independent_senders() {
+        use hpke::aead::{AesGcm128, AesGcm256, ChaCha20Poly1305};
+        for aead in [AEAD_AES_128_GCM, AEAD_AES_256_GCM, AEAD_CHACHA20_POLY1305] {
+            let sk = GatewayKey::generate_private(KEM_X25519).unwrap();
+            let key = GatewayKey::from_private(9, KEM_X25519, &sk, vec![aead]).unwrap();
+            let (envelope, secret) = match aead {
+                AEAD_AES_128_GCM => hpke_crate_envelope::<AesGcm128>(&key, aead, b"the request"),
+                AEAD_AES_256_GCM => hpke_crate_envelope::<AesGcm256>(&key, aead, b"the request"),
+                _ => hpke_crate_envelope::<ChaCha20Poly1305>(&key, aead, b"the request"),
+            };
+            let opened = open(std::iter::once(&key), &envelope).unwrap();
+            assert_eq!(opened.request, b"the request", "aead {aead:#x}");
+            assert_eq!(
+                opened.sealer.secret, secret,
+                "aead {aead:#x}: exported secret"
+            );
+
+            if aead != AEAD_AES_256_GCM {
+                // The ohttp crate (rust-hpke backend) offers no AES-256-GCM.
+                let list = config_list(std::iter::once(&key));
+                let (envelope, client) = ohttp::ClientRequest::from_encoded_config_list(&list)
+                    .unwrap()
+                    .encapsulate(b"the request")
+                    .unwrap();
+                let opened = open(std::iter::once(&key), &envelope).unwrap();
+                assert_eq!(opened.request, b"the request", "aead {aead:#x}");
+                let sealed = opened.sealer.seal(b"the response").unwrap();
+                assert_eq!(client.decapsulate(&sealed).unwrap(), b"the response");
+            }
+
+            let mut tampered = envelope.clone();
+            *tampered.last_mut().unwrap() ^= 1;
+            assert_eq!(
+                open(std::iter::once(&key), &tampered).err(),
+                Some(EnvelopeError::DecryptFailed)
+            );
+            let mut small_order = envelope.clone();
+            small_order[HEADER_LEN..HEADER_LEN + 32].fill(0);
+            assert_eq!(
+                open(std::iter::once(&key), &small_order).err(),
+                Some(EnvelopeError::DecryptFailed)
+            );
+        }
     }
 
     #[test]

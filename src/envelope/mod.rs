@@ -3,6 +3,7 @@
 
 pub mod crypto;
 mod exchange;
+mod x25519_receiver;
 
 pub use exchange::{Envelope, KEY_PROBLEM_TYPE};
 
