@@ -242,6 +242,23 @@ async fn redis_store_behaviour() {
     .await;
 }
 
+/// rediss:// against a TLS-only redis-server whose certificate a private CA
+/// signed (`store.ca`): the same behaviour suite.
+#[tokio::test]
+async fn rediss_store_with_a_private_ca() {
+    let redis_pki = Pki::new();
+    let redis = RedisServer::start_tls(
+        &redis_pki.path("gateway.crt"),
+        &redis_pki.path("gateway.key"),
+    );
+    behaviour(&format!(
+        "[store]\nkind = \"redis\"\nurl = \"rediss://localhost:{}\"\nca = {:?}\nkey_prefix = \"t2:\"\n",
+        redis.port,
+        redis_pki.path("ca.pem")
+    ))
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_one_redis() {
     let redis = RedisServer::start();

@@ -119,6 +119,9 @@ pub struct AdminFile {
 pub struct StoreFile {
     pub kind: Option<String>,
     pub url: Option<String>,
+    /// PEM CA bundle that signs the Redis servers' certificates (rediss:// only;
+    /// default: the system roots).
+    pub ca: Option<String>,
     pub key_prefix: Option<String>,
     pub connect_timeout: Option<String>,
     pub command_timeout: Option<String>,

@@ -101,6 +101,7 @@ impl Config {
         files.extend(t.client_ca.iter().cloned());
         files.extend(t.sni.iter().flat_map(|s| [s.cert.clone(), s.key.clone()]));
         files.extend(self.upstreams.values().filter_map(|u| u.ca.clone()));
+        files.extend(self.store.ca.iter().cloned());
         for a in self.authenticators.values() {
             if let KeySource::DevGenerated(p) = &a.jwt.keys {
                 files.push(p.clone());
@@ -141,6 +142,8 @@ pub enum StoreKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Store {
     pub kind: StoreKind,
+    /// CA bundle for rediss:// (None: system roots).
+    pub ca: Option<PathBuf>,
     pub key_prefix: String,
     pub connect_timeout: Duration,
     pub command_timeout: Duration,

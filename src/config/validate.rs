@@ -185,8 +185,20 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
             StoreKind::Memory { max_entries: 1 }
         }
     };
+    let store_ca = st.ca.as_deref().filter(|c| !c.is_empty()).map(rel);
+    if let Some(ca) = &store_ca {
+        match &store_kind {
+            StoreKind::Redis { url } if url.starts_with("rediss") => {
+                if let Err(m) = crate::listener::tls::load_roots(ca) {
+                    e.push("store.ca", m);
+                }
+            }
+            _ => e.push("store.ca", "only used with a rediss:// (TLS) store url"),
+        }
+    }
     let store = Store {
         kind: store_kind,
+        ca: store_ca,
         key_prefix: st.key_prefix.clone().unwrap_or_else(|| "sealgate:".into()),
         connect_timeout: e.duration(
             "store.connect_timeout",

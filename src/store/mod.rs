@@ -295,6 +295,7 @@ impl StoreRegistry {
             }
             crate::config::StoreKind::Redis { url } => Store::Redis(RedisStore::start(
                 url,
+                cfg.ca.as_deref(),
                 &cfg.key_prefix,
                 cfg.connect_timeout,
                 cfg.command_timeout,

@@ -42,13 +42,21 @@ impl RedisStore {
     /// Starts connecting in the background; operations fail fast until connected.
     pub fn start(
         url: &str,
+        ca: Option<&std::path::Path>,
         prefix: &str,
         connect_timeout: Duration,
         command_timeout: Duration,
     ) -> Result<RedisStore, String> {
         let conn: Arc<ArcSwapOption<Conn>> = Arc::new(ArcSwapOption::empty());
         let slot = Arc::downgrade(&conn);
-        let connector = Connector::new(url, connect_timeout, command_timeout)?;
+        let root_cert = match ca {
+            Some(p) => Some(
+                std::fs::read(p)
+                    .map_err(|e| format!("store.ca: cannot read {}: {e}", p.display()))?,
+            ),
+            None => None,
+        };
+        let connector = Connector::new(url, root_cert, connect_timeout, command_timeout)?;
         let (connected_tx, connected) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             let mut failures: u32 = 0;
@@ -243,6 +251,8 @@ impl RedisStore {
 
 struct Connector {
     url: String,
+    /// PEM roots for rediss:// (None: the system roots).
+    root_cert: Option<Vec<u8>>,
     cluster: bool,
     connect_timeout: Duration,
     command_timeout: Duration,
@@ -251,6 +261,7 @@ struct Connector {
 impl Connector {
     fn new(
         url: &str,
+        root_cert: Option<Vec<u8>>,
         connect_timeout: Duration,
         command_timeout: Duration,
     ) -> Result<Connector, String> {
@@ -264,9 +275,17 @@ impl Connector {
         redis::Client::open(url.as_str()).map_err(|e| format!("invalid store URL: {e}"))?;
         Ok(Connector {
             url,
+            root_cert,
             cluster,
             connect_timeout,
             command_timeout,
+        })
+    }
+
+    fn certificates(&self) -> Option<redis::TlsCertificates> {
+        self.root_cert.as_ref().map(|pem| redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(pem.clone()),
         })
     }
 
@@ -291,13 +310,19 @@ impl Connector {
                     }
                 })
                 .collect();
-            let client = redis::cluster::ClusterClientBuilder::new(nodes)
+            let mut builder = redis::cluster::ClusterClientBuilder::new(nodes)
                 .connection_timeout(self.connect_timeout)
-                .response_timeout(self.command_timeout)
-                .build()?;
+                .response_timeout(self.command_timeout);
+            if let Some(certs) = self.certificates() {
+                builder = builder.certs(certs);
+            }
+            let client = builder.build()?;
             return Ok(Conn::Cluster(client.get_async_connection().await?));
         }
-        let client = redis::Client::open(self.url.as_str())?;
+        let client = match self.certificates() {
+            Some(certs) => redis::Client::build_with_tls(self.url.as_str(), certs)?,
+            None => redis::Client::open(self.url.as_str())?,
+        };
         let cfg = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(Some(self.command_timeout))

@@ -409,6 +409,8 @@ impl Drop for Process {
 pub struct RedisServer {
     pub port: u16,
     child: Option<std::process::Child>,
+    /// (certificate, key) when the server speaks only TLS on `port`.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl RedisServer {
@@ -418,7 +420,27 @@ impl RedisServer {
             .local_addr()
             .unwrap()
             .port();
-        let mut r = RedisServer { port, child: None };
+        let mut r = RedisServer {
+            port,
+            child: None,
+            tls: None,
+        };
+        r.restart();
+        r
+    }
+
+    /// A TLS-only server (no plaintext port) presenting `cert`/`key`.
+    pub fn start_tls(cert: &Path, key: &Path) -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut r = RedisServer {
+            port,
+            child: None,
+            tls: Some((cert.to_path_buf(), key.to_path_buf())),
+        };
         r.restart();
         r
     }
@@ -427,24 +449,41 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// (Re)starts the server on the same port and waits until it answers PING.
+    /// (Re)starts the server on the same port and waits until it answers PING
+    /// (a TLS server: until it accepts connections).
     pub fn restart(&mut self) {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+        let port = self.port.to_string();
+        let mut cmd = std::process::Command::new("redis-server");
+        cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        match &self.tls {
+            None => {
+                cmd.args(["--port", &port]);
+            }
+            Some((cert, key)) => {
+                cmd.args([
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &port,
+                    "--tls-auth-clients",
+                    "no",
+                ])
+                .arg("--tls-cert-file")
+                .arg(cert)
+                .arg("--tls-key-file")
+                .arg(key);
+            }
+        }
+        let child = cmd
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server is needed (./scripts/test.sh installs it)");
         self.child = Some(child);
         for _ in 0..500 {
+            if self.tls.is_some() && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            {
+                return;
+            }
             if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
                 use std::io::{Read, Write};
                 let mut buf = [0u8; 7];
