@@ -81,7 +81,7 @@ def main():
                 f"- invalid at least as fast as valid ({alg}, uncached): **{verdict}**; medians: bad signature "
                 f"{fmt_ns(b['median'])} vs valid {fmt_ns(v['median'])} (time ratio {ratio:.2f}; slopes "
                 f"{fmt_ns(b['estimate'])} vs {fmt_ns(v['estimate'])}). "
-                "Through the authenticator a valid token is cached and an invalid one is not: "
+                "Through the authenticator, repeated: a valid token comes from the verified-token cache and a bad one from the rejection cache (bad vs valid): "
                 f"{fmt_ns(rows.get(f'jwt_invalid/{alg}/bad_signature_authenticator', {}).get('estimate', float('nan')))} vs "
                 f"{fmt_ns(rows.get(f'jwt_invalid/{alg}/valid_authenticator', {}).get('estimate', float('nan')))}."
             )
