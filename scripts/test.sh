@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 # Later suites need redis-server (store tests start their own on an ephemeral port).
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)  # the cluster test creates its cluster with it
 # promtool validates deploy/prometheus/alerts.yml.
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 if [ "${#need_apt[@]}" -gt 0 ]; then

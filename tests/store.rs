@@ -4,7 +4,7 @@
 mod common;
 
 use base64::Engine;
-use common::{start_gateway, store_connected, Pki, Process, RedisServer, Upstream};
+use common::{start_gateway, store_connected, Pki, Process, RedisCluster, RedisServer, Upstream};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -255,6 +255,19 @@ async fn rediss_store_with_a_private_ca() {
         "[store]\nkind = \"redis\"\nurl = \"rediss://localhost:{}\"\nca = {:?}\nkey_prefix = \"t2:\"\n",
         redis.port,
         redis_pki.path("ca.pem")
+    ))
+    .await;
+}
+
+/// redis+cluster:// against a private three-master Redis Cluster: the same
+/// behaviour suite (the per-request pipeline spans slots on several nodes;
+/// revocations are listed from their index set, not SCAN).
+#[tokio::test]
+async fn redis_cluster_store_behaviour() {
+    let cluster = RedisCluster::start();
+    behaviour(&format!(
+        "[store]\nkind = \"redis\"\nurl = \"{}\"\nkey_prefix = \"t3:\"\n",
+        cluster.url()
     ))
     .await;
 }

@@ -1,7 +1,10 @@
 //! The Redis store (standalone with the connection manager, or Cluster). One
-//! pipeline per request batch; the rate limit is a Lua GCRA step using the
-//! server's clock so replicas agree. Connects in the background: the gateway
-//! starts (not ready) while Redis is down and recovers by itself.
+//! pipeline per request batch (on a cluster, its commands concurrently, since
+//! their keys live in different slots); the rate limit is a Lua GCRA step using
+//! the server's clock so replicas agree. Revocation keys are also recorded in an
+//! index set, so listing them needs no SCAN (which a cluster cannot route).
+//! Connects in the background: the gateway starts (not ready) while Redis is
+//! down and recovers by itself.
 
 use super::{jti_key, sub_key, used_key, Batch, Outcome, StoreUnavailable};
 use arc_swap::ArcSwapOption;
@@ -109,7 +112,18 @@ impl RedisStore {
         let fut = async {
             match &*conn {
                 Conn::Single(c) => pipe.query_async::<T>(&mut c.clone()).await,
-                Conn::Cluster(c) => pipe.query_async::<T>(&mut c.clone()).await,
+                // A cluster refuses pipelines whose keys live in different slots:
+                // send the commands concurrently (one round trip per node, in
+                // parallel) and read the replies as the pipeline's would be.
+                // Multi-command pipelines therefore never use ignore().
+                Conn::Cluster(c) => {
+                    let replies = futures_util::future::try_join_all(pipe.cmd_iter().map(|cmd| {
+                        let mut c = c.clone();
+                        async move { cmd.query_async::<redis::Value>(&mut c).await }
+                    }))
+                    .await?;
+                    redis::from_redis_value::<T>(redis::Value::Array(replies)).map_err(Into::into)
+                }
             }
         };
         match tokio::time::timeout(self.timeout, fut).await {
@@ -177,6 +191,13 @@ impl RedisStore {
         Ok(out)
     }
 
+    /// The set that indexes revocation keys, so listing them reads the index
+    /// (works on a cluster, costs O(revocations)) instead of SCANning the keyspace.
+    fn index_key(&self) -> String {
+        self.key("index:rev")
+    }
+
+    /// SET with expiry, and the key recorded in the index.
     pub async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreUnavailable> {
         let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut pipe = redis::pipe();
@@ -185,59 +206,57 @@ impl RedisStore {
             .arg(value)
             .arg("PX")
             .arg(ms)
-            .ignore();
-        self.exec::<()>(&pipe).await
+            .cmd("SADD")
+            .arg(self.index_key())
+            .arg(key);
+        self.exec::<(redis::Value, redis::Value)>(&pipe)
+            .await
+            .map(|_| ())
     }
 
     pub async fn delete(&self, key: &str) -> Result<bool, StoreUnavailable> {
         let mut pipe = redis::pipe();
-        pipe.cmd("DEL").arg(self.key(key));
-        let (n,): (i64,) = self.exec(&pipe).await?;
+        pipe.cmd("DEL")
+            .arg(self.key(key))
+            .cmd("SREM")
+            .arg(self.index_key())
+            .arg(key);
+        let (n, _): (i64, redis::Value) = self.exec(&pipe).await?;
         Ok(n > 0)
     }
 
-    /// Keys under `prefix` with their values (SCAN; standalone Redis only).
+    /// Indexed keys under `prefix` with their values; index entries whose key
+    /// has expired are pruned on the way (at most 100,000 listed).
     pub async fn scan(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreUnavailable> {
-        let Some(conn) = self.conn.load_full() else {
-            return Err(StoreUnavailable);
-        };
-        let Conn::Single(c) = &*conn else {
-            return Err(StoreUnavailable);
-        };
-        let mut c = c.clone();
-        let pattern = format!("{}{prefix}*", self.prefix);
-        let mut keys: Vec<String> = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let mut scan = redis::cmd("SCAN");
-            scan.arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(500);
-            let fut = scan.query_async::<(u64, Vec<String>)>(&mut c);
-            let (next, batch) = tokio::time::timeout(self.timeout, fut)
-                .await
-                .map_err(|_| StoreUnavailable)?
-                .map_err(|_| StoreUnavailable)?;
-            keys.extend(batch);
-            if next == 0 || keys.len() > 100_000 {
-                break;
-            }
-            cursor = next;
-        }
-        let mut out = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(500) {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SMEMBERS").arg(self.index_key());
+        let (members,): (Vec<String>,) = self.exec(&pipe).await?;
+        let mut out = Vec::new();
+        let mut stale = Vec::new();
+        for chunk in members
+            .iter()
+            .filter(|k| k.starts_with(prefix))
+            .take(100_000)
+            .collect::<Vec<_>>()
+            .chunks(500)
+        {
             let mut pipe = redis::pipe();
             for k in chunk {
-                pipe.cmd("GET").arg(k);
+                pipe.cmd("GET").arg(self.key(k));
             }
             let values: Vec<Option<String>> = self.exec(&pipe).await?;
             for (k, v) in chunk.iter().zip(values) {
-                if let Some(v) = v {
-                    out.push((k.trim_start_matches(self.prefix.as_str()).to_string(), v));
+                match v {
+                    Some(v) => out.push(((*k).clone(), v)),
+                    None => stale.push((*k).clone()),
                 }
             }
+        }
+        if !stale.is_empty() {
+            let mut pipe = redis::pipe();
+            pipe.cmd("SREM").arg(self.index_key()).arg(&stale);
+            // Pruning is housekeeping: a failure here does not fail the listing.
+            let _ = self.exec::<(redis::Value,)>(&pipe).await;
         }
         Ok(out)
     }
@@ -250,7 +269,8 @@ impl RedisStore {
 }
 
 struct Connector {
-    url: String,
+    /// One URL for a standalone server; the seed nodes of a cluster.
+    nodes: Vec<String>,
     /// PEM roots for rediss:// (None: the system roots).
     root_cert: Option<Vec<u8>>,
     cluster: bool,
@@ -265,18 +285,27 @@ impl Connector {
         connect_timeout: Duration,
         command_timeout: Duration,
     ) -> Result<Connector, String> {
-        let (url, cluster) = match url.strip_prefix("redis+cluster://") {
-            Some(rest) => (format!("redis://{rest}"), true),
-            None => match url.strip_prefix("rediss+cluster://") {
-                Some(rest) => (format!("rediss://{rest}"), true),
-                None => (url.to_string(), false),
-            },
+        let cluster_scheme = [
+            ("redis+cluster://", "redis"),
+            ("rediss+cluster://", "rediss"),
+        ]
+        .into_iter()
+        .find_map(|(prefix, scheme)| url.strip_prefix(prefix).map(|rest| (rest, scheme)));
+        let nodes: Vec<String> = match cluster_scheme {
+            // redis+cluster://host:port,host:port: one URL per seed node.
+            Some((rest, scheme)) => rest
+                .split(',')
+                .map(|n| format!("{scheme}://{}", n.trim()))
+                .collect(),
+            None => vec![url.to_string()],
         };
-        redis::Client::open(url.as_str()).map_err(|e| format!("invalid store URL: {e}"))?;
+        for n in &nodes {
+            redis::Client::open(n.as_str()).map_err(|e| format!("invalid store URL: {e}"))?;
+        }
         Ok(Connector {
-            url,
+            nodes,
             root_cert,
-            cluster,
+            cluster: cluster_scheme.is_some(),
             connect_timeout,
             command_timeout,
         })
@@ -291,26 +320,7 @@ impl Connector {
 
     async fn connect(&self) -> redis::RedisResult<Conn> {
         if self.cluster {
-            let nodes: Vec<String> = self
-                .url
-                .split(',')
-                .enumerate()
-                .map(|(i, n)| {
-                    if i == 0 {
-                        n.to_string()
-                    } else {
-                        format!(
-                            "{}://{n}",
-                            if self.url.starts_with("rediss") {
-                                "rediss"
-                            } else {
-                                "redis"
-                            }
-                        )
-                    }
-                })
-                .collect();
-            let mut builder = redis::cluster::ClusterClientBuilder::new(nodes)
+            let mut builder = redis::cluster::ClusterClientBuilder::new(self.nodes.clone())
                 .connection_timeout(self.connect_timeout)
                 .response_timeout(self.command_timeout);
             if let Some(certs) = self.certificates() {
@@ -319,9 +329,10 @@ impl Connector {
             let client = builder.build()?;
             return Ok(Conn::Cluster(client.get_async_connection().await?));
         }
+        let url = self.nodes.first().map(String::as_str).unwrap_or_default();
         let client = match self.certificates() {
-            Some(certs) => redis::Client::build_with_tls(self.url.as_str(), certs)?,
-            None => redis::Client::open(self.url.as_str())?,
+            Some(certs) => redis::Client::build_with_tls(url, certs)?,
+            None => redis::Client::open(url)?,
         };
         let cfg = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))

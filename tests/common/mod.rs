@@ -524,3 +524,118 @@ pub async fn scrape_metrics(admin: SocketAddr) -> String {
         .await
         .unwrap()
 }
+
+/// A private three-master Redis Cluster on ephemeral ports, killed on drop.
+pub struct RedisCluster {
+    pub ports: Vec<u16>,
+    children: Vec<std::process::Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisCluster {
+    pub fn start() -> RedisCluster {
+        let dir = tempfile::tempdir().unwrap();
+        // Each node also listens on port + 10000 (the cluster bus).
+        let mut ports = Vec::new();
+        while ports.len() < 3 {
+            let p = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            if p < 55_000 && std::net::TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok() {
+                ports.push(p);
+            }
+        }
+        let mut children = Vec::new();
+        for p in &ports {
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &p.to_string(), "--bind", "127.0.0.1"])
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--cluster-enabled",
+                    "yes",
+                ])
+                .args(["--cluster-node-timeout", "5000", "--cluster-config-file"])
+                .arg(dir.path().join(format!("nodes-{p}.conf")))
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server is needed (./scripts/test.sh installs it)");
+            children.push(child);
+        }
+        let cluster = RedisCluster {
+            ports,
+            children,
+            _dir: dir,
+        };
+        let cli = |args: &[String]| {
+            std::process::Command::new("redis-cli")
+                .args(args)
+                .output()
+                .expect("redis-cli is needed (it comes with redis-server)")
+        };
+        for p in &cluster.ports {
+            let ping = || cli(&["-p".into(), p.to_string(), "PING".into()]).stdout;
+            let mut up = false;
+            for _ in 0..500 {
+                if ping().starts_with(b"PONG") {
+                    up = true;
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            assert!(up, "redis cluster node {p} did not start");
+        }
+        let mut create: Vec<String> = vec!["--cluster".into(), "create".into()];
+        create.extend(cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")));
+        create.extend([
+            "--cluster-replicas".into(),
+            "0".into(),
+            "--cluster-yes".into(),
+        ]);
+        let out = cli(&create);
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for p in &cluster.ports {
+            let mut ok = false;
+            for _ in 0..1000 {
+                let info =
+                    cli(&["-p".into(), p.to_string(), "CLUSTER".into(), "INFO".into()]).stdout;
+                if String::from_utf8_lossy(&info).contains("cluster_state:ok") {
+                    ok = true;
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            assert!(ok, "redis cluster node {p} never reached cluster_state:ok");
+        }
+        cluster
+    }
+
+    pub fn url(&self) -> String {
+        let nodes: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        format!("redis+cluster://{}", nodes.join(","))
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
