@@ -9,6 +9,8 @@
 //! identity stripping, X-Forwarded-*/Forwarded, verified identity headers);
 //! `assertion_sign` (the signed identity assertion, EdDSA and ES256);
 //! `crypto_parts` (aws-lc-rs verify/sign with keys parsed per call vs prepared once);
+//! `provider_choice` (the same signature verified by aws-lc-rs, ring and the
+//! RustCrypto crates: the evidence for aws-lc-rs as the binary's one provider);
 //! `ohttp` (RFC 9458: opening a request sealed by the independent `ohttp` crate,
 //! sealing the response, and that client's decapsulation of it).
 //! Tokens and public keys are the interop fixtures in tests/fixtures/jwt
@@ -562,8 +564,117 @@ fn ohttp(c: &mut Criterion) {
     g.finish();
 }
 
+/// The crypto provider choice (issue 7): one JWS signing input of typical size,
+/// signed once by aws-lc-rs, verified by each candidate jsonwebtoken/rustls can
+/// use: aws-lc-rs, ring, and the RustCrypto crates (p256, ed25519-dalek, rsa).
+fn provider_choice(c: &mut Criterion) {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{
+        EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey,
+        ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519,
+        RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256,
+    };
+    let rng = SystemRandom::new();
+    let msg = case("ES256")
+        .token
+        .rsplit_once('.')
+        .unwrap()
+        .0
+        .as_bytes()
+        .to_vec();
+    let mut g = c.benchmark_group("provider_choice");
+
+    let ec_doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let ec = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, ec_doc.as_ref()).unwrap();
+    let ec_pub = ec.public_key().as_ref().to_vec();
+    let ec_sig = ec.sign(&rng, &msg).unwrap().as_ref().to_vec();
+    let rc_ec = p256::ecdsa::VerifyingKey::from_sec1_bytes(&ec_pub).unwrap();
+    let rc_ec_sig = p256::ecdsa::Signature::from_slice(&ec_sig).unwrap();
+    g.bench_function("ES256/aws-lc-rs", |b| {
+        b.iter(|| {
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &ec_pub)
+                .verify(black_box(&msg), &ec_sig)
+                .unwrap()
+        })
+    });
+    g.bench_function("ES256/ring", |b| {
+        b.iter(|| {
+            ring::signature::UnparsedPublicKey::new(
+                &ring::signature::ECDSA_P256_SHA256_FIXED,
+                &ec_pub,
+            )
+            .verify(black_box(&msg), &ec_sig)
+            .unwrap()
+        })
+    });
+    g.bench_function("ES256/rustcrypto-p256", |b| {
+        use p256::ecdsa::signature::Verifier;
+        b.iter(|| rc_ec.verify(black_box(&msg), &rc_ec_sig).unwrap())
+    });
+
+    let ed_doc = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    let ed = Ed25519KeyPair::from_pkcs8(ed_doc.as_ref()).unwrap();
+    let ed_pub: [u8; 32] = ed.public_key().as_ref().try_into().unwrap();
+    let ed_sig: [u8; 64] = ed.sign(&msg).as_ref().try_into().unwrap();
+    let dalek = ed25519_dalek::VerifyingKey::from_bytes(&ed_pub).unwrap();
+    let dalek_sig = ed25519_dalek::Signature::from_bytes(&ed_sig);
+    g.bench_function("EdDSA/aws-lc-rs", |b| {
+        b.iter(|| {
+            UnparsedPublicKey::new(&ED25519, &ed_pub)
+                .verify(black_box(&msg), &ed_sig)
+                .unwrap()
+        })
+    });
+    g.bench_function("EdDSA/ring", |b| {
+        b.iter(|| {
+            ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &ed_pub)
+                .verify(black_box(&msg), &ed_sig)
+                .unwrap()
+        })
+    });
+    g.bench_function("EdDSA/ed25519-dalek", |b| {
+        b.iter(|| dalek.verify_strict(black_box(&msg), &dalek_sig).unwrap())
+    });
+
+    let rsa = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let rsa_pub = rsa.public_key().as_ref().to_vec(); // PKCS#1 RSAPublicKey DER
+    let mut rsa_sig = vec![0u8; rsa.public_modulus_len()];
+    rsa.sign(&RSA_PKCS1_SHA256, &rng, &msg, &mut rsa_sig)
+        .unwrap();
+    let rc_rsa = {
+        use rsa::pkcs1::DecodeRsaPublicKey;
+        rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(
+            rsa::RsaPublicKey::from_pkcs1_der(&rsa_pub).unwrap(),
+        )
+    };
+    let rc_rsa_sig = rsa::pkcs1v15::Signature::try_from(rsa_sig.as_slice()).unwrap();
+    g.bench_function("RS256/aws-lc-rs", |b| {
+        b.iter(|| {
+            UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &rsa_pub)
+                .verify(black_box(&msg), &rsa_sig)
+                .unwrap()
+        })
+    });
+    g.bench_function("RS256/ring", |b| {
+        b.iter(|| {
+            ring::signature::UnparsedPublicKey::new(
+                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                &rsa_pub,
+            )
+            .verify(black_box(&msg), &rsa_sig)
+            .unwrap()
+        })
+    });
+    g.bench_function("RS256/rustcrypto-rsa", |b| {
+        use rsa::signature::Verifier;
+        b.iter(|| rc_rsa.verify(black_box(&msg), &rc_rsa_sig).unwrap())
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    provider_choice,
     ohttp,
     routing,
     jwt_cold,
