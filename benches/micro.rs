@@ -570,9 +570,8 @@ fn ohttp(c: &mut Criterion) {
 fn provider_choice(c: &mut Criterion) {
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::signature::{
-        EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey,
-        ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519,
-        RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256,
+        EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED,
+        ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256,
     };
     let rng = SystemRandom::new();
     let msg = case("ES256")
@@ -583,6 +582,33 @@ fn provider_choice(c: &mut Criterion) {
         .as_bytes()
         .to_vec();
     let mut g = c.benchmark_group("provider_choice");
+    // aws-lc-rs and ring share one API shape: verify through each, by name.
+    fn both(
+        g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+        alg: &str,
+        (lc, rg): (
+            &'static dyn aws_lc_rs::signature::VerificationAlgorithm,
+            &'static dyn ring::signature::VerificationAlgorithm,
+        ),
+        key: &[u8],
+        msg: &[u8],
+        sig: &[u8],
+    ) {
+        g.bench_function(format!("{alg}/aws-lc-rs"), |b| {
+            b.iter(|| {
+                aws_lc_rs::signature::UnparsedPublicKey::new(lc, key)
+                    .verify(black_box(msg), sig)
+                    .unwrap()
+            })
+        });
+        g.bench_function(format!("{alg}/ring"), |b| {
+            b.iter(|| {
+                ring::signature::UnparsedPublicKey::new(rg, key)
+                    .verify(black_box(msg), sig)
+                    .unwrap()
+            })
+        });
+    }
 
     let ec_doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
     let ec = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, ec_doc.as_ref()).unwrap();
@@ -590,23 +616,17 @@ fn provider_choice(c: &mut Criterion) {
     let ec_sig = ec.sign(&rng, &msg).unwrap().as_ref().to_vec();
     let rc_ec = p256::ecdsa::VerifyingKey::from_sec1_bytes(&ec_pub).unwrap();
     let rc_ec_sig = p256::ecdsa::Signature::from_slice(&ec_sig).unwrap();
-    g.bench_function("ES256/aws-lc-rs", |b| {
-        b.iter(|| {
-            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &ec_pub)
-                .verify(black_box(&msg), &ec_sig)
-                .unwrap()
-        })
-    });
-    g.bench_function("ES256/ring", |b| {
-        b.iter(|| {
-            ring::signature::UnparsedPublicKey::new(
-                &ring::signature::ECDSA_P256_SHA256_FIXED,
-                &ec_pub,
-            )
-            .verify(black_box(&msg), &ec_sig)
-            .unwrap()
-        })
-    });
+    both(
+        &mut g,
+        "ES256",
+        (
+            &ECDSA_P256_SHA256_FIXED,
+            &ring::signature::ECDSA_P256_SHA256_FIXED,
+        ),
+        &ec_pub,
+        &msg,
+        &ec_sig,
+    );
     g.bench_function("ES256/rustcrypto-p256", |b| {
         use p256::ecdsa::signature::Verifier;
         b.iter(|| rc_ec.verify(black_box(&msg), &rc_ec_sig).unwrap())
@@ -618,20 +638,14 @@ fn provider_choice(c: &mut Criterion) {
     let ed_sig: [u8; 64] = ed.sign(&msg).as_ref().try_into().unwrap();
     let dalek = ed25519_dalek::VerifyingKey::from_bytes(&ed_pub).unwrap();
     let dalek_sig = ed25519_dalek::Signature::from_bytes(&ed_sig);
-    g.bench_function("EdDSA/aws-lc-rs", |b| {
-        b.iter(|| {
-            UnparsedPublicKey::new(&ED25519, &ed_pub)
-                .verify(black_box(&msg), &ed_sig)
-                .unwrap()
-        })
-    });
-    g.bench_function("EdDSA/ring", |b| {
-        b.iter(|| {
-            ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &ed_pub)
-                .verify(black_box(&msg), &ed_sig)
-                .unwrap()
-        })
-    });
+    both(
+        &mut g,
+        "EdDSA",
+        (&ED25519, &ring::signature::ED25519),
+        &ed_pub,
+        &msg,
+        &ed_sig,
+    );
     g.bench_function("EdDSA/ed25519-dalek", |b| {
         b.iter(|| dalek.verify_strict(black_box(&msg), &dalek_sig).unwrap())
     });
@@ -648,23 +662,17 @@ fn provider_choice(c: &mut Criterion) {
         )
     };
     let rc_rsa_sig = rsa::pkcs1v15::Signature::try_from(rsa_sig.as_slice()).unwrap();
-    g.bench_function("RS256/aws-lc-rs", |b| {
-        b.iter(|| {
-            UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &rsa_pub)
-                .verify(black_box(&msg), &rsa_sig)
-                .unwrap()
-        })
-    });
-    g.bench_function("RS256/ring", |b| {
-        b.iter(|| {
-            ring::signature::UnparsedPublicKey::new(
-                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-                &rsa_pub,
-            )
-            .verify(black_box(&msg), &rsa_sig)
-            .unwrap()
-        })
-    });
+    both(
+        &mut g,
+        "RS256",
+        (
+            &RSA_PKCS1_2048_8192_SHA256,
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        ),
+        &rsa_pub,
+        &msg,
+        &rsa_sig,
+    );
     g.bench_function("RS256/rustcrypto-rsa", |b| {
         use rsa::signature::Verifier;
         b.iter(|| rc_rsa.verify(black_box(&msg), &rc_rsa_sig).unwrap())

@@ -415,22 +415,15 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut r = RedisServer {
-            port,
-            child: None,
-            tls: None,
-        };
-        r.restart();
-        r
+        RedisServer::launch(None)
     }
 
     /// A TLS-only server (no plaintext port) presenting `cert`/`key`.
     pub fn start_tls(cert: &Path, key: &Path) -> RedisServer {
+        RedisServer::launch(Some((cert.to_path_buf(), key.to_path_buf())))
+    }
+
+    fn launch(tls: Option<(PathBuf, PathBuf)>) -> RedisServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -439,7 +432,7 @@ impl RedisServer {
         let mut r = RedisServer {
             port,
             child: None,
-            tls: Some((cert.to_path_buf(), key.to_path_buf())),
+            tls,
         };
         r.restart();
         r
