@@ -49,10 +49,20 @@ fn enc_len(kem: u16) -> usize {
     }
 }
 
-fn aead_lens(aead: u16) -> (usize, usize) {
+/// (Nk, Nn) of an accepted AEAD id.
+pub(super) fn aead_lens(aead: u16) -> (usize, usize) {
     match aead {
         AEAD_AES_128_GCM => (16, 12),
         _ => (32, 12),
+    }
+}
+
+/// The aws-lc AEAD for an accepted AEAD id (keys only ever list the three).
+pub(super) fn aead_algorithm(aead: u16) -> &'static aead::Algorithm {
+    match aead {
+        AEAD_AES_128_GCM => &aead::AES_128_GCM,
+        AEAD_AES_256_GCM => &aead::AES_256_GCM,
+        _ => &aead::CHACHA20_POLY1305,
     }
 }
 
@@ -260,7 +270,8 @@ pub fn open<'a>(
     })
 }
 
-struct Len(usize);
+/// An HKDF output length.
+pub(super) struct Len(pub(super) usize);
 
 impl hkdf::KeyType for Len {
     fn len(&self) -> usize {
@@ -304,11 +315,7 @@ impl ResponseSealer {
             .map_err(fail)?
             .fill(&mut nonce)
             .map_err(fail)?;
-        let alg = match self.aead {
-            AEAD_AES_128_GCM => &aead::AES_128_GCM,
-            AEAD_AES_256_GCM => &aead::AES_256_GCM,
-            _ => &aead::CHACHA20_POLY1305,
-        };
+        let alg = aead_algorithm(self.aead);
         let key = aead::LessSafeKey::new(aead::UnboundKey::new(alg, &key).map_err(fail)?);
         let mut out = response.to_vec();
         key.seal_in_place_append_tag(

@@ -12,9 +12,7 @@
 //! RFC 9458 vector, against the `hpke` crate's sender for every AEAD, and
 //! against the independent `ohttp` client.
 
-use super::crypto::{
-    EnvelopeError, AEAD_AES_128_GCM, AEAD_AES_256_GCM, KDF_HKDF_SHA256, KEM_X25519,
-};
+use super::crypto::{aead_algorithm, aead_lens, EnvelopeError, Len, KDF_HKDF_SHA256, KEM_X25519};
 use aws_lc_rs::{aead, agreement, hkdf, hmac};
 
 const HPKE_V1: &[u8] = b"HPKE-v1";
@@ -66,11 +64,7 @@ impl Recipient {
         context[1..1 + NH].copy_from_slice(&psk_id_hash);
         context[1 + NH..].copy_from_slice(&info_hash);
         let secret = labeled_extract(&shared_secret, &suite, b"secret", &[]);
-        let (alg, nk): (&'static aead::Algorithm, usize) = match aead_id {
-            AEAD_AES_128_GCM => (&aead::AES_128_GCM, 16),
-            AEAD_AES_256_GCM => (&aead::AES_256_GCM, 32),
-            _ => (&aead::CHACHA20_POLY1305, 32),
-        };
+        let (alg, (nk, _)) = (aead_algorithm(aead_id), aead_lens(aead_id));
         let mut key = [0u8; 32];
         labeled_expand(&secret, &suite, b"key", &context, &mut key[..nk])?;
         let mut base_nonce = [0u8; aead::NONCE_LEN];
@@ -160,12 +154,6 @@ fn labeled_expand(
     info: &[u8],
     out: &mut [u8],
 ) -> Result<(), EnvelopeError> {
-    struct Len(usize);
-    impl hkdf::KeyType for Len {
-        fn len(&self) -> usize {
-            self.0
-        }
-    }
     let length = u16::try_from(out.len())
         .map_err(|_| EnvelopeError::DecryptFailed)?
         .to_be_bytes();
