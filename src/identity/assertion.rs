@@ -6,7 +6,7 @@ use crate::authn::Principal;
 use crate::config::{Assertion, PrivateKeySource};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
-    EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
+    EcdsaKeyPair, Ed25519KeyPair, KeyPair, Signature, ECDSA_P256_SHA256_FIXED_SIGNING,
 };
 use base64::Engine;
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
@@ -46,18 +46,13 @@ impl SigningKey {
         }
     }
 
-    /// Appends the base64url signature over `input` to `out`.
-    fn sign_into(&self, input: &[u8], out: &mut String) -> Result<(), String> {
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    fn sign(&self, input: &[u8]) -> Result<Signature, String> {
         match self {
-            SigningKey::Ed25519(k) => b64.encode_string(k.sign(input), out),
-            SigningKey::P256(k, rng) => b64.encode_string(
-                k.sign(rng, input)
-                    .map_err(|_| "ES256 signing failed".to_string())?,
-                out,
-            ),
+            SigningKey::Ed25519(k) => Ok(k.sign(input)),
+            SigningKey::P256(k, rng) => k
+                .sign(rng, input)
+                .map_err(|_| "ES256 signing failed".to_string()),
         }
-        Ok(())
     }
 }
 
@@ -197,15 +192,10 @@ impl AssertionSigner {
         let mut jws = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 100);
         jws.push_str(&self.header_b64);
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(&payload, &mut jws);
-        let input_len = jws.len();
-        jws.push('.');
         // The signing input is everything before the second dot.
-        let signature = {
-            let mut sig = String::with_capacity(90);
-            self.key.sign_into(&jws.as_bytes()[..input_len], &mut sig)?;
-            sig
-        };
-        jws.push_str(&signature);
+        let signature = self.key.sign(jws.as_bytes())?;
+        jws.push('.');
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(signature, &mut jws);
         Ok(jws)
     }
 }
