@@ -21,8 +21,9 @@ use futures_util::FutureExt;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use jsonwebtoken::Algorithm;
 use sealgate::authn::jwt;
-use sealgate::authn::keys::KeySet;
-use sealgate::authn::{JwtAuthenticator, KeyRegistry, Principal};
+use sealgate::authn::jwt::keys::KeySet;
+use sealgate::authn::jwt::{JwtAuthenticator, KeyRegistry};
+use sealgate::authn::Principal;
 use sealgate::config::{
     self, Assertion, Identity, JwtSettings, KeySource, PrivateKeySource, Route, RouteAuth, Sealed,
     TokenSource,
@@ -115,6 +116,7 @@ fn settings(algorithms: Vec<Algorithm>, keys: Arc<KeySet>) -> JwtSettings {
         max_token_size: 16 * 1024,
         token_from: TokenSource::Bearer,
         key_file: None,
+        certificate_bound: false,
     }
 }
 
@@ -137,22 +139,18 @@ fn case(alg_name: &str) -> Case {
 }
 
 fn authenticator(c: &Case, metrics: &Metrics) -> JwtAuthenticator {
-    let cfg = config::Authenticator {
-        name: "bench".into(),
-        jwt: c.settings.clone(),
-    };
-    JwtAuthenticator::build(&cfg, &KeyRegistry::default(), metrics).unwrap()
+    JwtAuthenticator::build("bench", &c.settings, &KeyRegistry::default(), metrics).unwrap()
 }
 
 /// `verify` never awaits for static keys, so it completes on the first poll:
 /// no runtime overhead in the measurement. Falls back to a runtime otherwise.
 fn verify_now(a: &JwtAuthenticator, token: &str, now: u64) -> Result<Principal, String> {
-    match a.verify(token, now).now_or_never() {
+    match a.verify_token(token, now).now_or_never() {
         Some(r) => r.map_err(|e| format!("{e:?}")),
         None => tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()
-            .block_on(a.verify(token, now))
+            .block_on(a.verify_token(token, now))
             .map_err(|e| format!("{e:?}")),
     }
 }

@@ -1,7 +1,7 @@
 //! The request's single exit: when its response body ends (or is dropped), one
 //! access-log line is written and the request metrics are recorded.
 
-use crate::app::Shared;
+use crate::state::Shared;
 use crate::body::Finish;
 use crate::error::GatewayError;
 use crate::metrics::{method_label, status_class};
@@ -24,7 +24,8 @@ pub struct AccessRecord {
     pub outcome: &'static str,
     pub reason: Option<&'static str>,
     pub subject: Option<String>,
-    pub scope_hint: Option<Arc<str>>,
+    /// The matched route: its scopes and challenges shape a refusal.
+    pub route_entry: Option<Arc<crate::route::RouteEntry>>,
     pub bytes_in: Option<Arc<AtomicU64>>,
 }
 
@@ -48,7 +49,7 @@ impl AccessRecord {
             outcome: "forwarded",
             reason: None,
             subject: None,
-            scope_hint: None,
+            route_entry: None,
             bytes_in: None,
         }
     }

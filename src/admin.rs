@@ -1,7 +1,7 @@
 //! The admin listener (plain HTTP, meant for localhost or a private network):
 //! `/metrics`, `/livez`, `/readyz`.
 
-use crate::app::Shared;
+use crate::state::Shared;
 use crate::body::{full, ResBody};
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;

@@ -2,7 +2,7 @@
 //! Off unless `admin.token` is set; the bearer token is compared in constant
 //! time; every call is written to the audit log (`sealgate::audit`).
 
-use crate::app::Shared;
+use crate::state::Shared;
 use crate::authn::unix_now;
 use crate::body::{full, ResBody};
 use crate::store::{jti_key, sub_key, Revocation};

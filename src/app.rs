@@ -2,6 +2,7 @@
 //! reload on SIGHUP, and shut down gracefully on SIGTERM/SIGINT.
 
 use crate::config::{self, Config};
+pub use crate::state::Shared;
 use crate::gateway::Gateway;
 use crate::listener::{self, tls};
 use crate::metrics::Metrics;
@@ -12,20 +13,6 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-/// State every request and the admin listener can see.
-pub struct Shared {
-    pub gateway: ArcSwap<Gateway>,
-    pub tls: Arc<ArcSwap<rustls::ServerConfig>>,
-    pub metrics: Metrics,
-    pub keys: crate::authn::KeyRegistry,
-    pub stores: crate::store::StoreRegistry,
-    /// Client IPs refused for repeated failed authentication, until the instant stored.
-    pub blocked: moka::sync::Cache<std::net::IpAddr, std::time::Instant>,
-    pub config_path: PathBuf,
-    /// Bumped after every reload attempt, successful or not (tests and the watcher wait on it).
-    pub reloads: watch::Sender<u64>,
-}
 
 /// A started gateway: its bound addresses and the handle to stop it.
 pub struct Running {
@@ -40,7 +27,7 @@ pub struct Running {
 /// Everything a configuration needs before it can serve: dev files, TLS, the gateway.
 fn prepare(
     config: Config,
-    keys: &crate::authn::KeyRegistry,
+    keys: &crate::authn::jwt::KeyRegistry,
     stores: &crate::store::StoreRegistry,
     metrics: &Metrics,
 ) -> Result<(Gateway, rustls::ServerConfig), String> {
@@ -67,7 +54,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let config_path = config.source.clone();
     let (main_at, admin_at) = (config.listen.address, config.admin.address);
     let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
-    let keys = crate::authn::KeyRegistry::default();
+    let keys = crate::authn::jwt::KeyRegistry::default();
     let stores = crate::store::StoreRegistry::default();
     let (gateway, server) = prepare(config, &keys, &stores, &metrics)?;
     log_authenticators(&gateway);
@@ -136,20 +123,7 @@ fn log_routes(gw: &Gateway) {
 
 fn log_authenticators(gw: &Gateway) {
     for a in gw.authenticators.values() {
-        let s = &a.settings;
-        tracing::info!(
-            authenticator = %a.name,
-            kind = "jwt",
-            issuer = %s.issuer,
-            audiences = ?s.audiences,
-            algorithms = ?s.algorithms,
-            keys = match &s.keys {
-                crate::config::KeySource::Static(_) | crate::config::KeySource::DevGenerated(_) => "file",
-                crate::config::KeySource::Jwks(_) => "jwks_url",
-                crate::config::KeySource::Discovery(_) => "discovery",
-            },
-            "authenticator"
-        );
+        a.log_settings();
     }
 }
 
@@ -226,7 +200,7 @@ async fn watch_files(state: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     if !cfg.reload.watch {
         return;
     }
-    let mut files = cfg.watched_files();
+    let mut files = state.gateway.load().watched_files();
     let mut last = stamp(&files);
     let mut tick = tokio::time::interval(cfg.reload.poll_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -243,7 +217,7 @@ async fn watch_files(state: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
         let st = state.clone();
         // Loading reads files and may generate keys: keep it off the async workers.
         let _ = tokio::task::spawn_blocking(move || reload(&st)).await;
-        files = state.gateway.load().config.watched_files();
+        files = state.gateway.load().watched_files();
         last = stamp(&files);
     }
 }

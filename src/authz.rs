@@ -1,7 +1,7 @@
 //! Authorization: a [`Principal`] against a route's requirements. Scopes come
 //! from `scope` (space-separated, RFC 8693/9068) or `scp` (array or string).
 
-use crate::authn::{AuthFailure, Principal};
+use crate::authn::Principal;
 use crate::config::{ClaimRule, Route};
 use serde_json::Value;
 
@@ -54,7 +54,30 @@ fn rule_holds(rule: &ClaimRule, claim: Option<&Value>) -> bool {
     }
 }
 
-pub fn authorize(route: &Route, p: &Principal) -> Result<(), AuthFailure> {
+/// Why an authenticated caller may not use a route. 403.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    InsufficientScope,
+    ClaimMismatch,
+}
+
+impl Denied {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Denied::InsufficientScope => "insufficient_scope",
+            Denied::ClaimMismatch => "claim_mismatch",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Denied::InsufficientScope => "the token lacks a scope this route requires",
+            Denied::ClaimMismatch => "the token's claims do not meet this route's requirements",
+        }
+    }
+}
+
+pub fn authorize(route: &Route, p: &Principal) -> Result<(), Denied> {
     if !route.require_scopes.is_empty() {
         let have = scopes(p);
         if !route
@@ -62,12 +85,12 @@ pub fn authorize(route: &Route, p: &Principal) -> Result<(), AuthFailure> {
             .iter()
             .all(|s| have.contains(&s.as_str()))
         {
-            return Err(AuthFailure::InsufficientScope);
+            return Err(Denied::InsufficientScope);
         }
     }
     for (claim, rule) in &route.require_claims {
         if !rule_holds(rule, p.claims().get(claim)) {
-            return Err(AuthFailure::ClaimMismatch);
+            return Err(Denied::ClaimMismatch);
         }
     }
     Ok(())

@@ -2,10 +2,12 @@
 //! stable RFC 9457 problem `type`, a metric reason label, and a fixed message
 //! that never carries internal detail, tokens or secrets.
 
-use crate::authn::AuthFailure;
+use crate::admission::Refusal;
+use crate::authn::{AuthError, AuthFailure, Challenge, Dependency};
+use crate::authz::Denied;
 use crate::body::{full, ResBody};
 use crate::identity::IdentityError;
-use crate::route::PathError;
+use crate::route::{PathError, RouteEntry};
 use http::{header, HeaderValue, Response, StatusCode};
 
 /// Base of every problem `type` URI; the suffix is the reason label.
@@ -35,8 +37,12 @@ pub enum GatewayError {
     UpstreamFailed,
     #[error("{}", .0.description())]
     Auth(AuthFailure),
-    #[error("the signing keys needed to verify the credentials are not available")]
-    KeysUnavailable,
+    #[error("{}", .0.description())]
+    Forbidden(Denied),
+    #[error("{}", .0.description())]
+    Admission(Refusal),
+    #[error("{}", dependency_message(*.0))]
+    Unavailable(Dependency),
     #[error("a verified identity header would exceed the configured size")]
     IdentityTooLarge,
     #[error("a verified claim cannot be expressed as a header")]
@@ -71,12 +77,20 @@ impl From<IdentityError> for GatewayError {
     }
 }
 
-impl From<crate::authn::VerifyError> for GatewayError {
-    fn from(e: crate::authn::VerifyError) -> Self {
+impl From<AuthError> for GatewayError {
+    fn from(e: AuthError) -> Self {
         match e {
-            crate::authn::VerifyError::Rejected(f) => GatewayError::Auth(f),
-            crate::authn::VerifyError::KeysUnavailable => GatewayError::KeysUnavailable,
+            AuthError::Rejected(f) => GatewayError::Auth(f),
+            AuthError::Unavailable(d) => GatewayError::Unavailable(d),
         }
+    }
+}
+
+fn dependency_message(d: Dependency) -> &'static str {
+    match d {
+        Dependency::Keys => "the signing keys needed to verify the credentials are not available",
+        Dependency::Introspection => "the token introspection service is unavailable",
+        Dependency::Store => "the state store is unavailable",
     }
 }
 
@@ -91,9 +105,9 @@ impl GatewayError {
             | GatewayError::HeadersTooLarge
             | GatewayError::IdentityTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             GatewayError::IdentityUnrepresentable => StatusCode::BAD_REQUEST,
-            GatewayError::Auth(f) if f.is_forbidden() => StatusCode::FORBIDDEN,
-            GatewayError::Auth(_) => StatusCode::UNAUTHORIZED,
-            GatewayError::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::Forbidden(_) => StatusCode::FORBIDDEN,
+            GatewayError::Auth(_) | GatewayError::Admission(_) => StatusCode::UNAUTHORIZED,
+            GatewayError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::AssertionFailed => StatusCode::INTERNAL_SERVER_ERROR,
             GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -124,7 +138,9 @@ impl GatewayError {
             GatewayError::UpstreamTimeout => "upstream_timeout",
             GatewayError::UpstreamFailed => "upstream_failed",
             GatewayError::Auth(f) => f.reason(),
-            GatewayError::KeysUnavailable => "keys_unavailable",
+            GatewayError::Forbidden(d) => d.reason(),
+            GatewayError::Admission(r) => r.reason(),
+            GatewayError::Unavailable(d) => d.reason(),
             GatewayError::IdentityTooLarge => "identity_header_too_large",
             GatewayError::IdentityUnrepresentable => "identity_header_invalid",
             GatewayError::AssertionFailed => "assertion_failed",
@@ -153,8 +169,12 @@ impl GatewayError {
         )
     }
 
-    /// The response; `scope` is the route's required scopes, for `insufficient_scope`.
-    pub fn to_response(self, request_id: &HeaderValue, scope: Option<&str>) -> Response<ResBody> {
+    /// The response; the matched route's challenges and scopes shape `WWW-Authenticate`.
+    pub fn to_response(
+        self,
+        request_id: &HeaderValue,
+        route: Option<&RouteEntry>,
+    ) -> Response<ResBody> {
         let mut resp = problem(self.status(), self.reason(), &self.to_string(), request_id);
         if let GatewayError::RateLimited {
             retry_after_secs, ..
@@ -165,34 +185,47 @@ impl GatewayError {
                 HeaderValue::from(retry_after_secs.max(1)),
             );
         }
-        if let GatewayError::Auth(f) = self {
-            if let Ok(v) = HeaderValue::from_str(&www_authenticate(f, scope)) {
+        let challenges = route.map_or(&[][..], |r| &r.challenges[..]);
+        let scope = route.and_then(|r| r.scope_hint.as_deref());
+        if let Some(text) = self.challenge(challenges, scope) {
+            if let Ok(v) = HeaderValue::from_str(&text) {
                 resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
             }
         }
         resp
     }
+
+    /// `WWW-Authenticate` for an authentication, authorization or admission refusal.
+    fn challenge(self, challenges: &[Challenge], scope: Option<&str>) -> Option<String> {
+        let error = match self {
+            GatewayError::Auth(AuthFailure::Missing) => None,
+            GatewayError::Auth(f) => Some(("invalid_token", f.description(), None)),
+            GatewayError::Admission(r) => Some(("invalid_token", r.description(), None)),
+            GatewayError::Forbidden(d @ Denied::InsufficientScope) => {
+                Some(("insufficient_scope", d.description(), scope))
+            }
+            GatewayError::Forbidden(d) => Some(("insufficient_scope", d.description(), None)),
+            _ => return None,
+        };
+        let parts: Vec<String> = challenges
+            .iter()
+            .filter_map(|c| match c {
+                Challenge::Bearer => Some(bearer_challenge(error)),
+                Challenge::None => None,
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
 }
 
 /// RFC 6750 §3: no error attribute when no credentials were sent; otherwise the
 /// error code and a fixed description (never the token).
-pub fn www_authenticate(f: AuthFailure, scope: Option<&str>) -> String {
-    match f {
-        AuthFailure::Missing => "Bearer realm=\"sealgate\"".to_string(),
-        AuthFailure::InsufficientScope => {
-            format!(
-            "Bearer realm=\"sealgate\", error=\"insufficient_scope\", error_description=\"{}\"{}",
-            f.description(),
+fn bearer_challenge(error: Option<(&str, &str, Option<&str>)>) -> String {
+    match error {
+        None => "Bearer realm=\"sealgate\"".to_string(),
+        Some((code, description, scope)) => format!(
+            "Bearer realm=\"sealgate\", error=\"{code}\", error_description=\"{description}\"{}",
             scope.map(|s| format!(", scope=\"{s}\"")).unwrap_or_default()
-        )
-        }
-        AuthFailure::ClaimMismatch => format!(
-            "Bearer realm=\"sealgate\", error=\"insufficient_scope\", error_description=\"{}\"",
-            f.description()
-        ),
-        _ => format!(
-            "Bearer realm=\"sealgate\", error=\"invalid_token\", error_description=\"{}\"",
-            f.description()
         ),
     }
 }

@@ -2,7 +2,8 @@
 //! header rules. Built whole, then swapped in atomically; requests keep the
 //! `Arc<Gateway>` they started with.
 
-use crate::authn::{JwtAuthenticator, KeyRegistry};
+use crate::authn::jwt::KeyRegistry;
+use crate::authn::Authenticator;
 use crate::config::Config;
 use crate::identity::assertion::AssertionSigner;
 use crate::identity::IdentityHeaders;
@@ -17,7 +18,7 @@ pub struct Gateway {
     pub config: Arc<Config>,
     pub routes: RouteTable,
     pub upstreams: HashMap<String, Arc<Upstream>>,
-    pub authenticators: HashMap<String, Arc<JwtAuthenticator>>,
+    pub authenticators: HashMap<String, Arc<Authenticator>>,
     pub identity: IdentityHeaders,
     pub assertion: Option<AssertionSigner>,
     pub store: Arc<crate::store::Store>,
@@ -41,13 +42,13 @@ impl Gateway {
         }
         let mut authenticators = HashMap::new();
         for (name, a) in &config.authenticators {
-            let built = JwtAuthenticator::build(a, registry, metrics)
+            let built = Authenticator::build(a, registry, metrics)
                 .map_err(|e| format!("authenticators.{name}: {e}"))?;
             authenticators.insert(name.clone(), Arc::new(built));
         }
         let in_use: Vec<_> = authenticators
             .values()
-            .filter_map(|a| a.remote().cloned())
+            .filter_map(|a| a.remote_keys().cloned())
             .collect();
         registry.retain(&in_use);
         let assertion = match &config.identity.assertion {
@@ -77,6 +78,15 @@ impl Gateway {
             .collect();
         missing.sort();
         missing
+    }
+
+    /// Files whose change triggers a reload: the configuration's and every authenticator's.
+    pub fn watched_files(&self) -> Vec<std::path::PathBuf> {
+        let mut files = self.config.watched_files();
+        for a in self.authenticators.values() {
+            files.extend(a.watched_files());
+        }
+        files
     }
 
     /// Whether a peer may vouch for X-Forwarded-*/Forwarded values.

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod admission;
 pub mod admin;
 pub mod admin_api;
 pub mod app;
@@ -12,18 +13,20 @@ pub mod authz;
 pub mod body;
 pub mod cli;
 pub mod config;
+pub mod conn;
 pub mod envelope;
 pub mod error;
 pub mod forwarding;
 pub mod fsutil;
 pub mod gateway;
-pub mod guard;
 pub mod identity;
 pub mod keygen;
 pub mod listener;
 pub mod logging;
 pub mod metrics;
+pub mod net;
 pub mod pipeline;
 pub mod route;
+pub mod state;
 pub mod store;
 pub mod upstream;

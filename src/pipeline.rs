@@ -6,16 +6,16 @@
 //! later issues) -> rewrite headers -> forward -> respond.
 
 use crate::access::AccessRecord;
-use crate::app::Shared;
-use crate::authn::{self, unix_now};
+use crate::state::Shared;
+use crate::admission;
+use crate::authn::{self, unix_now, AuthError, Attempt};
 use crate::body::{AccountedBody, LimitedBody, ReqBody, ResBody};
-use crate::config::{RouteAuth, Sealed, TokenSource};
+use crate::config::{RouteAuth, Sealed};
 use crate::envelope::Sealing;
 use crate::error::GatewayError;
 use crate::forwarding::{self, Downstream, X_REQUEST_ID};
 use crate::gateway::Gateway;
-use crate::guard;
-use crate::listener::ConnInfo;
+use crate::conn::ConnInfo;
 use crate::route::{normalize_host, normalize_path};
 use http::{header, HeaderMap, HeaderValue, Request, Response};
 use http_body_util::BodyExt;
@@ -55,7 +55,7 @@ pub async fn handle(
             Ok(resp) => resp,
             Err(e) => {
                 record.fail(e);
-                e.to_response(&request_id, record.scope_hint.as_deref())
+                e.to_response(&request_id, record.route_entry.as_deref())
             }
         },
     };
@@ -92,7 +92,7 @@ pub async fn process(
         .find(&host, &path, req.method())
         .ok_or(GatewayError::NotFound)?;
     record.route = Some(route.name.clone());
-    record.scope_hint = route.scope_hint.clone();
+    record.route_entry = Some(route.clone());
     let rc = &route.config;
 
     let now = unix_now();
@@ -102,28 +102,32 @@ pub async fn process(
         _ => {}
     }
     if let (Some(s), Some(window)) = (sealing, rc.replay_window) {
-        guard::envelope_replay(state, gw, rc, &s.enc, req.headers(), window, now).await?;
+        admission::envelope_replay(state, gw, rc, &s.enc, req.headers(), window, now).await?;
     }
     let ip = conn.peer.ip();
     let principal = match rc.auth {
         RouteAuth::Anonymous => None,
         RouteAuth::AnyOf(_) => {
-            guard::before_auth(state, ip)?;
-            let p = match authn::authenticate(&route.authn, req.headers(), now).await {
+            admission::before_auth(state, ip)?;
+            // Inside an envelope the TLS peer is the relay: its certificate says nothing of the client.
+            let cert = conn.client_cert.as_deref().filter(|_| sealing.is_none());
+            let at = Attempt::new(req.method(), req.uri(), &authority, req.headers(), now)
+                .with_client_cert(cert);
+            let p = match authn::authenticate(&route.authn, &at).await {
                 Ok(p) => p,
                 Err(e) => {
-                    if matches!(e, authn::VerifyError::Rejected(_)) {
-                        guard::auth_failed(state, gw, ip).await;
+                    if matches!(e, AuthError::Rejected(_)) {
+                        admission::auth_failed(state, gw, ip).await;
                     }
                     return Err(e.into());
                 }
             };
             record.subject = Some(p.subject().to_string());
-            crate::authz::authorize(rc, &p).map_err(GatewayError::Auth)?;
+            crate::authz::authorize(rc, &p).map_err(GatewayError::Forbidden)?;
             Some(p)
         }
     };
-    guard::after_auth(state, gw, rc, principal.as_ref(), ip, now).await?;
+    admission::after_auth(state, gw, rc, principal.as_ref(), ip, now).await?;
 
     let declared = req
         .headers()
@@ -160,9 +164,7 @@ pub async fn process(
     }
     if !rc.forward_credentials {
         for a in &route.authn {
-            if let TokenSource::Cookie(name) = &a.settings.token_from {
-                crate::identity::remove_cookie(&mut parts.headers, name);
-            }
+            a.strip(&mut parts.headers);
         }
     }
     if let Ok(h) = HeaderValue::from_str(&authority) {

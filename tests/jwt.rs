@@ -7,7 +7,8 @@ mod common;
 use base64::Engine;
 use common::{start_gateway, Pki, Upstream};
 use jsonwebtoken::{Algorithm, EncodingKey};
-use sealgate::authn::{jwt, keys::KeySet, AuthFailure};
+use sealgate::authn::jwt::{self, keys::KeySet};
+use sealgate::authn::AuthFailure;
 use serde_json::{json, Value};
 
 const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt");
@@ -164,6 +165,7 @@ fn settings(
         max_token_size: 16 * 1024,
         token_from: sealgate::config::TokenSource::Bearer,
         key_file: None,
+        certificate_bound: false,
     }
 }
 

@@ -129,7 +129,7 @@ async fn shipped_config_runs_out_of_the_box_with_env_overrides() {
     for c in rustls::pki_types::pem::PemObject::pem_file_iter(&cert).unwrap() {
         roots.add(c.unwrap()).unwrap();
     }
-    let tls = rustls::ClientConfig::builder_with_provider(sealgate::listener::tls::provider())
+    let tls = rustls::ClientConfig::builder_with_provider(sealgate::net::provider())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)

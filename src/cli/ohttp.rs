@@ -47,7 +47,7 @@ pub struct RequestArgs {
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 fn client(cacert: Option<&std::path::Path>) -> Result<HttpsClient, String> {
-    let tls = crate::listener::tls::client_config(cacert)?;
+    let tls = crate::net::client_config(cacert)?;
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_connect_timeout(Some(Duration::from_secs(10)));

@@ -1,7 +1,7 @@
 //! `sealgate token mint` (development tokens) and `sealgate token verify`
 //! (why a token is accepted or rejected on a route, check by check).
 
-use crate::authn::{self, jwt, unix_now};
+use crate::authn::{self, jwt, unix_now, Authenticator};
 use base64::Engine;
 use clap::Subcommand;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -232,7 +232,7 @@ fn verify(config: &Path, route: &str, token: &str) -> u8 {
             Ok(m) => m,
             Err(e) => return fail(&e.to_string()),
         };
-        let registry = authn::KeyRegistry::default();
+        let registry = authn::jwt::KeyRegistry::default();
         let stores = crate::store::StoreRegistry::default();
         let gw = match crate::gateway::Gateway::build(cfg.clone(), &registry, &stores, &metrics) {
             Ok(g) => g,
@@ -255,39 +255,22 @@ fn verify(config: &Path, route: &str, token: &str) -> u8 {
             println!("result: ACCEPTED (anonymous route: no token is checked)");
             return 0;
         }
-        let mut headers = http::HeaderMap::new();
-        for a in &entry.authn {
-            match &a.settings.token_from {
-                crate::config::TokenSource::Bearer => {
-                    if let Ok(v) = format!("Bearer {token}").parse() {
-                        headers.insert(http::header::AUTHORIZATION, v);
-                    }
-                }
-                crate::config::TokenSource::Header(name) => {
-                    if let Ok(v) = token.parse() {
-                        headers.insert(name, v);
-                    }
-                }
-                crate::config::TokenSource::Cookie(name) => {
-                    if let Ok(v) = format!("{name}={token}").parse() {
-                        headers.insert(http::header::COOKIE, v);
-                    }
-                }
-            }
-        }
-        match authn::authenticate(&entry.authn, &headers, now).await {
-            Err(authn::VerifyError::KeysUnavailable) => {
-                println!("signature and claims: FAILED: keys_unavailable (the authenticator has no keys)");
-                println!("result: REJECTED");
+        let headers = presented(&entry.authn, token);
+        let (method, target) = (http::Method::GET, http::Uri::from_static("/"));
+        let at = authn::Attempt::new(&method, &target, "localhost", &headers, now);
+        match authn::authenticate(&entry.authn, &at).await {
+            Err(authn::AuthError::Unavailable(d)) => {
+                println!("verification: FAILED: {} (a dependency of the authenticator is down)", d.reason());
+                println!("result: REJECTED with 503");
                 1
             }
-            Err(authn::VerifyError::Rejected(f)) => {
-                println!("signature and claims: FAILED: {} ({})", f.reason(), f.description());
+            Err(authn::AuthError::Rejected(f)) => {
+                println!("verification: FAILED: {} ({})", f.reason(), f.description());
                 println!("result: REJECTED with 401");
                 1
             }
             Ok(p) => {
-                println!("signature and claims: ok (authenticator {}, subject {:?})", p.authenticator(), p.subject());
+                println!("verification: ok (authenticator {}, kind {}, subject {:?})", p.authenticator(), p.kind(), p.subject());
                 match crate::authz::authorize(&entry.config, &p) {
                     Ok(()) => {
                         println!("authorization: ok (scopes {:?}, claim rules {})", entry.config.require_scopes, entry.config.require_claims.len());
@@ -303,4 +286,26 @@ fn verify(config: &Path, route: &str, token: &str) -> u8 {
             }
         }
     })
+}
+
+/// The request headers carrying `token` where each of the route's authenticators looks for it.
+fn presented(authenticators: &[std::sync::Arc<Authenticator>], token: &str) -> http::HeaderMap {
+    use crate::config::TokenSource;
+    let mut headers = http::HeaderMap::new();
+    for a in authenticators {
+        let Authenticator::Jwt(j) = &**a;
+        let placed = match &j.settings.token_from {
+            TokenSource::Bearer => format!("Bearer {token}")
+                .parse()
+                .map(|v| (http::header::AUTHORIZATION, v)),
+            TokenSource::Header(name) => token.parse().map(|v| (name.clone(), v)),
+            TokenSource::Cookie(name) => format!("{name}={token}")
+                .parse()
+                .map(|v| (http::header::COOKIE, v)),
+        };
+        if let Ok((name, value)) = placed {
+            headers.insert(name, value);
+        }
+    }
+    headers
 }

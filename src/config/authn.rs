@@ -160,7 +160,7 @@ pub(super) fn authenticator(
                     let mut quiet = Vec::new();
                     let warnings = if hmac { &mut *c.warnings } else { &mut quiet };
                     let loaded = r.load(warnings).and_then(|bytes| {
-                        crate::authn::keys::KeySet::from_config_bytes(
+                        crate::authn::jwt::keys::KeySet::from_config_bytes(
                             bytes.expose(),
                             hmac,
                             &algorithms,
@@ -266,6 +266,7 @@ pub(super) fn authenticator(
         max_token_size,
         token_from,
         key_file,
+        certificate_bound: false,
     };
     if jwt.leeway > Duration::from_secs(300) {
         c.push(

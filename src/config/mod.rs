@@ -94,7 +94,8 @@ pub struct Reload {
 
 impl Config {
     /// Files whose change triggers a reload: the config itself and every
-    /// certificate, key or CA bundle it references.
+    /// certificate, key or CA bundle it references (authenticators add theirs:
+    /// `Gateway::watched_files`).
     pub fn watched_files(&self) -> Vec<PathBuf> {
         let t = &self.listen.tls;
         let mut files = vec![self.source.clone(), t.cert.clone(), t.key.clone()];
@@ -102,16 +103,6 @@ impl Config {
         files.extend(t.sni.iter().flat_map(|s| [s.cert.clone(), s.key.clone()]));
         files.extend(self.upstreams.values().filter_map(|u| u.ca.clone()));
         files.extend(self.store.ca.iter().cloned());
-        for a in self.authenticators.values() {
-            if let KeySource::DevGenerated(p) = &a.jwt.keys {
-                files.push(p.clone());
-            }
-        }
-        files.extend(
-            self.authenticators
-                .values()
-                .filter_map(|a| a.jwt.key_file.clone()),
-        );
         if let Some(a) = &self.identity.assertion {
             if let PrivateKeySource::Secret(secret::SecretRef::File(p))
             | PrivateKeySource::DevGenerated(p) = &a.key
@@ -292,7 +283,7 @@ pub struct Authenticator {
 #[derive(Debug, Clone)]
 pub enum KeySource {
     /// Keys from the file: PEM, JWKS, or an HMAC secret (already loaded and checked).
-    Static(Arc<crate::authn::keys::KeySet>),
+    Static(Arc<crate::authn::jwt::keys::KeySet>),
     /// A public key generated with its private half when missing (development).
     DevGenerated(PathBuf),
     Jwks(http::Uri),
@@ -324,6 +315,9 @@ pub struct JwtSettings {
     pub token_from: TokenSource,
     /// The file static keys came from, watched for reload.
     pub key_file: Option<PathBuf>,
+    /// RFC 8705: refuse tokens that are not bound (`cnf.x5t#S256`) to the
+    /// client certificate presented on the connection.
+    pub certificate_bound: bool,
 }
 
 /// One problem in the configuration, with the key it is about.

@@ -189,7 +189,7 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
     if let Some(ca) = &store_ca {
         match &store_kind {
             StoreKind::Redis { url } if url.starts_with("rediss") => {
-                if let Err(m) = crate::listener::tls::load_roots(ca) {
+                if let Err(m) = crate::net::load_roots(ca) {
                     e.push("store.ca", m);
                 }
             }
@@ -421,7 +421,7 @@ fn check_tls(e: &mut Errors, warnings: &mut Vec<String>, tls: &Tls) {
         );
     }
     if let Some(ca) = &tls.client_ca {
-        if let Err(m) = crate::listener::tls::load_roots(ca) {
+        if let Err(m) = crate::net::load_roots(ca) {
             e.push("listen.tls.client_ca", m);
         }
     }
@@ -497,7 +497,7 @@ fn upstream(
     };
     let ca = u.ca.as_ref().map(|c| base.join(c));
     if let Some(ca) = &ca {
-        if let Err(m) = crate::listener::tls::load_roots(ca) {
+        if let Err(m) = crate::net::load_roots(ca) {
             e.push(p("ca"), m);
         }
     }

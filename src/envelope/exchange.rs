@@ -7,11 +7,11 @@
 use super::crypto::{self, EnvelopeError};
 use super::Sealing;
 use crate::access::AccessRecord;
-use crate::app::Shared;
+use crate::state::Shared;
 use crate::body::{full, ResBody};
 use crate::error::{problem, GatewayError};
 use crate::gateway::Gateway;
-use crate::listener::ConnInfo;
+use crate::conn::ConnInfo;
 use bytes::Bytes;
 use http::{header, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -177,7 +177,7 @@ impl Envelope {
         };
         let inner = inner.unwrap_or_else(|e| {
             record.fail(e);
-            e.to_response(request_id, record.scope_hint.as_deref())
+            e.to_response(request_id, record.route_entry.as_deref())
         });
         let status = inner.status();
         let encoded = match encode_response(inner).await {

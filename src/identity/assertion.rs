@@ -175,7 +175,9 @@ impl AssertionSigner {
         claims.insert("iss".into(), Value::from(self.issuer.as_str()));
         claims.insert("aud".into(), Value::from(audience));
         claims.insert("sub".into(), Value::from(p.subject()));
-        claims.insert("orig_iss".into(), Value::from(p.issuer()));
+        if let Some(iss) = p.issuer() {
+            claims.insert("orig_iss".into(), Value::from(iss));
+        }
         claims.insert("iat".into(), Value::from(now));
         claims.insert("exp".into(), Value::from(now + self.ttl.as_secs()));
         let mut jti = [0u8; uuid::fmt::Simple::LENGTH];

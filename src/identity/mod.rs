@@ -10,7 +10,7 @@ pub mod assertion;
 
 use crate::authn::Principal;
 use crate::config::Identity;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 /// Credential headers that never reach a backend unless a route opts in.
@@ -102,7 +102,9 @@ pub fn set_verified(
 ) -> Result<(), IdentityError> {
     let max = cfg.max_header_bytes;
     headers.insert(&cfg.subject_header, value(p.subject(), max)?);
-    headers.insert(&cfg.issuer_header, value(p.issuer(), max)?);
+    if let Some(iss) = p.issuer() {
+        headers.insert(&cfg.issuer_header, value(iss, max)?);
+    }
     for (claim, name) in &cfg.claims {
         if let Some(v) = p.claims().get(claim) {
             headers.insert(name, value(&claim_text(v), max)?);
@@ -112,27 +114,6 @@ pub fn set_verified(
 }
 
 /// Removes one cookie (the token cookie) from the Cookie header(s), keeping the others.
-pub fn remove_cookie(headers: &mut HeaderMap, name: &str) {
-    if !headers.contains_key(header::COOKIE) {
-        return;
-    }
-    let kept: Vec<String> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|pair| !pair.is_empty() && pair.split_once('=').map_or(*pair, |(k, _)| k) != name)
-        .map(str::to_string)
-        .collect();
-    headers.remove(header::COOKIE);
-    if !kept.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
-            headers.insert(header::COOKIE, v);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,21 +131,11 @@ mod tests {
     }
 
     #[test]
-    fn claims_render_and_cookies_are_removed() {
+    fn claims_render() {
         assert_eq!(claim_text(&serde_json::json!(["a", "b"])), "a,b");
         assert_eq!(claim_text(&serde_json::json!(42)), "42");
         assert_eq!(value(&"x".repeat(10), 5), Err(IdentityError::TooLarge));
         assert_eq!(value("a\nb", 50), Err(IdentityError::Unrepresentable));
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; session=tok; b=2"),
-        );
-        remove_cookie(&mut h, "session");
-        assert_eq!(h[header::COOKIE], "a=1; b=2");
-        remove_cookie(&mut h, "a");
-        remove_cookie(&mut h, "b");
-        assert!(!h.contains_key(header::COOKIE));
     }
 
     #[test]

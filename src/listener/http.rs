@@ -2,7 +2,8 @@
 //! ALPN chose, each connection watched for graceful shutdown. A failed handshake
 //! is counted and logged at debug; it never stops the loop.
 
-use crate::app::Shared;
+use crate::state::Shared;
+use crate::conn::{ClientCert, ConnInfo};
 use crate::pipeline;
 use arc_swap::ArcSwap;
 use hyper::service::service_fn;
@@ -14,15 +15,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-
-/// What the pipeline knows about the connection a request arrived on.
-#[derive(Debug)]
-pub struct ConnInfo {
-    pub peer: SocketAddr,
-    pub http2: bool,
-    /// The peer address pre-rendered for X-Forwarded-For/Forwarded.
-    pub forwarding: crate::forwarding::PeerForwarding,
-}
 
 /// Decrements the active-connection gauge when the connection task ends.
 struct ConnGuard(prometheus::IntGauge);
@@ -118,10 +110,22 @@ async fn connection(
         }
     };
     let http2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    let client_cert = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
+        None => None,
+        Some(der) => match ClientCert::parse(der) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                // rustls accepted it, so this is a certificate x509-parser cannot read: refuse the connection.
+                tracing::debug!(%peer, error = %e, "client certificate unreadable");
+                return;
+            }
+        },
+    };
     let info = Arc::new(ConnInfo {
         peer,
         http2,
         forwarding: crate::forwarding::PeerForwarding::new(peer.ip()),
+        client_cert,
     });
     let svc_state = state.clone();
     let service = service_fn(move |req| pipeline::handle(svc_state.clone(), info.clone(), req));

@@ -4,4 +4,4 @@
 pub mod http;
 pub mod tls;
 
-pub use self::http::{serve, ConnInfo};
+pub use self::http::serve;

@@ -4,22 +4,15 @@
 //! upstream `ClientConfig`.
 
 use crate::config::Tls;
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
-use rustls::{RootCertStore, ServerConfig};
+use crate::net::{provider, load_roots, VERSIONS};
+use rustls::ServerConfig;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-
-pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
-}
-
-const VERSIONS: &[&rustls::SupportedProtocolVersion] =
-    &[&rustls::version::TLS13, &rustls::version::TLS12];
 
 /// Loads a PEM certificate chain and its private key, checking that they match.
 pub fn load_certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, String> {
@@ -41,23 +34,6 @@ pub fn load_certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, 
         .keys_match()
         .map_err(|e| format!("{} does not match {}: {e}", key.display(), cert.display()))?;
     Ok(Arc::new(certified))
-}
-
-/// Loads a PEM bundle of trust anchors.
-pub fn load_roots(path: &Path) -> Result<RootCertStore, String> {
-    let mut roots = RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    for c in certs {
-        let c = c.map_err(|e| format!("invalid PEM in {}: {e}", path.display()))?;
-        roots
-            .add(c)
-            .map_err(|e| format!("invalid CA certificate in {}: {e}", path.display()))?;
-    }
-    if roots.is_empty() {
-        return Err(format!("no CA certificate found in {}", path.display()));
-    }
-    Ok(roots)
 }
 
 /// Picks the certificate for the SNI name: exact, then wildcard, then the default.
@@ -161,26 +137,6 @@ pub fn ensure_dev_cert(tls: &Tls) -> Result<bool, String> {
         0o600,
     )?;
     Ok(true)
-}
-
-/// TLS for upstream connections: the given CA bundle, else the system roots.
-pub fn client_config(ca: Option<&Path>) -> Result<rustls::ClientConfig, String> {
-    let roots = match ca {
-        Some(path) => load_roots(path)?,
-        None => {
-            let mut roots = RootCertStore::empty();
-            let found = rustls_native_certs::load_native_certs();
-            for c in found.certs {
-                let _ = roots.add(c);
-            }
-            roots
-        }
-    };
-    Ok(rustls::ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(VERSIONS)
-        .map_err(|e| format!("TLS setup: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
 /// A bounded label for why a handshake failed.

@@ -10,7 +10,7 @@ mod path;
 
 pub use path::{normalize_path, PathError};
 
-use crate::authn::JwtAuthenticator;
+use crate::authn::{Authenticator, Challenge};
 use crate::config::{HostMatch, Route, RouteAuth};
 use http::Method;
 use std::collections::HashMap;
@@ -23,15 +23,11 @@ pub struct RouteEntry {
     /// Interned name, used as a metric label and log field without allocating.
     pub name: Arc<str>,
     /// The route's authenticators, in configured order (empty when anonymous).
-    pub authn: Vec<Arc<JwtAuthenticator>>,
+    pub authn: Vec<Arc<Authenticator>>,
+    /// The distinct challenges of those authenticators, for `WWW-Authenticate`.
+    pub challenges: Vec<Challenge>,
     /// Required scopes, space-joined, for `WWW-Authenticate: ... scope="..."`.
     pub scope_hint: Option<Arc<str>>,
-}
-
-impl std::fmt::Debug for JwtAuthenticator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "JwtAuthenticator({})", self.name)
-    }
 }
 
 #[derive(Debug, Default)]
@@ -56,7 +52,7 @@ fn specificity(r: &Route) -> (u8, usize, usize, bool) {
 impl RouteTable {
     pub fn new(
         routes: &[Route],
-        authenticators: &HashMap<String, Arc<JwtAuthenticator>>,
+        authenticators: &HashMap<String, Arc<Authenticator>>,
     ) -> RouteTable {
         let mut routes: Vec<Arc<RouteEntry>> = routes
             .iter()
@@ -68,8 +64,15 @@ impl RouteTable {
                         .filter_map(|n| authenticators.get(n).cloned())
                         .collect(),
                 };
+                let mut challenges: Vec<Challenge> = Vec::new();
+                for c in authn.iter().map(|a: &Arc<Authenticator>| a.challenge()) {
+                    if c != Challenge::None && !challenges.contains(&c) {
+                        challenges.push(c);
+                    }
+                }
                 Arc::new(RouteEntry {
                     name: Arc::from(r.name.as_str()),
+                    challenges,
                     config: r.clone(),
                     authn,
                     scope_hint: (!r.require_scopes.is_empty())

@@ -174,7 +174,7 @@ fn client(cfg: &config::Upstream) -> Result<HttpClient, String> {
     http.set_connect_timeout(Some(cfg.connect_timeout));
     http.set_nodelay(true);
     http.enforce_http(false);
-    let tls = crate::listener::tls::client_config(cfg.ca.as_deref())?;
+    let tls = crate::net::client_config(cfg.ca.as_deref())?;
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http();

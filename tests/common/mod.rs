@@ -90,7 +90,7 @@ impl Pki {
     pub fn client_tls(&self, alpn: &[&[u8]], identity: bool) -> rustls::ClientConfig {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(self.ca_cert.der().clone()).unwrap();
-        let b = rustls::ClientConfig::builder_with_provider(sealgate::listener::tls::provider())
+        let b = rustls::ClientConfig::builder_with_provider(sealgate::net::provider())
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_root_certificates(roots);

@@ -1,15 +1,44 @@
-//! Store-backed checks around authentication: clients blocked for repeated
-//! failed authentication (before), and revocation, single use and the route's
-//! rate limit in one store round trip (after).
+//! Admission: store-backed checks around authentication. Clients blocked for
+//! repeated failed authentication (before), and revocation, single use and the
+//! route's rate limit in one store round trip (after). Its verdicts are its
+//! own ([`Refusal`]), apart from authentication failures and authorization
+//! denials.
 
-use crate::app::Shared;
-use crate::authn::{AuthFailure, Principal};
+use crate::state::Shared;
+use crate::authn::Principal;
 use crate::config::{RateKey, Route};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::store::Batch;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
+
+/// A verified credential the store says may not be used (again). 401.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Revoked,
+    Replayed,
+    /// Single use needs a token id (`jti`) and the credential has none.
+    MissingTokenId,
+}
+
+impl Refusal {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::Revoked => "revoked",
+            Refusal::Replayed => "replayed",
+            Refusal::MissingTokenId => "missing_claim",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Refusal::Revoked => "the token has been revoked",
+            Refusal::Replayed => "the token was already used and is valid only once",
+            Refusal::MissingTokenId => "the token lacks a required claim",
+        }
+    }
+}
 
 fn secs(d: Duration) -> u32 {
     u32::try_from(d.as_millis().div_ceil(1000))
@@ -58,7 +87,7 @@ pub async fn after_auth(
         (true, Some(p)) => {
             let jti = p
                 .jti()
-                .ok_or(GatewayError::Auth(AuthFailure::MissingClaim))?;
+                .ok_or(GatewayError::Admission(Refusal::MissingTokenId))?;
             // Remember the jti as long as the token could still be accepted.
             let ttl = p
                 .expires_at()
@@ -84,16 +113,16 @@ pub async fn after_auth(
         Err(_) => return Err(GatewayError::StoreUnavailable),
     };
     if out.jti_revoked {
-        return Err(GatewayError::Auth(AuthFailure::Revoked));
+        return Err(GatewayError::Admission(Refusal::Revoked));
     }
     if let (Some(not_before), Some(p)) = (out.subject_not_before, p) {
         // Issued at or before the cut-off (same second included), or undated: revoked.
         if p.issued_at().is_none_or(|iat| iat <= not_before) {
-            return Err(GatewayError::Auth(AuthFailure::Revoked));
+            return Err(GatewayError::Admission(Refusal::Revoked));
         }
     }
     if !out.first_use {
-        return Err(GatewayError::Auth(AuthFailure::Replayed));
+        return Err(GatewayError::Admission(Refusal::Replayed));
     }
     if let Some(wait) = out.retry_after {
         return Err(GatewayError::RateLimited {

@@ -9,10 +9,7 @@ use crate::metrics::Metrics;
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http::{header, Request, Uri};
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
+use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -23,7 +20,6 @@ pub const MAX_RESPONSE: usize = 1 << 20;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 const MIN_REFRESH: Duration = Duration::from_secs(30);
 
-type FetchClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 pub struct RemoteKeys {
     pub authenticator: String,
@@ -38,19 +34,14 @@ pub struct RemoteKeys {
     /// interval refresh does not touch it).
     last_kid_fetch: std::sync::Mutex<Option<Instant>>,
     fetching: tokio::sync::Mutex<()>,
-    client: FetchClient,
+    client: crate::net::FetchClient,
     refresh: Duration,
     max_stale: Duration,
     cooldown: Duration,
     metrics: Metrics,
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+use crate::authn::unix_now;
 
 impl RemoteKeys {
     /// Creates the key source and starts its refresh task (which ends when the source is dropped).
@@ -61,15 +52,7 @@ impl RemoteKeys {
         settings: &crate::config::JwtSettings,
         metrics: Metrics,
     ) -> Result<Arc<RemoteKeys>, String> {
-        let tls = crate::listener::tls::client_config(None)?;
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(5)));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let client = crate::net::fetch_client(Duration::from_secs(5))?;
         let rk = Arc::new(RemoteKeys {
             authenticator: authenticator.to_string(),
             source,
@@ -79,7 +62,7 @@ impl RemoteKeys {
             generation: AtomicU64::new(0),
             last_kid_fetch: std::sync::Mutex::new(None),
             fetching: tokio::sync::Mutex::new(()),
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client,
             refresh: settings.refresh,
             max_stale: settings.max_stale,
             cooldown: settings.cooldown,
@@ -174,7 +157,7 @@ impl RemoteKeys {
                 header::USER_AGENT,
                 concat!("sealgate/", env!("CARGO_PKG_VERSION")),
             )
-            .body(Empty::new())
+            .body(http_body_util::Full::new(Bytes::new()))
             .map_err(|e| e.to_string())?;
         let resp = tokio::time::timeout(FETCH_TIMEOUT, self.client.request(req))
             .await

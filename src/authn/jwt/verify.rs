@@ -3,7 +3,7 @@
 //! the signature, then check the claims. Pure: `now` is passed in.
 
 use super::keys::{KeySet, Selection};
-use super::AuthFailure;
+use crate::authn::AuthFailure;
 use crate::config::JwtSettings;
 use base64::Engine;
 use serde::de::{self, Deserializer, MapAccess, Visitor};

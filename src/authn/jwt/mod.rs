@@ -1,0 +1,343 @@
+//! `kind = "jwt"`: compact JWS tokens (RFC 7515/7519) verified with keys the
+//! configuration names: a file, a JWKS URL or OIDC discovery (`keys`,
+//! `remote`), never keys the token names. Verified tokens are cached within
+//! their lifetime; tokens refused after their signature was checked are
+//! remembered briefly against the same key set, so a repeated bad token is not
+//! a cheap amplifier. Certificate-bound tokens (RFC 8705) are checked against
+//! the connection's client certificate on every request, cached or not.
+
+pub mod keys;
+pub mod remote;
+pub mod verify;
+
+pub use verify::{check_times, split, unverified_issuer, verify, Verified};
+
+use super::cache::{self, VerifiedCache};
+use super::{
+    extract, AuthError, AuthFailure, Attempt, Binding, Challenge, Dependency, Identity, Kind,
+    Principal, Verdict,
+};
+use crate::config::{self, KeySource};
+use crate::metrics::Metrics;
+use http::HeaderMap;
+use keys::KeySet;
+use remote::RemoteKeys;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+enum KeyHolder {
+    Static(Arc<KeySet>),
+    Remote(Arc<RemoteKeys>),
+}
+
+/// A token refused after its signature was checked. Valid only against the key
+/// set it was checked with: a JWKS refresh makes the entry stale.
+#[derive(Clone)]
+struct Rejected {
+    failure: AuthFailure,
+    /// The key set of the verdict; `Weak` keeps its address from being reused.
+    keys: std::sync::Weak<KeySet>,
+}
+
+/// Refusals that no later moment or key set changes, given the same keys: the
+/// signature does not match, or a verified token's claims are wrong for good.
+/// `NotYetValid` becomes valid later and `UnknownKid` may after a refresh.
+/// Checks before the signature (alg, header, malformed) are cheaper than a lookup.
+fn remember_rejection(f: AuthFailure) -> bool {
+    matches!(
+        f,
+        AuthFailure::BadSignature
+            | AuthFailure::Expired
+            | AuthFailure::WrongIssuer
+            | AuthFailure::WrongAudience
+            | AuthFailure::WrongType
+            | AuthFailure::MissingClaim
+            | AuthFailure::LifetimeTooLong
+    )
+}
+
+pub struct JwtAuthenticator {
+    pub name: Arc<str>,
+    pub settings: config::JwtSettings,
+    keys: KeyHolder,
+    cache: VerifiedCache,
+    /// Recently refused tokens by the same key as `cache` (bounded, 60 s).
+    rejected: moka::sync::Cache<[u8; 32], Rejected>,
+    /// Counters resolved once: a label lookup per request costs more than the cache hit.
+    hits: prometheus::IntCounter,
+    misses: prometheus::IntCounter,
+    rejected_hits: prometheus::IntCounter,
+}
+
+/// Remote key sources, kept across reloads so a reload neither refetches nor flaps readiness.
+#[derive(Default)]
+pub struct KeyRegistry {
+    sources: Mutex<Vec<Arc<RemoteKeys>>>,
+}
+
+impl KeyRegistry {
+    fn get_or_start(
+        &self,
+        name: &str,
+        source: &http::Uri,
+        issuer: Option<String>,
+        s: &config::JwtSettings,
+        metrics: &Metrics,
+    ) -> Result<Arc<RemoteKeys>, String> {
+        let mut list = self
+            .sources
+            .lock()
+            .map_err(|_| "key registry poisoned".to_string())?;
+        if let Some(rk) = list
+            .iter()
+            .find(|r| r.authenticator == name && r.same_source(source, &issuer))
+        {
+            return Ok(rk.clone());
+        }
+        let rk = RemoteKeys::start(name, source.clone(), issuer, s, metrics.clone())?;
+        list.push(rk.clone());
+        Ok(rk)
+    }
+
+    /// Drops sources no authenticator uses any more (their refresh tasks then end).
+    pub fn retain(&self, in_use: &[Arc<RemoteKeys>]) {
+        if let Ok(mut list) = self.sources.lock() {
+            list.retain(|r| in_use.iter().any(|u| Arc::ptr_eq(u, r)));
+        }
+    }
+}
+
+fn dev_keys(name: &str, public: &std::path::Path, s: &config::JwtSettings) -> Result<KeySet, String> {
+    let private = crate::keygen::dev_private_path(public);
+    if crate::keygen::ensure_ed25519(&private, public)? {
+        tracing::warn!(
+            authenticator = %name,
+            private = %private.display(),
+            "generated a development Ed25519 key pair for minting dev tokens (not for production)"
+        );
+    }
+    let pem = std::fs::read(public).map_err(|e| format!("cannot read {}: {e}", public.display()))?;
+    KeySet::from_config_bytes(&pem, false, &s.algorithms)
+}
+
+impl JwtAuthenticator {
+    pub fn build(
+        name: &str,
+        s: &config::JwtSettings,
+        registry: &KeyRegistry,
+        metrics: &Metrics,
+    ) -> Result<JwtAuthenticator, String> {
+        let keys = match &s.keys {
+            KeySource::Static(set) => KeyHolder::Static(set.clone()),
+            KeySource::DevGenerated(public) => KeyHolder::Static(Arc::new(dev_keys(name, public, s)?)),
+            KeySource::Jwks(uri) => KeyHolder::Remote(registry.get_or_start(name, uri, None, s, metrics)?),
+            KeySource::Discovery(uri) => {
+                KeyHolder::Remote(registry.get_or_start(name, uri, Some(s.issuer.clone()), s, metrics)?)
+            }
+        };
+        let counter = |result: &str| metrics.token_cache.with_label_values(&[name, result]);
+        Ok(JwtAuthenticator {
+            name: Arc::from(name),
+            settings: s.clone(),
+            keys,
+            cache: cache::verified_cache(100_000),
+            rejected: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+            hits: counter("hit"),
+            rejected_hits: counter("rejected_hit"),
+            misses: counter("miss"),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn remote(&self) -> Option<&Arc<RemoteKeys>> {
+        match &self.keys {
+            KeyHolder::Remote(r) => Some(r),
+            KeyHolder::Static(_) => None,
+        }
+    }
+
+    /// The token this authenticator reads, if the request carries one.
+    pub fn token<'a>(&self, headers: &'a HeaderMap) -> Result<Option<&'a str>, AuthFailure> {
+        extract::token(headers, &self.settings.token_from)
+    }
+
+    /// Verifies `token` at `now`, from the cache when it was verified before.
+    pub async fn verify_token(&self, token: &str, now: u64) -> Result<Principal, AuthError> {
+        let s = &self.settings;
+        if token.len() > s.max_token_size {
+            return Err(AuthFailure::TokenTooLarge.into());
+        }
+        let key = cache::key(&self.name, token.as_bytes());
+        if let Some(hit) = self.cache.get(&key) {
+            self.hits.inc();
+            let leeway = s.leeway.as_secs();
+            check_times(hit.expires_at, hit.not_before, hit.issued_at, now, leeway, s.require_exp)?;
+            return Ok(self.principal(hit));
+        }
+        let set = self.current_keys()?;
+        if let Some(r) = self.rejected.get(&key) {
+            if std::ptr::eq(r.keys.as_ptr(), Arc::as_ptr(&set)) {
+                self.rejected_hits.inc();
+                return Err(r.failure.into());
+            }
+        }
+        self.misses.inc();
+        let (result, set) = match (verify::verify(token, &set, s, now), &self.keys) {
+            (Err(AuthFailure::UnknownKid), KeyHolder::Remote(remote))
+                if remote.refresh_for_unknown_kid().await =>
+            {
+                let set = self.current_keys()?;
+                (verify::verify(token, &set, s, now), set)
+            }
+            (result, _) => (result, set),
+        };
+        match result {
+            Ok(verified) => {
+                let identity = Arc::new(identity(verified));
+                self.cache.insert(key, identity.clone());
+                Ok(self.principal(identity))
+            }
+            Err(failure) => {
+                if remember_rejection(failure) {
+                    let keys = Arc::downgrade(&set);
+                    self.rejected.insert(key, Rejected { failure, keys });
+                }
+                Err(failure.into())
+            }
+        }
+    }
+
+    fn current_keys(&self) -> Result<Arc<KeySet>, AuthError> {
+        match &self.keys {
+            KeyHolder::Static(set) => Ok(set.clone()),
+            KeyHolder::Remote(remote) => remote
+                .current()
+                .ok_or(AuthError::Unavailable(Dependency::Keys)),
+        }
+    }
+
+    fn principal(&self, identity: Arc<Identity>) -> Principal {
+        Principal::new(self.name.clone(), "jwt", identity)
+    }
+
+    /// RFC 8705 §3: a token bound to a certificate is accepted only over a
+    /// connection that presented that certificate; `certificate_bound` requires
+    /// every token to be bound.
+    fn check_binding(&self, p: &Principal, at: &Attempt<'_>) -> Result<(), AuthFailure> {
+        match (p.binding(), at.client_cert) {
+            (Some(Binding::Certificate { x5t_s256 }), Some(cert)) => {
+                if aws_lc_rs::constant_time::verify_slices_are_equal(
+                    x5t_s256.as_bytes(),
+                    cert.x5t_s256.as_bytes(),
+                )
+                .is_ok()
+                {
+                    Ok(())
+                } else {
+                    Err(AuthFailure::CertificateMismatch)
+                }
+            }
+            (Some(Binding::Certificate { .. }), None) => Err(AuthFailure::CertificateMismatch),
+            _ if self.settings.certificate_bound => Err(AuthFailure::CertificateMismatch),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What a verified JWT says, in kind-neutral form.
+fn identity(v: Verified) -> Identity {
+    let token_id = v.claims.get("jti").and_then(|j| j.as_str()).map(str::to_string);
+    let cnf = v.claims.get("cnf");
+    let text = |k: &str| cnf.and_then(|c| c.get(k)).and_then(|x| x.as_str()).map(str::to_string);
+    let binding = match (text("x5t#S256"), text("jkt")) {
+        (Some(x5t_s256), _) => Some(Binding::Certificate { x5t_s256 }),
+        (None, Some(jkt)) => Some(Binding::Dpop { jkt }),
+        _ => None,
+    };
+    Identity {
+        subject: v.subject,
+        issuer: Some(v.issuer),
+        claims: v.claims,
+        expires_at: v.exp,
+        not_before: v.nbf,
+        issued_at: v.iat,
+        token_id,
+        binding,
+    }
+}
+
+/// Compact JWS: exactly three dot-separated parts.
+fn jws_shaped(token: &str) -> bool {
+    token.bytes().filter(|&b| b == b'.').count() == 2
+}
+
+impl Kind for JwtAuthenticator {
+    fn presents(&self, at: &Attempt<'_>) -> bool {
+        match self.token(at.headers) {
+            Ok(Some(t)) => jws_shaped(t),
+            Ok(None) => false,
+            Err(_) => true,
+        }
+    }
+
+    fn located(&self, at: &Attempt<'_>) -> bool {
+        !matches!(self.token(at.headers), Ok(None))
+    }
+
+    async fn verify(&self, at: &Attempt<'_>) -> Result<Verdict, AuthError> {
+        let token = self.token(at.headers)?.ok_or(AuthFailure::Missing)?;
+        let p = self.verify_token(token, at.now).await?;
+        self.check_binding(&p, at)?;
+        Ok(Verdict::of(p))
+    }
+
+    fn challenge(&self) -> Challenge {
+        Challenge::Bearer
+    }
+
+    fn strip(&self, headers: &mut HeaderMap) {
+        extract::strip(headers, &self.settings.token_from);
+    }
+
+    fn not_ready(&self) -> Option<String> {
+        match &self.keys {
+            KeyHolder::Remote(r) if !r.loaded() => Some(format!(
+                "authenticators.{}: signing keys not loaded",
+                self.name
+            )),
+            _ => None,
+        }
+    }
+
+    fn log_settings(&self) {
+        let s = &self.settings;
+        tracing::info!(
+            authenticator = %self.name,
+            kind = "jwt",
+            issuer = %s.issuer,
+            audiences = ?s.audiences,
+            algorithms = ?s.algorithms,
+            keys = match &s.keys {
+                KeySource::Static(_) | KeySource::DevGenerated(_) => "file",
+                KeySource::Jwks(_) => "jwks_url",
+                KeySource::Discovery(_) => "discovery",
+            },
+            "authenticator"
+        );
+    }
+
+    fn watched_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = self.settings.key_file.iter().cloned().collect();
+        if let KeySource::DevGenerated(p) = &self.settings.keys {
+            files.push(p.clone());
+        }
+        files
+    }
+}

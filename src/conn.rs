@@ -1,0 +1,71 @@
+//! Per-connection facts the request path reads: the peer address, the
+//! negotiated protocol, and the verified client certificate. Computed once per
+//! connection (linkerd2-proxy's model), never per request.
+
+use base64::Engine;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// What the pipeline knows about the connection a request arrived on.
+#[derive(Debug)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub http2: bool,
+    /// The peer address pre-rendered for X-Forwarded-For/Forwarded.
+    pub forwarding: crate::forwarding::PeerForwarding,
+    /// The leaf certificate the client presented; rustls has already verified
+    /// it against `listen.tls.client_ca` (and the CRLs) when this is `Some`.
+    pub client_cert: Option<Arc<ClientCert>>,
+}
+
+/// The facts of a verified client certificate that authentication and the
+/// forwarded identity use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    /// SHA-256 of the DER certificate, base64url (RFC 8705 `x5t#S256`).
+    pub x5t_s256: String,
+    pub subject: String,
+    pub subject_cn: Option<String>,
+    pub san_uris: Vec<String>,
+    pub san_dns: Vec<String>,
+    pub san_emails: Vec<String>,
+    /// Hex, as `openssl x509 -serial` shows it.
+    pub serial: String,
+    pub not_after: u64,
+}
+
+impl ClientCert {
+    /// Reads the facts out of a DER certificate (already verified by rustls).
+    pub fn parse(der: &[u8]) -> Result<ClientCert, String> {
+        use x509_parser::extensions::GeneralName;
+        let (_, cert) = x509_parser::parse_x509_certificate(der)
+            .map_err(|e| format!("unparsable client certificate: {e}"))?;
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+        let mut out = ClientCert {
+            x5t_s256: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref()),
+            subject: cert.subject().to_string(),
+            subject_cn: cert
+                .subject()
+                .iter_common_name()
+                .next()
+                .and_then(|cn| cn.as_str().ok())
+                .map(str::to_string),
+            san_uris: Vec::new(),
+            san_dns: Vec::new(),
+            san_emails: Vec::new(),
+            serial: cert.raw_serial_as_string().replace(':', ""),
+            not_after: u64::try_from(cert.validity().not_after.timestamp()).unwrap_or(0),
+        };
+        if let Ok(Some(san)) = cert.subject_alternative_name() {
+            for name in &san.value.general_names {
+                match name {
+                    GeneralName::URI(u) => out.san_uris.push((*u).to_string()),
+                    GeneralName::DNSName(d) => out.san_dns.push((*d).to_string()),
+                    GeneralName::RFC822Name(e) => out.san_emails.push((*e).to_string()),
+                    _ => {}
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,79 @@
+//! Outbound connections' TLS and fetch policy, shared by every client the
+//! gateway runs (upstreams, Redis, JWKS and discovery, introspection): one
+//! crypto provider (aws-lc-rs), TLS 1.2/1.3, trust anchors from a PEM bundle
+//! or the system roots.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use rustls::RootCertStore;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+pub const VERSIONS: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+
+/// Loads a PEM bundle of trust anchors.
+pub fn load_roots(path: &Path) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    for c in certs {
+        let c = c.map_err(|e| format!("invalid PEM in {}: {e}", path.display()))?;
+        roots
+            .add(c)
+            .map_err(|e| format!("invalid CA certificate in {}: {e}", path.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("no CA certificate found in {}", path.display()));
+    }
+    Ok(roots)
+}
+
+/// TLS for upstream connections: the given CA bundle, else the system roots.
+pub fn client_config(ca: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+    let roots = match ca {
+        Some(path) => load_roots(path)?,
+        None => {
+            let mut roots = RootCertStore::empty();
+            let found = rustls_native_certs::load_native_certs();
+            for c in found.certs {
+                let _ = roots.add(c);
+            }
+            roots
+        }
+    };
+    Ok(rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(VERSIONS)
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+
+/// A pooled HTTP/1.1 client for the gateway's own fetches (JWKS, discovery,
+/// introspection): https anywhere, plain http only where the settings allowed it.
+pub type FetchClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+pub fn fetch_client(connect_timeout: Duration) -> Result<FetchClient, String> {
+    let tls = client_config(None)?;
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(connect_timeout));
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
+}
