@@ -1,10 +1,10 @@
 //! The request's single exit: when its response body ends (or is dropped), one
 //! access-log line is written and the request metrics are recorded.
 
-use crate::state::Shared;
 use crate::body::Finish;
 use crate::error::GatewayError;
 use crate::metrics::{method_label, status_class};
+use crate::state::Shared;
 use http::{HeaderValue, Method, Request, StatusCode};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

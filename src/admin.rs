@@ -1,8 +1,8 @@
 //! The admin listener (plain HTTP, meant for localhost or a private network):
 //! `/metrics`, `/livez`, `/readyz`.
 
-use crate::state::Shared;
 use crate::body::{full, ResBody};
+use crate::state::Shared;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;

@@ -2,9 +2,9 @@
 //! Off unless `admin.token` is set; the bearer token is compared in constant
 //! time; every call is written to the audit log (`sealgate::audit`).
 
-use crate::state::Shared;
 use crate::authn::unix_now;
 use crate::body::{full, ResBody};
+use crate::state::Shared;
 use crate::store::{jti_key, sub_key, Revocation};
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};

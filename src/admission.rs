@@ -4,11 +4,11 @@
 //! own ([`Refusal`]), apart from authentication failures and authorization
 //! denials.
 
-use crate::state::Shared;
 use crate::authn::Principal;
 use crate::config::{RateKey, Route};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
+use crate::state::Shared;
 use crate::store::Batch;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};

@@ -2,10 +2,10 @@
 //! reload on SIGHUP, and shut down gracefully on SIGTERM/SIGINT.
 
 use crate::config::{self, Config};
-pub use crate::state::Shared;
 use crate::gateway::Gateway;
 use crate::listener::{self, tls};
 use crate::metrics::Metrics;
+pub use crate::state::Shared;
 use arc_swap::ArcSwap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

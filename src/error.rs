@@ -223,10 +223,12 @@ impl GatewayError {
 fn bearer_challenge(error: Option<(&str, &str, Option<&str>)>) -> String {
     match error {
         None => "Bearer realm=\"sealgate\"".to_string(),
-        Some((code, description, scope)) => format!(
+        Some((code, description, scope)) => {
+            format!(
             "Bearer realm=\"sealgate\", error=\"{code}\", error_description=\"{description}\"{}",
             scope.map(|s| format!(", scope=\"{s}\"")).unwrap_or_default()
-        ),
+        )
+        }
     }
 }
 

@@ -4,9 +4,9 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
-pub mod admission;
 pub mod admin;
 pub mod admin_api;
+pub mod admission;
 pub mod app;
 pub mod authn;
 pub mod authz;

@@ -60,7 +60,6 @@ pub fn client_config(ca: Option<&Path>) -> Result<rustls::ClientConfig, String> 
         .with_no_client_auth())
 }
 
-
 /// A pooled HTTP/1.1 client for the gateway's own fetches (JWKS, discovery,
 /// introspection): https anywhere, plain http only where the settings allowed it.
 pub type FetchClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;

@@ -6,17 +6,17 @@
 //! later issues) -> rewrite headers -> forward -> respond.
 
 use crate::access::AccessRecord;
-use crate::state::Shared;
 use crate::admission;
-use crate::authn::{self, unix_now, AuthError, Attempt};
+use crate::authn::{self, unix_now, Attempt, AuthError};
 use crate::body::{AccountedBody, LimitedBody, ReqBody, ResBody};
 use crate::config::{RouteAuth, Sealed};
+use crate::conn::ConnInfo;
 use crate::envelope::Sealing;
 use crate::error::GatewayError;
 use crate::forwarding::{self, Downstream, X_REQUEST_ID};
 use crate::gateway::Gateway;
-use crate::conn::ConnInfo;
 use crate::route::{normalize_host, normalize_path};
+use crate::state::Shared;
 use http::{header, HeaderMap, HeaderValue, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;

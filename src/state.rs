@@ -23,4 +23,3 @@ pub struct Shared {
     /// Bumped after every reload attempt, successful or not (tests and the watcher wait on it).
     pub reloads: watch::Sender<u64>,
 }
-

@@ -8,7 +8,10 @@ use crate::config::TokenSource;
 use http::{header, HeaderMap, HeaderValue};
 
 /// The token at `source`, if the request carries one.
-pub fn token<'a>(headers: &'a HeaderMap, source: &TokenSource) -> Result<Option<&'a str>, AuthFailure> {
+pub fn token<'a>(
+    headers: &'a HeaderMap,
+    source: &TokenSource,
+) -> Result<Option<&'a str>, AuthFailure> {
     match source {
         TokenSource::Bearer => bearer(headers),
         TokenSource::Header(name) => match headers.get(name) {

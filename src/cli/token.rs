@@ -260,7 +260,10 @@ fn verify(config: &Path, route: &str, token: &str) -> u8 {
         let at = authn::Attempt::new(&method, &target, "localhost", &headers, now);
         match authn::authenticate(&entry.authn, &at).await {
             Err(authn::AuthError::Unavailable(d)) => {
-                println!("verification: FAILED: {} (a dependency of the authenticator is down)", d.reason());
+                println!(
+                    "verification: FAILED: {} (a dependency of the authenticator is down)",
+                    d.reason()
+                );
                 println!("result: REJECTED with 503");
                 1
             }
@@ -270,15 +273,28 @@ fn verify(config: &Path, route: &str, token: &str) -> u8 {
                 1
             }
             Ok(p) => {
-                println!("verification: ok (authenticator {}, kind {}, subject {:?})", p.authenticator(), p.kind(), p.subject());
+                println!(
+                    "verification: ok (authenticator {}, kind {}, subject {:?})",
+                    p.authenticator(),
+                    p.kind(),
+                    p.subject()
+                );
                 match crate::authz::authorize(&entry.config, &p) {
                     Ok(()) => {
-                        println!("authorization: ok (scopes {:?}, claim rules {})", entry.config.require_scopes, entry.config.require_claims.len());
+                        println!(
+                            "authorization: ok (scopes {:?}, claim rules {})",
+                            entry.config.require_scopes,
+                            entry.config.require_claims.len()
+                        );
                         println!("result: ACCEPTED");
                         0
                     }
                     Err(f) => {
-                        println!("authorization: FAILED: {} ({})", f.reason(), f.description());
+                        println!(
+                            "authorization: FAILED: {} ({})",
+                            f.reason(),
+                            f.description()
+                        );
                         println!("result: REJECTED with 403");
                         1
                     }

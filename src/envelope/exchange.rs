@@ -7,11 +7,11 @@
 use super::crypto::{self, EnvelopeError};
 use super::Sealing;
 use crate::access::AccessRecord;
-use crate::state::Shared;
 use crate::body::{full, ResBody};
+use crate::conn::ConnInfo;
 use crate::error::{problem, GatewayError};
 use crate::gateway::Gateway;
-use crate::conn::ConnInfo;
+use crate::state::Shared;
 use bytes::Bytes;
 use http::{header, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};

@@ -2,9 +2,9 @@
 //! ALPN chose, each connection watched for graceful shutdown. A failed handshake
 //! is counted and logged at debug; it never stops the loop.
 
-use crate::state::Shared;
 use crate::conn::{ClientCert, ConnInfo};
 use crate::pipeline;
+use crate::state::Shared;
 use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};

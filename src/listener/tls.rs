@@ -4,11 +4,11 @@
 //! upstream `ClientConfig`.
 
 use crate::config::Tls;
+use crate::net::{load_roots, provider, VERSIONS};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
-use crate::net::{provider, load_roots, VERSIONS};
 use rustls::ServerConfig;
 use std::collections::HashMap;
 use std::path::Path;

@@ -14,7 +14,7 @@ pub use verify::{check_times, split, unverified_issuer, verify, Verified};
 
 use super::cache::{self, VerifiedCache};
 use super::{
-    extract, AuthError, AuthFailure, Attempt, Binding, Challenge, Dependency, Identity, Kind,
+    extract, Attempt, AuthError, AuthFailure, Binding, Challenge, Dependency, Identity, Kind,
     Principal, Verdict,
 };
 use crate::config::{self, KeySource};
@@ -108,7 +108,11 @@ impl KeyRegistry {
     }
 }
 
-fn dev_keys(name: &str, public: &std::path::Path, s: &config::JwtSettings) -> Result<KeySet, String> {
+fn dev_keys(
+    name: &str,
+    public: &std::path::Path,
+    s: &config::JwtSettings,
+) -> Result<KeySet, String> {
     let private = crate::keygen::dev_private_path(public);
     if crate::keygen::ensure_ed25519(&private, public)? {
         tracing::warn!(
@@ -117,7 +121,8 @@ fn dev_keys(name: &str, public: &std::path::Path, s: &config::JwtSettings) -> Re
             "generated a development Ed25519 key pair for minting dev tokens (not for production)"
         );
     }
-    let pem = std::fs::read(public).map_err(|e| format!("cannot read {}: {e}", public.display()))?;
+    let pem =
+        std::fs::read(public).map_err(|e| format!("cannot read {}: {e}", public.display()))?;
     KeySet::from_config_bytes(&pem, false, &s.algorithms)
 }
 
@@ -130,11 +135,19 @@ impl JwtAuthenticator {
     ) -> Result<JwtAuthenticator, String> {
         let keys = match &s.keys {
             KeySource::Static(set) => KeyHolder::Static(set.clone()),
-            KeySource::DevGenerated(public) => KeyHolder::Static(Arc::new(dev_keys(name, public, s)?)),
-            KeySource::Jwks(uri) => KeyHolder::Remote(registry.get_or_start(name, uri, None, s, metrics)?),
-            KeySource::Discovery(uri) => {
-                KeyHolder::Remote(registry.get_or_start(name, uri, Some(s.issuer.clone()), s, metrics)?)
+            KeySource::DevGenerated(public) => {
+                KeyHolder::Static(Arc::new(dev_keys(name, public, s)?))
             }
+            KeySource::Jwks(uri) => {
+                KeyHolder::Remote(registry.get_or_start(name, uri, None, s, metrics)?)
+            }
+            KeySource::Discovery(uri) => KeyHolder::Remote(registry.get_or_start(
+                name,
+                uri,
+                Some(s.issuer.clone()),
+                s,
+                metrics,
+            )?),
         };
         let counter = |result: &str| metrics.token_cache.with_label_values(&[name, result]);
         Ok(JwtAuthenticator {
@@ -178,7 +191,14 @@ impl JwtAuthenticator {
         if let Some(hit) = self.cache.get(&key) {
             self.hits.inc();
             let leeway = s.leeway.as_secs();
-            check_times(hit.expires_at, hit.not_before, hit.issued_at, now, leeway, s.require_exp)?;
+            check_times(
+                hit.expires_at,
+                hit.not_before,
+                hit.issued_at,
+                now,
+                leeway,
+                s.require_exp,
+            )?;
             return Ok(self.principal(hit));
         }
         let set = self.current_keys()?;
@@ -253,9 +273,17 @@ impl JwtAuthenticator {
 
 /// What a verified JWT says, in kind-neutral form.
 fn identity(v: Verified) -> Identity {
-    let token_id = v.claims.get("jti").and_then(|j| j.as_str()).map(str::to_string);
+    let token_id = v
+        .claims
+        .get("jti")
+        .and_then(|j| j.as_str())
+        .map(str::to_string);
     let cnf = v.claims.get("cnf");
-    let text = |k: &str| cnf.and_then(|c| c.get(k)).and_then(|x| x.as_str()).map(str::to_string);
+    let text = |k: &str| {
+        cnf.and_then(|c| c.get(k))
+            .and_then(|x| x.as_str())
+            .map(str::to_string)
+    };
     let binding = match (text("x5t#S256"), text("jkt")) {
         (Some(x5t_s256), _) => Some(Binding::Certificate { x5t_s256 }),
         (None, Some(jkt)) => Some(Binding::Dpop { jkt }),

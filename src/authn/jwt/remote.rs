@@ -20,7 +20,6 @@ pub const MAX_RESPONSE: usize = 1 << 20;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 const MIN_REFRESH: Duration = Duration::from_secs(30);
 
-
 pub struct RemoteKeys {
     pub authenticator: String,
     source: Uri,
