@@ -242,6 +242,8 @@ fn identity_config(assertion: Option<Assertion>) -> Identity {
         max_header_bytes: 8192,
         assertion_header: HeaderName::from_static("x-sealgate-assertion"),
         assertion,
+        client_cert_header: HeaderName::from_static("x-forwarded-client-cert"),
+        forward_client_cert: false,
     }
 }
 

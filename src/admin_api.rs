@@ -1,4 +1,5 @@
-//! The admin API on the admin listener: revocations by `jti` or by subject.
+//! The admin API on the admin listener: revocations by `jti` or by subject,
+//! and API keys (`admin_keys`).
 //! Off unless `admin.token` is set; the bearer token is compared in constant
 //! time; every call is written to the audit log (`sealgate::audit`).
 
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 const MAX_BODY: usize = 64 * 1024;
 
-fn json(status: StatusCode, v: &serde_json::Value) -> Response<ResBody> {
+pub(crate) fn json(status: StatusCode, v: &serde_json::Value) -> Response<ResBody> {
     let mut r = Response::new(full(v.to_string()));
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -24,7 +25,7 @@ fn json(status: StatusCode, v: &serde_json::Value) -> Response<ResBody> {
     r
 }
 
-fn problem(status: StatusCode, reason: &str, detail: &str) -> Response<ResBody> {
+pub(crate) fn problem(status: StatusCode, reason: &str, detail: &str) -> Response<ResBody> {
     crate::error::problem(status, reason, detail, &HeaderValue::from_static(""))
 }
 
@@ -90,7 +91,11 @@ pub async fn handle(state: &Shared, req: Request<Incoming>) -> Response<ResBody>
         );
         return r;
     }
-    if req.uri().path() != "/admin/revocations" {
+    let path = req.uri().path();
+    if path == "/admin/api-keys" || path.starts_with("/admin/api-keys/") {
+        return crate::admin_keys::handle(state, &gw, req).await;
+    }
+    if path != "/admin/revocations" {
         return problem(StatusCode::NOT_FOUND, "not_found", "unknown admin endpoint");
     }
     let m = &state.metrics;

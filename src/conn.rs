@@ -24,6 +24,8 @@ pub struct ConnInfo {
 pub struct ClientCert {
     /// SHA-256 of the DER certificate, base64url (RFC 8705 `x5t#S256`).
     pub x5t_s256: String,
+    /// The same digest in hex (Envoy's XFCC `Hash`).
+    pub sha256_hex: String,
     pub subject: String,
     pub subject_cn: Option<String>,
     pub san_uris: Vec<String>,
@@ -43,6 +45,7 @@ impl ClientCert {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
         let mut out = ClientCert {
             x5t_s256: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref()),
+            sha256_hex: hex::encode(digest.as_ref()),
             subject: cert.subject().to_string(),
             subject_cn: cert
                 .subject()

@@ -42,7 +42,7 @@ impl Gateway {
         }
         let mut authenticators = HashMap::new();
         for (name, a) in &config.authenticators {
-            let built = Authenticator::build(a, registry, metrics)
+            let built = Authenticator::build(a, registry, &store, metrics)
                 .map_err(|e| format!("authenticators.{name}: {e}"))?;
             authenticators.insert(name.clone(), Arc::new(built));
         }

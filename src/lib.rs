@@ -6,6 +6,7 @@
 pub mod access;
 pub mod admin;
 pub mod admin_api;
+pub mod admin_keys;
 pub mod admission;
 pub mod app;
 pub mod authn;

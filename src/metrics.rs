@@ -24,6 +24,7 @@ pub struct Metrics {
     pub build_info: IntGaugeVec,
     pub ready: prometheus::IntGauge,
     pub jwks_fetches: IntCounterVec,
+    pub introspections: IntCounterVec,
     pub jwks_keys: IntGaugeVec,
     pub token_cache: IntCounterVec,
     pub store_errors: IntCounterVec,
@@ -154,6 +155,12 @@ impl Metrics {
                 &r,
                 "sealgate_jwks_fetches_total",
                 "JWKS/discovery fetches, by authenticator and result (success, failure).",
+                &["authenticator", "result"],
+            )?,
+            introspections: counter(
+                &r,
+                "sealgate_introspection_requests_total",
+                "RFC 7662 introspection calls, by authenticator and result (active, inactive, error).",
                 &["authenticator", "result"],
             )?,
             token_cache: counter(

@@ -40,6 +40,21 @@ pub fn load_roots(path: &Path) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
+/// Loads a PEM file of certificate revocation lists.
+pub fn load_crls(
+    path: &Path,
+) -> Result<Vec<rustls::pki_types::CertificateRevocationListDer<'static>>, String> {
+    use rustls::pki_types::CertificateRevocationListDer;
+    let crls: Vec<_> = CertificateRevocationListDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("invalid PEM in {}: {e}", path.display()))?;
+    if crls.is_empty() {
+        return Err(format!("no X509 CRL found in {}", path.display()));
+    }
+    Ok(crls)
+}
+
 /// TLS for upstream connections: the given CA bundle, else the system roots.
 pub fn client_config(ca: Option<&Path>) -> Result<rustls::ClientConfig, String> {
     let roots = match ca {

@@ -151,8 +151,13 @@ pub async fn process(
         },
     );
     parts.headers.insert(&X_REQUEST_ID, request_id.clone());
+    let identity = &gw.config.identity;
+    if let (true, Some(cert), None) = (identity.forward_client_cert, &conn.client_cert, sealing) {
+        if let Some(v) = crate::identity::client_cert_value(cert) {
+            parts.headers.insert(&identity.client_cert_header, v);
+        }
+    }
     if let Some(p) = &principal {
-        let identity = &gw.config.identity;
         crate::identity::set_verified(&mut parts.headers, identity, p)?;
         if let Some(signer) = &gw.assertion {
             let jwt = signer

@@ -13,10 +13,13 @@
 //! `introspect` asks an RFC 7662 endpoint. `extract` reads credentials,
 //! `cache` remembers verified ones.
 
+pub mod api_key;
 mod cache;
 pub mod extract;
 mod failure;
+pub mod introspect;
 pub mod jwt;
+pub mod mtls;
 mod principal;
 
 pub use failure::{AuthError, AuthFailure, Dependency};
@@ -126,12 +129,18 @@ pub(crate) trait Kind {
 /// A configured authenticator, ready to verify.
 pub enum Authenticator {
     Jwt(jwt::JwtAuthenticator),
+    Mtls(mtls::MtlsAuthenticator),
+    ApiKey(api_key::ApiKeyAuthenticator),
+    Introspection(Arc<introspect::Introspector>),
 }
 
 macro_rules! dispatch {
     ($self:ident, $a:ident => $e:expr) => {
         match $self {
             Authenticator::Jwt($a) => $e,
+            Authenticator::Mtls($a) => $e,
+            Authenticator::ApiKey($a) => $e,
+            Authenticator::Introspection($a) => $e,
         }
     };
 }
@@ -141,15 +150,38 @@ impl Authenticator {
     pub fn build(
         cfg: &crate::config::Authenticator,
         keys: &jwt::KeyRegistry,
+        store: &Arc<crate::store::Store>,
         metrics: &crate::metrics::Metrics,
     ) -> Result<Authenticator, String> {
-        jwt::JwtAuthenticator::build(&cfg.name, &cfg.jwt, keys, metrics).map(Authenticator::Jwt)
+        use crate::config::AuthnSettings as S;
+        let name = cfg.name.as_str();
+        Ok(match &cfg.settings {
+            S::Jwt(s) => Authenticator::Jwt(jwt::JwtAuthenticator::build(name, s, keys, metrics)?),
+            S::Mtls(s) => Authenticator::Mtls(mtls::MtlsAuthenticator::new(name, s)),
+            S::ApiKey(s) => Authenticator::ApiKey(api_key::ApiKeyAuthenticator::build(
+                name, s, store, metrics,
+            )?),
+            S::Introspection(s) => {
+                Authenticator::Introspection(introspect::Introspector::build(name, s, metrics)?)
+            }
+        })
+    }
+
+    /// Where a token-carrying kind reads its token (`None` for certificates).
+    pub fn token_source(&self) -> Option<&crate::config::TokenSource> {
+        match self {
+            Authenticator::Jwt(j) => Some(&j.settings.token_from),
+            Authenticator::ApiKey(k) => Some(k.token_source()),
+            Authenticator::Introspection(i) => Some(i.token_source()),
+            Authenticator::Mtls(_) => None,
+        }
     }
 
     /// The remote key source this authenticator keeps alive, if any.
     pub fn remote_keys(&self) -> Option<&Arc<jwt::remote::RemoteKeys>> {
         match self {
             Authenticator::Jwt(j) => j.remote(),
+            _ => None,
         }
     }
 
@@ -159,6 +191,9 @@ impl Authenticator {
     pub fn kind(&self) -> &'static str {
         match self {
             Authenticator::Jwt(_) => "jwt",
+            Authenticator::Mtls(_) => "mtls",
+            Authenticator::ApiKey(_) => "api-key",
+            Authenticator::Introspection(_) => "introspection",
         }
     }
     pub fn presents(&self, at: &Attempt<'_>) -> bool {
@@ -213,9 +248,7 @@ fn choose<'a>(
         .find(|a| a.presents(at))
         .or_else(|| list.iter().find(|a| a.located(at)))
         .ok_or(AuthFailure::Missing)?;
-    #[allow(irrefutable_let_patterns)]
-    let Authenticator::Jwt(jwt) = &**first
-    else {
+    let Authenticator::Jwt(jwt) = &**first else {
         return Ok(first);
     };
     let token = jwt.token(at.headers)?.ok_or(AuthFailure::Missing)?;

@@ -1,6 +1,7 @@
 //! The command line (a contract: see DESIGN.md): `run`, `check`, `keygen`,
-//! `token mint` and `token verify`.
+//! `token mint`, `token verify` and `api-key`.
 
+pub mod api_key;
 pub mod ohttp;
 pub mod token;
 
@@ -51,6 +52,11 @@ pub enum Command {
     Ohttp {
         #[command(subcommand)]
         command: OhttpCommand,
+    },
+    /// API keys: create (printed once), list, revoke.
+    ApiKey {
+        #[command(subcommand)]
+        command: api_key::ApiKeyCommand,
     },
     /// Development tokens: mint one, or explain why one is accepted or rejected.
     Token {

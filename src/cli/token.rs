@@ -62,11 +62,17 @@ pub fn run(cmd: TokenCommand) -> u8 {
         } => {
             let defaults = match authenticator {
                 Some(name) => match crate::config::load(&config) {
-                    Ok(c) => match c.authenticators.get(&name) {
-                        Some(a) => Some((
-                            a.jwt.issuer.clone(),
-                            a.jwt.audiences.first().cloned().unwrap_or_default(),
+                    Ok(c) => match c.authenticators.get(&name).map(|a| &a.settings) {
+                        Some(crate::config::AuthnSettings::Jwt(j)) => Some((
+                            j.issuer.clone(),
+                            j.audiences.first().cloned().unwrap_or_default(),
                         )),
+                        Some(_) => {
+                            return fail(&format!(
+                                "{}: authenticator {name:?} is not of kind \"jwt\"",
+                                config.display()
+                            ))
+                        }
                         None => {
                             return fail(&format!(
                                 "{}: no authenticator named {name:?}",
@@ -309,8 +315,10 @@ fn presented(authenticators: &[std::sync::Arc<Authenticator>], token: &str) -> h
     use crate::config::TokenSource;
     let mut headers = http::HeaderMap::new();
     for a in authenticators {
-        let Authenticator::Jwt(j) = &**a;
-        let placed = match &j.settings.token_from {
+        let Some(source) = a.token_source() else {
+            continue;
+        };
+        let placed = match source {
             TokenSource::Bearer => format!("Bearer {token}")
                 .parse()
                 .map(|v| (http::header::AUTHORIZATION, v)),

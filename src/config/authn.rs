@@ -1,6 +1,6 @@
 //! Validation of `[authenticators.NAME]` tables and of route requirements.
 
-use super::file::{AuthenticatorFile, ClaimRuleFile};
+use super::file::{AuthenticatorFile, ClaimRuleFile, JwtFile};
 use super::secret::SecretRef;
 use super::*;
 use jsonwebtoken::Algorithm;
@@ -70,33 +70,37 @@ pub fn fetch_url(text: &str) -> Result<http::Uri, String> {
     }
 }
 
+/// Validates one `[authenticators.NAME]` table with its kind's own validator.
 pub(super) fn authenticator(
     c: &mut Ctx<'_>,
     name: &str,
     a: &AuthenticatorFile,
 ) -> Option<Authenticator> {
+    let mut d = super::diag::Diag {
+        errors: &mut *c.errors,
+        warnings: &mut *c.warnings,
+        base: c.base,
+    };
+    let settings = match a {
+        AuthenticatorFile::Jwt(j) => AuthnSettings::Jwt(jwt(c, name, j)?),
+        AuthenticatorFile::Mtls(m) => {
+            AuthnSettings::Mtls(crate::authn::mtls::settings(&mut d, name, m)?)
+        }
+        AuthenticatorFile::ApiKey(k) => {
+            AuthnSettings::ApiKey(crate::authn::api_key::settings(&mut d, name, k)?)
+        }
+        AuthenticatorFile::Introspection(i) => {
+            AuthnSettings::Introspection(crate::authn::introspect::settings(&mut d, name, i)?)
+        }
+    };
+    Some(Authenticator {
+        name: name.to_string(),
+        settings,
+    })
+}
+
+fn jwt(c: &mut Ctx<'_>, name: &str, a: &JwtFile) -> Option<JwtSettings> {
     let p = |k: &str| format!("authenticators.{name}.{k}");
-    match a.kind.as_deref() {
-        Some("jwt") => {}
-        Some(other @ ("opaque" | "dpop" | "http-signature" | "oauth1" | "mtls")) => {
-            c.push(
-                p("kind"),
-                format!("authenticator kind {other:?} is not available in this build yet"),
-            );
-            return None;
-        }
-        Some(other) => {
-            c.push(
-                p("kind"),
-                format!("unknown kind {other:?}; expected \"jwt\""),
-            );
-            return None;
-        }
-        None => {
-            c.push(p("kind"), "missing; write kind = \"jwt\"");
-            return None;
-        }
-    }
     let issuer = a.issuer.clone().unwrap_or_else(|| {
         c.push(
             p("issuer"),
@@ -266,7 +270,7 @@ pub(super) fn authenticator(
         max_token_size,
         token_from,
         key_file,
-        certificate_bound: false,
+        certificate_bound: a.certificate_bound.unwrap_or(false),
     };
     if jwt.leeway > Duration::from_secs(300) {
         c.push(
@@ -274,10 +278,7 @@ pub(super) fn authenticator(
             "at most 5m: a large leeway keeps expired tokens alive",
         );
     }
-    Some(Authenticator {
-        name: name.to_string(),
-        jwt,
-    })
+    Some(jwt)
 }
 
 pub(super) fn claim_rules(

@@ -96,6 +96,11 @@ pub struct TlsFile {
     /// Extra certificates chosen by SNI; the `cert`/`key` pair is the default.
     #[serde(default)]
     pub sni: Vec<SniCertFile>,
+    /// "off", "optional" or "required" (default: required when client_ca is set).
+    pub client_auth: Option<String>,
+    /// PEM CRLs checked for client certificates.
+    #[serde(default)]
+    pub crls: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,12 +183,20 @@ pub struct UpstreamFile {
     pub eject_for: Option<String>,
 }
 
-/// One `[authenticators.NAME]` table. Only `kind = "jwt"` exists so far; the
-/// fields of later kinds join this struct, validated per kind.
+/// One `[authenticators.NAME]` table, tagged by `kind`: each kind has its own
+/// keys, so a key of one kind on another kind's table is an error naming it.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum AuthenticatorFile {
+    Jwt(JwtFile),
+    Mtls(MtlsFile),
+    ApiKey(ApiKeyFile),
+    Introspection(IntrospectionFile),
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AuthenticatorFile {
-    pub kind: Option<String>,
+pub struct JwtFile {
     pub issuer: Option<String>,
     #[serde(default)]
     pub audiences: Vec<String>,
@@ -205,6 +218,56 @@ pub struct AuthenticatorFile {
     pub token_header: Option<String>,
     /// Generate an Ed25519 key pair at `keys` (public) when missing: development only.
     pub dev_generate: Option<bool>,
+    /// RFC 8705: accept only tokens bound to the presented client certificate.
+    pub certificate_bound: Option<bool>,
+}
+
+/// `kind = "mtls"`: the verified TLS client certificate is the credential.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MtlsFile {
+    /// san_uri (default; SPIFFE IDs), san_dns, san_email or subject_cn.
+    pub identity: Option<String>,
+    /// Patterns the identity must match: `*` within a segment, `**` across.
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+/// `kind = "api-key"`: hashed keys in the store (or a hashes-only file).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyFile {
+    /// Recognisable key prefix (default "sgk_").
+    pub prefix: Option<String>,
+    /// Read the key from this header instead of `Authorization: Bearer`.
+    pub header: Option<String>,
+    /// A TOML file of `[[keys]]` hashes instead of the store.
+    pub keys_file: Option<String>,
+}
+
+/// `kind = "introspection"`: RFC 7662 token introspection.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionFile {
+    pub endpoint: Option<String>,
+    /// Find `introspection_endpoint` in `{issuer}/.well-known/openid-configuration`.
+    pub discovery: Option<bool>,
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    pub client_id: Option<String>,
+    /// `env:`/`file:` reference.
+    pub client_secret: Option<String>,
+    /// client_secret_basic (default) or client_secret_post.
+    pub client_auth: Option<String>,
+    pub token_type_hint: Option<String>,
+    pub cache_max: Option<String>,
+    pub cache_inactive: Option<String>,
+    pub timeout: Option<String>,
+    pub max_response: Option<String>,
+    pub max_token_size: Option<String>,
+    pub token_header: Option<String>,
+    pub leeway: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -267,6 +330,10 @@ pub struct IdentityFile {
     pub max_header_bytes: Option<String>,
     #[serde(default)]
     pub assertion: AssertionFile,
+    /// Send the verified client certificate to backends in `client_cert_header`.
+    pub forward_client_cert: Option<bool>,
+    /// Default "x-forwarded-client-cert"; client-sent copies are always removed.
+    pub client_cert_header: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

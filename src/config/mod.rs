@@ -5,6 +5,7 @@
 //! error with its key path so `sealgate check` can print them all.
 
 mod authn;
+pub mod diag;
 pub mod file;
 pub mod secret;
 pub mod units;
@@ -57,6 +58,9 @@ pub struct Tls {
     pub key: PathBuf,
     pub dev_self_signed: bool,
     pub client_ca: Option<PathBuf>,
+    pub client_auth: ClientAuth,
+    /// PEM certificate revocation lists for client certificates.
+    pub crls: Vec<PathBuf>,
     pub sni: Vec<SniCert>,
     /// Issue stateless, rotating session tickets so returning clients resume.
     pub session_tickets: bool,
@@ -100,6 +104,7 @@ impl Config {
         let t = &self.listen.tls;
         let mut files = vec![self.source.clone(), t.cert.clone(), t.key.clone()];
         files.extend(t.client_ca.iter().cloned());
+        files.extend(t.crls.iter().cloned());
         files.extend(t.sni.iter().flat_map(|s| [s.cert.clone(), s.key.clone()]));
         files.extend(self.upstreams.values().filter_map(|u| u.ca.clone()));
         files.extend(self.store.ca.iter().cloned());
@@ -257,6 +262,9 @@ pub struct Identity {
     pub max_header_bytes: usize,
     pub assertion_header: HeaderName,
     pub assertion: Option<Assertion>,
+    /// Where the verified client certificate goes (always stripped from clients).
+    pub client_cert_header: HeaderName,
+    pub forward_client_cert: bool,
 }
 
 /// Where a private key comes from: a secret reference, or a dev key generated when missing.
@@ -277,7 +285,25 @@ pub struct Assertion {
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     pub name: String,
-    pub jwt: JwtSettings,
+    pub settings: AuthnSettings,
+}
+
+/// The validated settings of each authenticator kind.
+#[derive(Debug, Clone)]
+pub enum AuthnSettings {
+    Jwt(JwtSettings),
+    Mtls(crate::authn::mtls::MtlsSettings),
+    ApiKey(crate::authn::api_key::ApiKeySettings),
+    Introspection(crate::authn::introspect::IntrospectionSettings),
+}
+
+/// Whether the TLS listener asks clients for a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    Off,
+    /// Asked for and verified when sent; connections without one are served too.
+    Optional,
+    Required,
 }
 
 #[derive(Debug, Clone)]

@@ -88,6 +88,8 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
             .as_deref()
             .filter(|s| !s.is_empty())
             .map(rel),
+        client_auth: ClientAuth::Off,
+        crls: l.tls.crls.iter().map(|p| rel(p)).collect(),
         sni: l
             .tls
             .sni
@@ -101,6 +103,12 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
         session_tickets: l.tls.session_tickets.unwrap_or(true),
         session_cache: l.tls.session_cache.unwrap_or(10_000),
     };
+    let mut tls = tls;
+    tls.client_auth = client_auth(
+        &mut e,
+        l.tls.client_auth.as_deref(),
+        tls.client_ca.is_some(),
+    );
     check_tls(&mut e, &mut warnings, &tls);
     let listen = Listen {
         address: e.addr("listen.address", l.address.as_ref(), DEFAULT_LISTEN),
@@ -349,7 +357,32 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
             "x-sealgate-assertion",
         ),
         assertion,
+        client_cert_header: e.header(
+            "identity.client_cert_header",
+            id.client_cert_header.as_ref(),
+            "x-forwarded-client-cert",
+        ),
+        forward_client_cert: id.forward_client_cert.unwrap_or(false),
     };
+    if identity.forward_client_cert && listen.tls.client_auth == ClientAuth::Off {
+        e.push(
+            "identity.forward_client_cert",
+            "needs listen.tls.client_auth = \"optional\" or \"required\"",
+        );
+    }
+    for (name, a) in &authenticators {
+        let needs_cert = match &a.settings {
+            AuthnSettings::Mtls(_) => Some("kind = \"mtls\""),
+            AuthnSettings::Jwt(j) if j.certificate_bound => Some("certificate_bound = true"),
+            _ => None,
+        };
+        if let (Some(what), ClientAuth::Off) = (needs_cert, listen.tls.client_auth) {
+            e.push(
+                format!("authenticators.{name}"),
+                format!("{what} needs client certificates: set listen.tls.client_ca and listen.tls.client_auth = \"optional\" or \"required\""),
+            );
+        }
+    }
 
     let envelope = super::authn::envelope(
         &mut super::authn::Ctx {
@@ -401,6 +434,36 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
     })
 }
 
+/// `listen.tls.client_auth`; without it, a configured `client_ca` means "required".
+fn client_auth(e: &mut Errors, text: Option<&str>, have_ca: bool) -> ClientAuth {
+    let mode = match text {
+        None if have_ca => ClientAuth::Required,
+        None | Some("off") => ClientAuth::Off,
+        Some("optional") => ClientAuth::Optional,
+        Some("required") => ClientAuth::Required,
+        Some(other) => {
+            e.push(
+                "listen.tls.client_auth",
+                format!("unknown mode {other:?}; expected \"off\", \"optional\" or \"required\""),
+            );
+            ClientAuth::Off
+        }
+    };
+    if mode != ClientAuth::Off && !have_ca {
+        e.push(
+            "listen.tls.client_auth",
+            "needs listen.tls.client_ca: the CA bundle that signs client certificates",
+        );
+    }
+    if mode == ClientAuth::Off && have_ca && text.is_some() {
+        e.push(
+            "listen.tls.client_ca",
+            "set, but listen.tls.client_auth = \"off\": remove one",
+        );
+    }
+    mode
+}
+
 fn check_tls(e: &mut Errors, warnings: &mut Vec<String>, tls: &Tls) {
     let missing = !tls.cert.exists() || !tls.key.exists();
     if missing && tls.dev_self_signed {
@@ -423,6 +486,11 @@ fn check_tls(e: &mut Errors, warnings: &mut Vec<String>, tls: &Tls) {
     if let Some(ca) = &tls.client_ca {
         if let Err(m) = crate::net::load_roots(ca) {
             e.push("listen.tls.client_ca", m);
+        }
+    }
+    for (i, crl) in tls.crls.iter().enumerate() {
+        if let Err(m) = crate::net::load_crls(crl) {
+            e.push(format!("listen.tls.crls[{i}]"), m);
         }
     }
     for (i, s) in tls.sni.iter().enumerate() {

@@ -41,6 +41,7 @@ impl IdentityHeaders {
             &identity.subject_header,
             &identity.issuer_header,
             &identity.assertion_header,
+            &identity.client_cert_header,
         ]
         .into_iter()
         .chain(identity.claims.iter().map(|(_, h)| h))
@@ -66,6 +67,26 @@ impl IdentityHeaders {
             headers.remove(name);
         }
     }
+}
+
+/// Envoy's `x-forwarded-client-cert` shape for a verified client certificate:
+/// `Hash=<hex SHA-256>;Subject="...";URI=...;DNS=...`. Values that a header
+/// cannot carry are left out rather than escaped into something ambiguous.
+pub fn client_cert_value(c: &crate::conn::ClientCert) -> Option<HeaderValue> {
+    let mut v = format!(
+        "Hash={};Subject=\"{}\"",
+        c.sha256_hex,
+        c.subject.replace('"', "\\\"")
+    );
+    for u in &c.san_uris {
+        v.push_str(";URI=");
+        v.push_str(u);
+    }
+    for d in &c.san_dns {
+        v.push_str(";DNS=");
+        v.push_str(d);
+    }
+    HeaderValue::from_str(&v).ok()
 }
 
 /// Why verified identity could not be expressed as headers.
@@ -127,6 +148,8 @@ mod tests {
             assertion_header: HeaderName::from_static("x-sealgate-assertion"),
             max_header_bytes: 8192,
             assertion: None,
+            client_cert_header: HeaderName::from_static("x-forwarded-client-cert"),
+            forward_client_cert: false,
         }
     }
 
@@ -148,6 +171,7 @@ mod tests {
             "X_AUTH_EMAIL",
             "x-sealgate-assertion",
             "x-auth_issuer",
+            "X-Forwarded-Client-Cert",
         ] {
             h.append(
                 HeaderName::from_bytes(name.as_bytes()).unwrap(),

@@ -3,7 +3,7 @@
 //! chosen by SNI, optional client certificates), the dev certificate, and the
 //! upstream `ClientConfig`.
 
-use crate::config::Tls;
+use crate::config::{ClientAuth, Tls};
 use crate::net::{load_roots, provider, VERSIONS};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -89,17 +89,26 @@ pub fn server_config(tls: &Tls) -> Result<ServerConfig, String> {
     let builder = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(VERSIONS)
         .map_err(|e| format!("TLS setup: {e}"))?;
-    let mut cfg = match &tls.client_ca {
-        Some(ca) => {
+    let mut cfg = match (&tls.client_ca, tls.client_auth) {
+        (Some(ca), ClientAuth::Optional | ClientAuth::Required) => {
             let roots = Arc::new(load_roots(ca)?);
-            let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider())
+            let mut crls = Vec::new();
+            for path in &tls.crls {
+                crls.extend(crate::net::load_crls(path)?);
+            }
+            let mut b =
+                WebPkiClientVerifier::builder_with_provider(roots, provider()).with_crls(crls);
+            if tls.client_auth == ClientAuth::Optional {
+                b = b.allow_unauthenticated();
+            }
+            let verifier = b
                 .build()
                 .map_err(|e| format!("client certificate verifier: {e}"))?;
             builder
                 .with_client_cert_verifier(verifier)
                 .with_cert_resolver(resolver)
         }
-        None => builder.with_no_client_auth().with_cert_resolver(resolver),
+        _ => builder.with_no_client_auth().with_cert_resolver(resolver),
     };
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     // Resumption skips the key exchange and certificate signature for returning

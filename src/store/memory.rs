@@ -45,7 +45,7 @@ impl MemoryStore {
         }
     }
 
-    fn get(&self, key: &str) -> Option<Arc<str>> {
+    pub fn get(&self, key: &str) -> Option<Arc<str>> {
         self.cache.get(key).map(|e| e.value)
     }
 

@@ -6,6 +6,7 @@
 
 mod memory;
 mod redis;
+pub mod tokens;
 
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
@@ -145,6 +146,55 @@ impl Store {
             Store::Redis(s) => s.set(&key, &value, ttl).await,
         };
         observe(metrics, "set", started, result.is_ok());
+        result
+    }
+
+    /// SET with expiry (the key is indexed so `list` finds it without SCAN).
+    pub async fn set(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+        metrics: &Metrics,
+    ) -> Result<(), StoreUnavailable> {
+        let started = Instant::now();
+        let result = match self {
+            Store::Memory(m) => {
+                m.set(key, value, ttl);
+                Ok(())
+            }
+            Store::Redis(s) => s.set(key, value, ttl).await,
+        };
+        observe(metrics, "set", started, result.is_ok());
+        result
+    }
+
+    pub async fn get(
+        &self,
+        key: &str,
+        metrics: &Metrics,
+    ) -> Result<Option<String>, StoreUnavailable> {
+        let started = Instant::now();
+        let result = match self {
+            Store::Memory(m) => Ok(m.get(key).map(|v| v.to_string())),
+            Store::Redis(s) => s.get(key).await,
+        };
+        observe(metrics, "get", started, result.is_ok());
+        result
+    }
+
+    /// Indexed keys under `prefix` with their values.
+    pub async fn list(
+        &self,
+        prefix: &str,
+        metrics: &Metrics,
+    ) -> Result<Vec<(String, String)>, StoreUnavailable> {
+        let started = Instant::now();
+        let result = match self {
+            Store::Memory(m) => Ok(m.scan(prefix)),
+            Store::Redis(s) => s.scan(prefix).await,
+        };
+        observe(metrics, "scan", started, result.is_ok());
         result
     }
 

@@ -214,6 +214,13 @@ impl RedisStore {
             .map(|_| ())
     }
 
+    pub async fn get(&self, key: &str) -> Result<Option<String>, StoreUnavailable> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(self.key(key));
+        let (value,): (Option<String>,) = self.exec(&pipe).await?;
+        Ok(value)
+    }
+
     pub async fn delete(&self, key: &str) -> Result<bool, StoreUnavailable> {
         let mut pipe = redis::pipe();
         pipe.cmd("DEL")
