@@ -9,14 +9,15 @@
 //! An endpoint that is down, slow, oversized or answers garbage is a 503
 //! (`introspection_unavailable`), never a 401: the token may well be good.
 
+mod discovery;
+mod settings;
+
+pub use settings::{settings, ClientAuth, Endpoint, IntrospectionSettings};
+
 use super::cache;
 use super::{
     Attempt, AuthError, AuthFailure, Challenge, Dependency, Identity, Kind, Principal, Verdict,
 };
-use crate::config::diag::Diag;
-use crate::config::fetch_url;
-use crate::config::file::IntrospectionFile;
-use crate::config::secret::{Secret, SecretRef};
 use crate::config::TokenSource;
 use crate::metrics::Metrics;
 use arc_swap::ArcSwapOption;
@@ -28,168 +29,6 @@ use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuth {
-    /// RFC 6749 §2.3.1 HTTP Basic (the default).
-    Basic,
-    /// Credentials in the form body.
-    Post,
-}
-
-/// Where the endpoint comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
-    Fixed(Uri),
-    /// `{issuer}/.well-known/openid-configuration`'s `introspection_endpoint`.
-    Discovery(Uri),
-}
-
-/// Validated `[authenticators.NAME]` settings of kind `introspection`.
-#[derive(Debug, Clone)]
-pub struct IntrospectionSettings {
-    pub endpoint: Endpoint,
-    pub client_id: String,
-    pub client_secret: Arc<Secret>,
-    pub client_auth: ClientAuth,
-    pub token_type_hint: Option<String>,
-    /// The exact `iss` required of active answers, when set.
-    pub issuer: Option<String>,
-    /// Any-of `aud` values required of active answers; empty: not checked.
-    pub audiences: Vec<String>,
-    pub cache_max: Duration,
-    pub cache_inactive: Duration,
-    pub timeout: Duration,
-    pub max_response: usize,
-    pub max_token_size: usize,
-    pub token_from: TokenSource,
-    pub leeway: Duration,
-}
-
-/// Validates a `kind = "introspection"` table.
-pub fn settings(
-    d: &mut Diag<'_>,
-    name: &str,
-    f: &IntrospectionFile,
-) -> Option<IntrospectionSettings> {
-    let p = |k: &str| format!("authenticators.{name}.{k}");
-    let endpoint = match (&f.endpoint, f.discovery == Some(true), &f.issuer) {
-        (Some(e), false, _) => match fetch_url(e) {
-            Ok(u) => Some(Endpoint::Fixed(u)),
-            Err(m) => {
-                d.push(p("endpoint"), m);
-                None
-            }
-        },
-        (None, true, Some(iss)) => {
-            let url = format!(
-                "{}/.well-known/openid-configuration",
-                iss.trim_end_matches('/')
-            );
-            match fetch_url(&url) {
-                Ok(u) => Some(Endpoint::Discovery(u)),
-                Err(m) => {
-                    d.push(
-                        p("issuer"),
-                        format!("issuer URL unusable for discovery: {m}"),
-                    );
-                    None
-                }
-            }
-        }
-        (None, true, None) => {
-            d.push(p("discovery"), "needs issuer = \"https://...\"");
-            None
-        }
-        _ => {
-            d.push(
-                p("endpoint"),
-                "set exactly one of endpoint = \"https://...\" or discovery = true",
-            );
-            None
-        }
-    };
-    let client_id = f.client_id.clone().unwrap_or_else(|| {
-        d.push(
-            p("client_id"),
-            "required: the gateway's client id at the introspection endpoint",
-        );
-        String::new()
-    });
-    let client_secret = match f
-        .client_secret
-        .as_deref()
-        .map(|s| SecretRef::parse(s, d.base))
-    {
-        None => {
-            d.push(
-                p("client_secret"),
-                "required: \"env:NAME\" or \"file:PATH\"",
-            );
-            None
-        }
-        Some(Err(m)) => {
-            d.push(p("client_secret"), m);
-            None
-        }
-        Some(Ok(r)) => match r.load(d.warnings) {
-            Ok(s) => Some(Arc::new(s)),
-            Err(m) => {
-                d.push(p("client_secret"), m);
-                None
-            }
-        },
-    };
-    let client_auth = match f.client_auth.as_deref().unwrap_or("client_secret_basic") {
-        "client_secret_basic" => ClientAuth::Basic,
-        "client_secret_post" => ClientAuth::Post,
-        other => {
-            d.push(
-                p("client_auth"),
-                format!(
-                    "unknown method {other:?}; expected client_secret_basic or client_secret_post"
-                ),
-            );
-            ClientAuth::Basic
-        }
-    };
-    let token_from = match &f.token_header {
-        None => TokenSource::Bearer,
-        Some(h) => match http::HeaderName::from_bytes(h.as_bytes()) {
-            Ok(h) => TokenSource::Header(h),
-            Err(_) => {
-                d.push(p("token_header"), format!("invalid header name {h:?}"));
-                TokenSource::Bearer
-            }
-        },
-    };
-    let max_response = d.size(p("max_response"), f.max_response.as_ref(), 64 * 1024);
-    let max_token_size = d.size(p("max_token_size"), f.max_token_size.as_ref(), 16 * 1024);
-    Some(IntrospectionSettings {
-        endpoint: endpoint?,
-        client_id,
-        client_secret: client_secret?,
-        client_auth,
-        token_type_hint: f.token_type_hint.clone(),
-        issuer: f.issuer.clone(),
-        audiences: f.audiences.clone(),
-        cache_max: d.duration(
-            p("cache_max"),
-            f.cache_max.as_ref(),
-            Duration::from_secs(300),
-        ),
-        cache_inactive: d.duration(
-            p("cache_inactive"),
-            f.cache_inactive.as_ref(),
-            Duration::from_secs(10),
-        ),
-        timeout: d.duration(p("timeout"), f.timeout.as_ref(), Duration::from_secs(2)),
-        max_response: usize::try_from(max_response).unwrap_or(usize::MAX),
-        max_token_size: usize::try_from(max_token_size).unwrap_or(usize::MAX),
-        token_from,
-        leeway: d.duration(p("leeway"), f.leeway.as_ref(), Duration::from_secs(30)),
-    })
-}
 
 /// One introspection answer, as cached.
 #[derive(Clone)]
@@ -253,7 +92,7 @@ impl Introspector {
             metrics: metrics.clone(),
         });
         if let Endpoint::Discovery(url) = &settings.endpoint {
-            tokio::spawn(discover(Arc::downgrade(&me), url.clone()));
+            tokio::spawn(discovery::discover(Arc::downgrade(&me), url.clone()));
         }
         Ok(me)
     }
@@ -371,57 +210,6 @@ impl Introspector {
         }
         Ok(())
     }
-}
-
-/// Resolves the endpoint from the discovery document, retrying until it works.
-async fn discover(me: std::sync::Weak<Introspector>, url: Uri) {
-    let mut wait = Duration::from_millis(500);
-    loop {
-        let Some(this) = me.upgrade() else { return };
-        match fetch_endpoint(&this, &url).await {
-            Ok(endpoint) => {
-                tracing::info!(authenticator = %this.name, endpoint = %endpoint, "introspection endpoint discovered");
-                this.endpoint.store(Some(Arc::new(endpoint)));
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(authenticator = %this.name, error = %e, "introspection discovery failed; retrying")
-            }
-        }
-        drop(this);
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(30));
-    }
-}
-
-async fn fetch_endpoint(this: &Introspector, url: &Uri) -> Result<Uri, String> {
-    let req = Request::get(url.clone())
-        .header(header::ACCEPT, "application/json")
-        .body(Full::new(Bytes::new()))
-        .map_err(|e| e.to_string())?;
-    let resp = tokio::time::timeout(this.settings.timeout, this.client.request(req))
-        .await
-        .map_err(|_| "timed out".to_string())?
-        .map_err(|e| e.to_string())?;
-    if resp.status() != http::StatusCode::OK {
-        return Err(format!("status {}", resp.status()));
-    }
-    let body = Limited::new(resp.into_body(), 1 << 20)
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    let doc: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-    if let Some(want) = &this.settings.issuer {
-        if doc.get("issuer").and_then(Value::as_str) != Some(want.as_str()) {
-            return Err("the discovery document's issuer does not match".into());
-        }
-    }
-    let endpoint = doc
-        .get("introspection_endpoint")
-        .and_then(Value::as_str)
-        .ok_or("no introspection_endpoint in the discovery document")?;
-    crate::config::fetch_url(endpoint)
 }
 
 fn pct(s: &str) -> String {

@@ -1,0 +1,172 @@
+//! Validation of a `kind = "introspection"` table into its settings.
+
+use crate::config::diag::Diag;
+use crate::config::fetch_url;
+use crate::config::file::IntrospectionFile;
+use crate::config::secret::{Secret, SecretRef};
+use crate::config::TokenSource;
+use http::Uri;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// RFC 6749 §2.3.1 HTTP Basic (the default).
+    Basic,
+    /// Credentials in the form body.
+    Post,
+}
+
+/// Where the endpoint comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Fixed(Uri),
+    /// `{issuer}/.well-known/openid-configuration`'s `introspection_endpoint`.
+    Discovery(Uri),
+}
+
+/// Validated `[authenticators.NAME]` settings of kind `introspection`.
+#[derive(Debug, Clone)]
+pub struct IntrospectionSettings {
+    pub endpoint: Endpoint,
+    pub client_id: String,
+    pub client_secret: Arc<Secret>,
+    pub client_auth: ClientAuth,
+    pub token_type_hint: Option<String>,
+    /// The exact `iss` required of active answers, when set.
+    pub issuer: Option<String>,
+    /// Any-of `aud` values required of active answers; empty: not checked.
+    pub audiences: Vec<String>,
+    pub cache_max: Duration,
+    pub cache_inactive: Duration,
+    pub timeout: Duration,
+    pub max_response: usize,
+    pub max_token_size: usize,
+    pub token_from: TokenSource,
+    pub leeway: Duration,
+}
+
+/// Validates a `kind = "introspection"` table.
+pub fn settings(
+    d: &mut Diag<'_>,
+    name: &str,
+    f: &IntrospectionFile,
+) -> Option<IntrospectionSettings> {
+    let p = |k: &str| format!("authenticators.{name}.{k}");
+    let endpoint = match (&f.endpoint, f.discovery == Some(true), &f.issuer) {
+        (Some(e), false, _) => match fetch_url(e) {
+            Ok(u) => Some(Endpoint::Fixed(u)),
+            Err(m) => {
+                d.push(p("endpoint"), m);
+                None
+            }
+        },
+        (None, true, Some(iss)) => {
+            let url = format!(
+                "{}/.well-known/openid-configuration",
+                iss.trim_end_matches('/')
+            );
+            match fetch_url(&url) {
+                Ok(u) => Some(Endpoint::Discovery(u)),
+                Err(m) => {
+                    d.push(
+                        p("issuer"),
+                        format!("issuer URL unusable for discovery: {m}"),
+                    );
+                    None
+                }
+            }
+        }
+        (None, true, None) => {
+            d.push(p("discovery"), "needs issuer = \"https://...\"");
+            None
+        }
+        _ => {
+            d.push(
+                p("endpoint"),
+                "set exactly one of endpoint = \"https://...\" or discovery = true",
+            );
+            None
+        }
+    };
+    let client_id = f.client_id.clone().unwrap_or_else(|| {
+        d.push(
+            p("client_id"),
+            "required: the gateway's client id at the introspection endpoint",
+        );
+        String::new()
+    });
+    let client_secret = match f
+        .client_secret
+        .as_deref()
+        .map(|s| SecretRef::parse(s, d.base))
+    {
+        None => {
+            d.push(
+                p("client_secret"),
+                "required: \"env:NAME\" or \"file:PATH\"",
+            );
+            None
+        }
+        Some(Err(m)) => {
+            d.push(p("client_secret"), m);
+            None
+        }
+        Some(Ok(r)) => match r.load(d.warnings) {
+            Ok(s) => Some(Arc::new(s)),
+            Err(m) => {
+                d.push(p("client_secret"), m);
+                None
+            }
+        },
+    };
+    let client_auth = match f.client_auth.as_deref().unwrap_or("client_secret_basic") {
+        "client_secret_basic" => ClientAuth::Basic,
+        "client_secret_post" => ClientAuth::Post,
+        other => {
+            d.push(
+                p("client_auth"),
+                format!(
+                    "unknown method {other:?}; expected client_secret_basic or client_secret_post"
+                ),
+            );
+            ClientAuth::Basic
+        }
+    };
+    let token_from = match &f.token_header {
+        None => TokenSource::Bearer,
+        Some(h) => match http::HeaderName::from_bytes(h.as_bytes()) {
+            Ok(h) => TokenSource::Header(h),
+            Err(_) => {
+                d.push(p("token_header"), format!("invalid header name {h:?}"));
+                TokenSource::Bearer
+            }
+        },
+    };
+    let max_response = d.size(p("max_response"), f.max_response.as_ref(), 64 * 1024);
+    let max_token_size = d.size(p("max_token_size"), f.max_token_size.as_ref(), 16 * 1024);
+    Some(IntrospectionSettings {
+        endpoint: endpoint?,
+        client_id,
+        client_secret: client_secret?,
+        client_auth,
+        token_type_hint: f.token_type_hint.clone(),
+        issuer: f.issuer.clone(),
+        audiences: f.audiences.clone(),
+        cache_max: d.duration(
+            p("cache_max"),
+            f.cache_max.as_ref(),
+            Duration::from_secs(300),
+        ),
+        cache_inactive: d.duration(
+            p("cache_inactive"),
+            f.cache_inactive.as_ref(),
+            Duration::from_secs(10),
+        ),
+        timeout: d.duration(p("timeout"), f.timeout.as_ref(), Duration::from_secs(2)),
+        max_response: usize::try_from(max_response).unwrap_or(usize::MAX),
+        max_token_size: usize::try_from(max_token_size).unwrap_or(usize::MAX),
+        token_from,
+        leeway: d.duration(p("leeway"), f.leeway.as_ref(), Duration::from_secs(30)),
+    })
+}
