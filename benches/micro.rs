@@ -20,18 +20,18 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use futures_util::FutureExt;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use jsonwebtoken::Algorithm;
+use sealgate::authn::extract::TokenSource;
 use sealgate::authn::jwt;
 use sealgate::authn::jwt::keys::KeySet;
+use sealgate::authn::jwt::settings::{JwtSettings, KeySource};
 use sealgate::authn::jwt::{JwtAuthenticator, KeyRegistry};
 use sealgate::authn::Principal;
-use sealgate::config::{
-    self, Assertion, Identity, JwtSettings, KeySource, PrivateKeySource, Route, RouteAuth, Sealed,
-    TokenSource,
-};
 use sealgate::forwarding::{self, Downstream};
 use sealgate::identity::assertion::AssertionSigner;
+use sealgate::identity::settings::{Assertion, Identity, PrivateKeySource};
 use sealgate::identity::IdentityHeaders;
 use sealgate::metrics::Metrics;
+use sealgate::route::settings::{Route, RouteAuth, Sealed};
 use sealgate::route::{normalize_path, RouteTable};
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -127,7 +127,7 @@ struct Case {
 }
 
 fn case(alg_name: &str) -> Case {
-    let alg = config::jwt_algorithm(alg_name).unwrap();
+    let alg = jwt::keys::algorithm(alg_name).unwrap();
     let (token, key, hmac) = fixture(alg_name);
     let keys = Arc::new(KeySet::from_config_bytes(&key, hmac, &[alg]).unwrap());
     let settings = settings(vec![alg], keys.clone());
@@ -344,7 +344,7 @@ fn assertion_sign(c: &mut Criterion) {
         )
         .unwrap();
         let signer = AssertionSigner::new(&Assertion {
-            key: PrivateKeySource::Secret(config::secret::SecretRef::File(path)),
+            key: PrivateKeySource::Secret(sealgate::config::secret::SecretRef::File(path)),
             ttl: Duration::from_secs(60),
             issuer: "sealgate".into(),
             publish_also: vec![],

@@ -4,7 +4,8 @@
 //! time; every call is written to the audit log (`sealgate::audit`).
 
 use crate::authn::unix_now;
-use crate::body::{full, ResBody};
+use crate::body::{json, ResBody};
+use crate::problem::plain as problem;
 use crate::state::Shared;
 use crate::store::{jti_key, sub_key, Revocation};
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
@@ -14,20 +15,6 @@ use serde::Deserialize;
 use std::time::Duration;
 
 const MAX_BODY: usize = 64 * 1024;
-
-pub(crate) fn json(status: StatusCode, v: &serde_json::Value) -> Response<ResBody> {
-    let mut r = Response::new(full(v.to_string()));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
-pub(crate) fn problem(status: StatusCode, reason: &str, detail: &str) -> Response<ResBody> {
-    crate::error::problem(status, reason, detail, &HeaderValue::from_static(""))
-}
 
 fn digest(b: &[u8]) -> aws_lc_rs::digest::Digest {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b)

@@ -4,8 +4,9 @@
 //! API; every call is written to the audit log.
 
 use crate::authn::{api_key, unix_now, Authenticator};
-use crate::body::ResBody;
+use crate::body::{json, ResBody};
 use crate::gateway::Gateway;
+use crate::problem::plain as problem;
 use crate::state::Shared;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
@@ -25,7 +26,7 @@ struct CreateRequest {
 }
 
 fn unavailable() -> Response<ResBody> {
-    super::admin_api::problem(
+    problem(
         StatusCode::SERVICE_UNAVAILABLE,
         "store_unavailable",
         "the state store is unavailable",
@@ -41,9 +42,7 @@ pub async fn handle(state: &Shared, gw: &Gateway, req: Request<Incoming>) -> Res
         .map(str::to_string);
     match (req.method().clone(), id) {
         (Method::GET, None) => match gw.store.api_keys(m).await {
-            Ok(list) => {
-                super::admin_api::json(StatusCode::OK, &serde_json::json!({ "api_keys": list }))
-            }
+            Ok(list) => json(StatusCode::OK, &serde_json::json!({ "api_keys": list })),
             Err(_) => unavailable(),
         },
         (Method::DELETE, Some(id)) => match gw.store.delete_api_key(&id, m).await {
@@ -54,7 +53,7 @@ pub async fn handle(state: &Shared, gw: &Gateway, req: Request<Incoming>) -> Res
                     .body(crate::body::full(""))
                     .unwrap_or_else(|_| unavailable())
             }
-            Ok(false) => super::admin_api::problem(
+            Ok(false) => problem(
                 StatusCode::NOT_FOUND,
                 "not_found",
                 "no API key with this id",
@@ -62,7 +61,7 @@ pub async fn handle(state: &Shared, gw: &Gateway, req: Request<Incoming>) -> Res
             Err(_) => unavailable(),
         },
         (Method::POST, None) => create(state, gw, req).await,
-        _ => super::admin_api::problem(
+        _ => problem(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             "GET or POST /admin/api-keys, DELETE /admin/api-keys/ID",
@@ -71,11 +70,9 @@ pub async fn handle(state: &Shared, gw: &Gateway, req: Request<Incoming>) -> Res
 }
 
 async fn create(state: &Shared, gw: &Gateway, req: Request<Incoming>) -> Response<ResBody> {
-    let bad = |detail: &str| {
-        super::admin_api::problem(StatusCode::BAD_REQUEST, "invalid_request", detail)
-    };
+    let bad = |detail: &str| problem(StatusCode::BAD_REQUEST, "invalid_request", detail);
     let Ok(body) = Limited::new(req.into_body(), 64 * 1024).collect().await else {
-        return super::admin_api::problem(
+        return problem(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
             "at most 64 KiB",
@@ -104,7 +101,7 @@ async fn create(state: &Shared, gw: &Gateway, req: Request<Incoming>) -> Respons
     match a.create(&gw.store, new, unix_now(), &state.metrics).await {
         Ok(Ok((record, key))) => {
             tracing::info!(target: "sealgate::audit", api_key = %record.id, authenticator = %record.authenticator, subject = %record.subject, result = "created", "API key created");
-            super::admin_api::json(
+            json(
                 StatusCode::CREATED,
                 &serde_json::json!({ "id": record.id, "key": key }),
             )

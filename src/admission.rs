@@ -5,9 +5,8 @@
 //! denials.
 
 use crate::authn::Principal;
-use crate::config::{RateKey, Route};
-use crate::error::GatewayError;
 use crate::gateway::Gateway;
+use crate::route::settings::{RateKey, Route};
 use crate::state::Shared;
 use crate::store::Batch;
 use std::net::IpAddr;
@@ -40,6 +39,19 @@ impl Refusal {
     }
 }
 
+/// Why admission ended a request; `error` maps each to the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdmissionError {
+    Refused(Refusal),
+    RateLimited {
+        retry_after_secs: u32,
+        failed_auth: bool,
+    },
+    StoreUnavailable,
+    EnvelopeReplayed,
+    EnvelopeStale,
+}
+
 fn secs(d: Duration) -> u32 {
     u32::try_from(d.as_millis().div_ceil(1000))
         .unwrap_or(u32::MAX)
@@ -47,9 +59,9 @@ fn secs(d: Duration) -> u32 {
 }
 
 /// Refuses a client that failed authentication too often, without a store round trip.
-pub fn before_auth(state: &Shared, ip: IpAddr) -> Result<(), GatewayError> {
+pub fn before_auth(state: &Shared, ip: IpAddr) -> Result<(), AdmissionError> {
     match state.blocked.get(&ip) {
-        Some(until) if until > Instant::now() => Err(GatewayError::RateLimited {
+        Some(until) if until > Instant::now() => Err(AdmissionError::RateLimited {
             retry_after_secs: secs(until - Instant::now()),
             failed_auth: true,
         }),
@@ -78,7 +90,7 @@ pub async fn after_auth(
     p: Option<&Principal>,
     ip: IpAddr,
     now: u64,
-) -> Result<(), GatewayError> {
+) -> Result<(), AdmissionError> {
     let rate_key = route.rate_limit.map(|rl| match (rl.per, p) {
         (RateKey::Subject, Some(p)) => (format!("{}:sub:{}", route.name, p.subject()), rl.rate),
         _ => (format!("{}:ip:{ip}", route.name), rl.rate),
@@ -87,7 +99,7 @@ pub async fn after_auth(
         (true, Some(p)) => {
             let jti = p
                 .jti()
-                .ok_or(GatewayError::Admission(Refusal::MissingTokenId))?;
+                .ok_or(AdmissionError::Refused(Refusal::MissingTokenId))?;
             // Remember the jti as long as the token could still be accepted.
             let ttl = p
                 .expires_at()
@@ -110,22 +122,22 @@ pub async fn after_auth(
             tracing::debug!(route = %route.name, "state store unavailable; route allows serving anyway");
             return Ok(());
         }
-        Err(_) => return Err(GatewayError::StoreUnavailable),
+        Err(_) => return Err(AdmissionError::StoreUnavailable),
     };
     if out.jti_revoked {
-        return Err(GatewayError::Admission(Refusal::Revoked));
+        return Err(AdmissionError::Refused(Refusal::Revoked));
     }
     if let (Some(not_before), Some(p)) = (out.subject_not_before, p) {
         // Issued at or before the cut-off (same second included), or undated: revoked.
         if p.issued_at().is_none_or(|iat| iat <= not_before) {
-            return Err(GatewayError::Admission(Refusal::Revoked));
+            return Err(AdmissionError::Refused(Refusal::Revoked));
         }
     }
     if !out.first_use {
-        return Err(GatewayError::Admission(Refusal::Replayed));
+        return Err(AdmissionError::Refused(Refusal::Replayed));
     }
     if let Some(wait) = out.retry_after {
-        return Err(GatewayError::RateLimited {
+        return Err(AdmissionError::RateLimited {
             retry_after_secs: secs(wait),
             failed_auth: false,
         });
@@ -144,16 +156,16 @@ pub async fn envelope_replay(
     headers: &http::HeaderMap,
     window: Duration,
     now: u64,
-) -> Result<(), GatewayError> {
+) -> Result<(), AdmissionError> {
     let date = headers
         .get(http::header::DATE)
         .and_then(|v| v.to_str().ok())
         .and_then(|d| httpdate::parse_http_date(d).ok())
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_secs())
-        .ok_or(GatewayError::EnvelopeStale)?;
+        .ok_or(AdmissionError::EnvelopeStale)?;
     if date.abs_diff(now) > window.as_secs() {
-        return Err(GatewayError::EnvelopeStale);
+        return Err(AdmissionError::EnvelopeStale);
     }
     let key = format!("ohttp:{}", hex::encode(enc));
     let batch = Batch {
@@ -162,8 +174,8 @@ pub async fn envelope_replay(
     };
     match gw.store.run(&batch, &state.metrics).await {
         Ok(out) if out.first_use => Ok(()),
-        Ok(_) => Err(GatewayError::EnvelopeReplayed),
+        Ok(_) => Err(AdmissionError::EnvelopeReplayed),
         Err(_) if route.allow_on_store_error => Ok(()),
-        Err(_) => Err(GatewayError::StoreUnavailable),
+        Err(_) => Err(AdmissionError::StoreUnavailable),
     }
 }

@@ -1,10 +1,10 @@
 //! Wiring: build the shared state from a configuration, bind the listeners,
 //! reload on SIGHUP, and shut down gracefully on SIGTERM/SIGINT.
 
-use crate::config::{self, Config};
 use crate::gateway::Gateway;
 use crate::listener::{self, tls};
 use crate::metrics::Metrics;
+use crate::settings::{self, Config};
 pub use crate::state::Shared;
 use arc_swap::ArcSwap;
 use std::net::SocketAddr;
@@ -13,6 +13,36 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+/// The main listener's handler: every request goes through the pipeline
+/// with the state of the moment.
+#[derive(Clone)]
+struct Pipeline(Arc<Shared>);
+
+impl listener::http::Handler for Pipeline {
+    fn limits(&self) -> listener::http::ConnLimits {
+        let gw = self.0.gateway.load();
+        let (l, lim) = (&gw.config.listen, gw.config.limits);
+        listener::http::ConnLimits {
+            shutdown_grace: l.shutdown_grace,
+            handshake_timeout: l.handshake_timeout,
+            header_read_timeout: l.header_read_timeout,
+            max_header_count: lim.max_header_count,
+            max_header_bytes: lim.max_header_bytes,
+        }
+    }
+
+    fn handle(
+        self,
+        conn: Arc<crate::conn::ConnInfo>,
+        req: http::Request<hyper::body::Incoming>,
+    ) -> impl std::future::Future<
+        Output = Result<http::Response<crate::body::AccountedBody>, std::convert::Infallible>,
+    > + Send
+           + 'static {
+        crate::pipeline::handle(self.0, conn, req)
+    }
+}
 
 /// A started gateway: its bound addresses and the handle to stop it.
 pub struct Running {
@@ -91,7 +121,8 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let main_task = tokio::spawn(listener::serve(
         main,
         state.tls.clone(),
-        state.clone(),
+        state.metrics.clone(),
+        Pipeline(state.clone()),
         rx.clone(),
     ));
     let admin_task = tokio::spawn(crate::admin::serve(admin, state.clone(), rx.clone()));
@@ -137,7 +168,7 @@ fn unix_now() -> f64 {
 /// Re-reads the configuration file and swaps it in; on any error the running
 /// configuration stays and every problem is logged and counted.
 pub fn reload(s: &Shared) -> Result<(), String> {
-    let outcome = config::load(&s.config_path)
+    let outcome = settings::load(&s.config_path)
         .map_err(|e| e.to_string())
         .and_then(|cfg| {
             let old = s.gateway.load();
@@ -237,7 +268,7 @@ impl Running {
 
 /// `sealgate run`: returns the process exit code.
 pub async fn run(path: &Path) -> u8 {
-    let config = match config::load(path) {
+    let config = match settings::load(path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");

@@ -2,7 +2,7 @@
 //! from `scope` (space-separated, RFC 8693/9068) or `scp` (array or string).
 
 use crate::authn::Principal;
-use crate::config::{ClaimRule, Route};
+use crate::route::settings::{ClaimRule, Route};
 use serde_json::Value;
 
 fn scope_list(v: Option<&Value>) -> Vec<&str> {

@@ -162,3 +162,14 @@ impl Drop for AccountedBody {
         self.done(completed);
     }
 }
+
+/// A JSON response body with its content type.
+pub fn json(status: http::StatusCode, v: &serde_json::Value) -> http::Response<ResBody> {
+    let mut r = http::Response::new(full(v.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}

@@ -2,16 +2,16 @@
 //! stable RFC 9457 problem `type`, a metric reason label, and a fixed message
 //! that never carries internal detail, tokens or secrets.
 
-use crate::admission::Refusal;
+use crate::admission::{AdmissionError, Refusal};
 use crate::authn::{AuthError, AuthFailure, Challenge, Dependency};
 use crate::authz::Denied;
-use crate::body::{full, ResBody};
+use crate::body::ResBody;
 use crate::identity::IdentityError;
 use crate::route::{PathError, RouteEntry};
+use crate::upstream::ForwardError;
 use http::{header, HeaderValue, Response, StatusCode};
 
-/// Base of every problem `type` URI; the suffix is the reason label.
-pub const PROBLEM_TYPE_BASE: &str = "urn:sealgate:problem:";
+pub use crate::problem::{problem, PROBLEM_TYPE_BASE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum GatewayError {
@@ -73,6 +73,36 @@ impl From<IdentityError> for GatewayError {
         match e {
             IdentityError::TooLarge => GatewayError::IdentityTooLarge,
             IdentityError::Unrepresentable => GatewayError::IdentityUnrepresentable,
+        }
+    }
+}
+
+impl From<AdmissionError> for GatewayError {
+    fn from(e: AdmissionError) -> Self {
+        match e {
+            AdmissionError::Refused(r) => GatewayError::Admission(r),
+            AdmissionError::RateLimited {
+                retry_after_secs,
+                failed_auth,
+            } => GatewayError::RateLimited {
+                retry_after_secs,
+                failed_auth,
+            },
+            AdmissionError::StoreUnavailable => GatewayError::StoreUnavailable,
+            AdmissionError::EnvelopeReplayed => GatewayError::EnvelopeReplayed,
+            AdmissionError::EnvelopeStale => GatewayError::EnvelopeStale,
+        }
+    }
+}
+
+impl From<ForwardError> for GatewayError {
+    fn from(e: ForwardError) -> Self {
+        match e {
+            ForwardError::Connect => GatewayError::UpstreamConnect,
+            ForwardError::Timeout => GatewayError::UpstreamTimeout,
+            ForwardError::Failed => GatewayError::UpstreamFailed,
+            ForwardError::BodyTooLarge => GatewayError::BodyTooLarge,
+            ForwardError::ClientBodyAborted => GatewayError::ClientBodyAborted,
         }
     }
 }
@@ -230,31 +260,6 @@ fn bearer_challenge(error: Option<(&str, &str, Option<&str>)>) -> String {
         )
         }
     }
-}
-
-/// Builds an `application/problem+json` response.
-pub fn problem(
-    status: StatusCode,
-    reason: &str,
-    detail: &str,
-    request_id: &HeaderValue,
-) -> Response<ResBody> {
-    let body = serde_json::json!({
-        "type": format!("{PROBLEM_TYPE_BASE}{reason}"),
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "status": status.as_u16(),
-        "detail": detail,
-        "request_id": request_id.to_str().unwrap_or(""),
-    });
-    let mut resp = Response::new(full(body.to_string()));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
 }
 
 #[cfg(test)]

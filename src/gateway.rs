@@ -4,11 +4,11 @@
 
 use crate::authn::jwt::KeyRegistry;
 use crate::authn::Authenticator;
-use crate::config::Config;
 use crate::identity::assertion::AssertionSigner;
 use crate::identity::IdentityHeaders;
 use crate::metrics::Metrics;
 use crate::route::RouteTable;
+use crate::settings::Config;
 use crate::upstream::Upstream;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -64,7 +64,12 @@ impl Gateway {
             authenticators,
             assertion,
             store,
-            envelope: config.envelope.as_ref().map(crate::envelope::Envelope::new),
+            envelope: match &config.envelope {
+                Some(e) => {
+                    Some(crate::envelope::Envelope::new(e).map_err(|m| format!("envelope: {m}"))?)
+                }
+                None => None,
+            },
             config: Arc::new(config),
         })
     }

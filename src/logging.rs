@@ -1,6 +1,6 @@
 //! Log setup: JSON lines by default (or text), level from config unless RUST_LOG is set.
 
-use crate::config::{Log, LogFormat};
+use crate::settings::{Log, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 pub fn init(log: &Log) {

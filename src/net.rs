@@ -40,6 +40,23 @@ pub fn load_roots(path: &Path) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
+/// `https://`, or `http://` only to this machine (tests, sidecars).
+pub fn fetch_url(text: &str) -> Result<http::Uri, String> {
+    let uri: http::Uri = text.parse().map_err(|_| format!("invalid URL {text:?}"))?;
+    let local = matches!(
+        uri.host(),
+        Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
+    );
+    match uri.scheme_str() {
+        Some("https") if uri.host().is_some() => Ok(uri),
+        Some("http") if local => Ok(uri),
+        Some("http") => Err(format!(
+            "{text:?} must use https (plain http is allowed only for 127.0.0.1/localhost)"
+        )),
+        _ => Err(format!("{text:?} must be an https:// URL")),
+    }
+}
+
 /// Loads a PEM file of certificate revocation lists.
 pub fn load_crls(
     path: &Path,

@@ -9,12 +9,12 @@ use crate::access::AccessRecord;
 use crate::admission;
 use crate::authn::{self, unix_now, Attempt, AuthError};
 use crate::body::{AccountedBody, LimitedBody, ReqBody, ResBody};
-use crate::config::{RouteAuth, Sealed};
 use crate::conn::ConnInfo;
-use crate::envelope::Sealing;
+use crate::envelope::{Opening, Sealing};
 use crate::error::GatewayError;
 use crate::forwarding::{self, Downstream, X_REQUEST_ID};
 use crate::gateway::Gateway;
+use crate::route::settings::{RouteAuth, Sealed};
 use crate::route::{normalize_host, normalize_path};
 use crate::state::Shared;
 use http::{header, HeaderMap, HeaderValue, Request, Response};
@@ -37,31 +37,72 @@ pub async fn handle(
         _ => None,
     };
     let mut response = match envelope {
-        Some(env) => {
-            env.serve(&gw, &state, &conn, &request_id, &mut record, req)
-                .await
+        Some(env) => sealed(&gw, &state, &conn, &request_id, &mut record, env, req).await,
+        None => {
+            let result = process(
+                &gw,
+                &state,
+                &conn,
+                &request_id,
+                &mut record,
+                req.map(boxed),
+                None,
+            );
+            answer(result.await, &request_id, &mut record)
         }
-        None => match process(
-            &gw,
-            &state,
-            &conn,
-            &request_id,
-            &mut record,
-            req.map(boxed),
-            None,
-        )
-        .await
-        {
-            Ok(resp) => resp,
-            Err(e) => {
-                record.fail(e);
-                e.to_response(&request_id, record.route_entry.as_deref())
-            }
-        },
     };
     response.headers_mut().insert(&X_REQUEST_ID, request_id);
     record.status = response.status();
     Ok(response.map(|body| AccountedBody::new(body, Box::new(record))))
+}
+
+/// The response for a finished request, or the refusal `e` (recorded).
+fn answer(
+    result: Result<Response<ResBody>, GatewayError>,
+    request_id: &HeaderValue,
+    record: &mut AccessRecord,
+) -> Response<ResBody> {
+    result.unwrap_or_else(|e| {
+        record.fail(e);
+        e.to_response(request_id, record.route_entry.as_deref())
+    })
+}
+
+/// The OHTTP gateway endpoint: open -> process -> seal. Every outcome of the
+/// inner request, refusals included, goes back sealed.
+async fn sealed(
+    gw: &Gateway,
+    state: &Shared,
+    conn: &ConnInfo,
+    request_id: &HeaderValue,
+    record: &mut AccessRecord,
+    env: &crate::envelope::Envelope,
+    req: Request<Incoming>,
+) -> Response<ResBody> {
+    record.route = Some("ohttp-gateway".into());
+    let (inner, sealing) = match env.open(&state.metrics, request_id, req).await {
+        Opening::Answer(response, refused) => {
+            if let Some(reason) = refused {
+                record.reason = Some(reason);
+                record.outcome = "rejected";
+            }
+            return response;
+        }
+        Opening::Inner(inner, sealing) => (inner, sealing),
+    };
+    let result = match inner {
+        Some(r) => process(gw, state, conn, request_id, record, r, Some(&sealing)).await,
+        None => Err(GatewayError::BadInnerRequest),
+    };
+    let response = answer(result, request_id, record);
+    let (response, failed) = env
+        .seal(&state.metrics, request_id, sealing, response)
+        .await;
+    if let Some(reason) = failed {
+        record.reason = Some(reason);
+        record.outcome = "upstream_error";
+    }
+    response
 }
 
 /// The phases for one (plaintext or opened) request. `sealing` is set when the
@@ -190,9 +231,9 @@ pub async fn process(
         .get(&rc.upstream)
         .ok_or(GatewayError::UpstreamFailed)?;
     record.upstream = Some(upstream.name.clone());
-    upstream
+    Ok(upstream
         .forward(Request::from_parts(parts, body), &state.metrics)
-        .await
+        .await?)
 }
 
 fn boxed(b: Incoming) -> ReqBody {

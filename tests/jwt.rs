@@ -149,12 +149,12 @@ fn settings(
     issuer: &str,
     algorithms: Vec<Algorithm>,
     keys: std::sync::Arc<KeySet>,
-) -> sealgate::config::JwtSettings {
-    sealgate::config::JwtSettings {
+) -> sealgate::authn::jwt::settings::JwtSettings {
+    sealgate::authn::jwt::settings::JwtSettings {
         issuer: issuer.into(),
         audiences: vec!["any".into()],
         algorithms,
-        keys: sealgate::config::KeySource::Static(keys),
+        keys: sealgate::authn::jwt::settings::KeySource::Static(keys),
         refresh: std::time::Duration::from_secs(300),
         max_stale: std::time::Duration::from_secs(86400),
         cooldown: std::time::Duration::from_secs(30),
@@ -163,7 +163,7 @@ fn settings(
         max_lifetime: None,
         typ: None,
         max_token_size: 16 * 1024,
-        token_from: sealgate::config::TokenSource::Bearer,
+        token_from: sealgate::authn::extract::TokenSource::Bearer,
         key_file: None,
         certificate_bound: false,
     }
@@ -202,7 +202,7 @@ fn rfc7515_and_rfc8037_examples() {
         .unwrap();
         let s = settings("joe", vec![alg], std::sync::Arc::new(set));
         let set = match &s.keys {
-            sealgate::config::KeySource::Static(k) => k.clone(),
+            sealgate::authn::jwt::settings::KeySource::Static(k) => k.clone(),
             _ => unreachable!(),
         };
         let compact = ex["compact"].as_str().unwrap();

@@ -340,7 +340,7 @@ fn mtls_needs_client_certificates_and_its_own_keys() {
     let check = |extra: &str| {
         let path = pki.path("check.toml");
         std::fs::write(&path, format!("{base}{extra}\n[[routes]]\nname = \"r\"\npath_prefix = \"/\"\nupstream = \"e\"\nauth = [\"w\"]\n[upstreams.e]\nbuiltin = \"echo\"\n")).unwrap();
-        sealgate::config::load(&path)
+        sealgate::settings::load(&path)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default()

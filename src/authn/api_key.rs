@@ -10,12 +10,12 @@
 //! key keeps working elsewhere. A static file of hashes serves deployments
 //! without an admin API.
 
-use super::{
-    Attempt, AuthError, AuthFailure, Challenge, Dependency, Identity, Kind, Principal, Verdict,
-};
+use super::failure::{AuthError, AuthFailure, Dependency};
+use super::kind::{Attempt, Challenge, Kind, Verdict};
+use super::principal::{Identity, Principal};
+use crate::authn::extract::TokenSource;
 use crate::config::diag::Diag;
 use crate::config::file::ApiKeyFile;
-use crate::config::TokenSource;
 use crate::metrics::Metrics;
 use crate::store::tokens::ApiKeyRecord;
 use crate::store::Store;
@@ -287,7 +287,7 @@ impl ApiKeyAuthenticator {
     }
 
     fn key<'a>(&self, headers: &'a HeaderMap) -> Result<Option<&'a str>, AuthFailure> {
-        super::extract::token(headers, &self.settings.token_from)
+        crate::authn::extract::token(headers, &self.settings.token_from)
     }
 
     async fn record(&self, id: &str) -> Result<Option<Arc<ApiKeyRecord>>, AuthError> {
@@ -359,7 +359,7 @@ impl Kind for ApiKeyAuthenticator {
     }
 
     fn strip(&self, headers: &mut HeaderMap) {
-        super::extract::strip(headers, &self.settings.token_from);
+        crate::authn::extract::strip(headers, &self.settings.token_from);
     }
 
     fn watched_files(&self) -> Vec<PathBuf> {

@@ -14,7 +14,7 @@ impl moka::Expiry<[u8; 32], Arc<Identity>> for UntilExp {
     fn expire_after_create(&self, _: &[u8; 32], v: &Arc<Identity>, _: Instant) -> Option<Duration> {
         let left = v
             .expires_at
-            .map_or(60, |exp| exp.saturating_sub(super::unix_now()));
+            .map_or(60, |exp| exp.saturating_sub(super::kind::unix_now()));
         Some(Duration::from_secs(left.min(3600)))
     }
 }

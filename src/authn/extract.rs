@@ -3,9 +3,16 @@
 //! named cookie, or a configured header. Envoy's `extractor.h` is the model:
 //! the extractor knows where a credential is, and how to remove it.
 
-use super::AuthFailure;
-use crate::config::TokenSource;
+use super::failure::AuthFailure;
 use http::{header, HeaderMap, HeaderValue};
+
+/// Where a token-carrying authenticator reads its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    Bearer,
+    Cookie(String),
+    Header(http::HeaderName),
+}
 
 /// The token at `source`, if the request carries one.
 pub fn token<'a>(

@@ -19,112 +19,19 @@ pub mod extract;
 mod failure;
 pub mod introspect;
 pub mod jwt;
+mod kind;
 pub mod mtls;
 mod principal;
+pub mod settings;
 
 pub use failure::{AuthError, AuthFailure, Dependency};
+pub(crate) use kind::Kind;
+pub use kind::{unix_now, Attempt, Challenge, Verdict};
 pub use principal::{Binding, Identity, Principal};
 
-use crate::conn::ClientCert;
-use bytes::Bytes;
-use http::{HeaderMap, Method, Uri};
+use http::HeaderMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// The verifier's one input: the request as received (before any rewriting),
-/// the connection's client certificate, and the clock.
-#[non_exhaustive]
-pub struct Attempt<'a> {
-    pub method: &'a Method,
-    pub target: &'a Uri,
-    pub authority: &'a str,
-    pub headers: &'a HeaderMap,
-    /// The TLS peer's verified certificate; `None` inside an OHTTP envelope,
-    /// where the TLS peer is the relay, not the client.
-    pub client_cert: Option<&'a ClientCert>,
-    /// The body, when a kind's `needs_body` asked for it.
-    pub body: Option<&'a Bytes>,
-    pub now: u64,
-}
-
-impl<'a> Attempt<'a> {
-    pub fn new(
-        method: &'a Method,
-        target: &'a Uri,
-        authority: &'a str,
-        headers: &'a HeaderMap,
-        now: u64,
-    ) -> Attempt<'a> {
-        Attempt {
-            method,
-            target,
-            authority,
-            headers,
-            client_cert: None,
-            body: None,
-            now,
-        }
-    }
-
-    pub fn with_client_cert(mut self, cert: Option<&'a ClientCert>) -> Attempt<'a> {
-        self.client_cert = cert;
-        self
-    }
-}
-
-/// A successful verification.
-#[non_exhaustive]
-pub struct Verdict {
-    pub principal: Principal,
-}
-
-impl Verdict {
-    fn of(principal: Principal) -> Verdict {
-        Verdict { principal }
-    }
-}
-
-/// What a kind puts in `WWW-Authenticate` (RFC 9110 §11.6.1) when it refuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Challenge {
-    /// RFC 6750 bearer tokens: JWTs, API keys, introspected tokens.
-    Bearer,
-    /// No HTTP challenge: the credential is a TLS client certificate.
-    None,
-}
-
-/// One credential kind. Crate-private: [`Authenticator`] dispatches to it.
-pub(crate) trait Kind {
-    /// Cheap, no crypto and no I/O: is this kind's credential on the request?
-    fn presents(&self, at: &Attempt<'_>) -> bool;
-    /// Something sits where this kind looks but is not its credential's shape
-    /// (a malformed `Authorization` header): verified only when no kind presents,
-    /// so the client hears "malformed" rather than "missing".
-    fn located(&self, at: &Attempt<'_>) -> bool {
-        self.presents(at)
-    }
-    async fn verify(&self, at: &Attempt<'_>) -> Result<Verdict, AuthError>;
-    fn challenge(&self) -> Challenge;
-    /// Removes this kind's own credential (a cookie, a header) before forwarding.
-    fn strip(&self, _headers: &mut HeaderMap) {}
-    /// What keeps this kind from verifying, for `/readyz`.
-    fn not_ready(&self) -> Option<String> {
-        None
-    }
-    /// Files whose change should reload the configuration.
-    fn watched_files(&self) -> Vec<PathBuf> {
-        Vec::new()
-    }
-    /// One start-up log line with the settings an operator checks (never a secret).
-    fn log_settings(&self);
-}
 
 /// A configured authenticator, ready to verify.
 pub enum Authenticator {
@@ -148,12 +55,12 @@ macro_rules! dispatch {
 impl Authenticator {
     /// Builds the runtime form of one validated `[authenticators.NAME]` table.
     pub fn build(
-        cfg: &crate::config::Authenticator,
+        cfg: &crate::authn::settings::AuthenticatorSettings,
         keys: &jwt::KeyRegistry,
         store: &Arc<crate::store::Store>,
         metrics: &crate::metrics::Metrics,
     ) -> Result<Authenticator, String> {
-        use crate::config::AuthnSettings as S;
+        use crate::authn::settings::AuthnSettings as S;
         let name = cfg.name.as_str();
         Ok(match &cfg.settings {
             S::Jwt(s) => Authenticator::Jwt(jwt::JwtAuthenticator::build(name, s, keys, metrics)?),
@@ -168,7 +75,7 @@ impl Authenticator {
     }
 
     /// Where a token-carrying kind reads its token (`None` for certificates).
-    pub fn token_source(&self) -> Option<&crate::config::TokenSource> {
+    pub fn token_source(&self) -> Option<&crate::authn::extract::TokenSource> {
         match self {
             Authenticator::Jwt(j) => Some(&j.settings.token_from),
             Authenticator::ApiKey(k) => Some(k.token_source()),

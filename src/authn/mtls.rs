@@ -6,9 +6,9 @@
 //! thumbprint becomes the principal's binding (RFC 8705 `x5t#S256`).
 
 use super::cache::{self, VerifiedCache};
-use super::{
-    Attempt, AuthError, AuthFailure, Binding, Challenge, Identity, Kind, Principal, Verdict,
-};
+use super::failure::{AuthError, AuthFailure};
+use super::kind::{Attempt, Challenge, Kind, Verdict};
+use super::principal::{Binding, Identity, Principal};
 use crate::config::diag::Diag;
 use crate::config::file::MtlsFile;
 use crate::conn::ClientCert;

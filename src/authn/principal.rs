@@ -39,7 +39,7 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub(in crate::authn) fn new(
+    pub(crate) fn new(
         authenticator: Arc<str>,
         kind: &'static str,
         identity: Arc<Identity>,

@@ -4,8 +4,10 @@
 //! key is printed once, as the only line on stdout; nothing prints it again.
 
 use crate::authn::api_key::{self, NewKey};
+use crate::authn::settings::AuthnSettings;
 use crate::authn::unix_now;
-use crate::config::{AuthnSettings, Config, StoreKind};
+use crate::settings::Config;
+use crate::store::settings::StoreKind;
 use clap::Subcommand;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -109,7 +111,7 @@ pub fn run(cmd: ApiKeyCommand) -> u8 {
 }
 
 fn load(config: &Path) -> Result<Config, String> {
-    crate::config::load(config).map_err(|e| e.to_string())
+    crate::settings::load(config).map_err(|e| e.to_string())
 }
 
 fn create(config: &Path, authenticator: &str, new: NewKey, keys_file: Option<&Path>) -> u8 {

@@ -150,7 +150,7 @@ pub fn keygen(kind: &str, out: &std::path::Path, name: Option<&str>) -> u8 {
 
 /// `sealgate check`: prints problems (exit 2) or a one-line summary (exit 0).
 pub fn check(path: &std::path::Path) -> u8 {
-    match crate::config::load(path) {
+    match crate::settings::load(path) {
         Ok(cfg) => {
             for w in &cfg.warnings {
                 println!("warning: {w}");

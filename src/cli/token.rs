@@ -61,9 +61,9 @@ pub fn run(cmd: TokenCommand) -> u8 {
             config,
         } => {
             let defaults = match authenticator {
-                Some(name) => match crate::config::load(&config) {
+                Some(name) => match crate::settings::load(&config) {
                     Ok(c) => match c.authenticators.get(&name).map(|a| &a.settings) {
-                        Some(crate::config::AuthnSettings::Jwt(j)) => Some((
+                        Some(crate::authn::settings::AuthnSettings::Jwt(j)) => Some((
                             j.issuer.clone(),
                             j.audiences.first().cloned().unwrap_or_default(),
                         )),
@@ -114,7 +114,9 @@ const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
 fn key_for(bytes: &[u8], alg: Option<&str>) -> Result<(EncodingKey, Algorithm), String> {
     use rustls::pki_types::{pem::PemObject, PrivateKeyDer};
     let explicit = alg
-        .map(|a| crate::config::jwt_algorithm(a).ok_or(format!("unsupported algorithm {a:?}")))
+        .map(|a| {
+            crate::authn::jwt::keys::algorithm(a).ok_or(format!("unsupported algorithm {a:?}"))
+        })
         .transpose()?;
     let Ok(der) = PrivateKeyDer::from_pem_slice(bytes) else {
         let alg = explicit.unwrap_or(Algorithm::HS256);
@@ -182,7 +184,7 @@ fn when(t: Option<&Value>, now: u64) -> String {
 }
 
 fn verify(config: &Path, route: &str, token: &str) -> u8 {
-    let cfg = match crate::config::load(config) {
+    let cfg = match crate::settings::load(config) {
         Ok(c) => c,
         Err(e) => return fail(&e.to_string()),
     };
@@ -312,7 +314,7 @@ fn verify(config: &Path, route: &str, token: &str) -> u8 {
 
 /// The request headers carrying `token` where each of the route's authenticators looks for it.
 fn presented(authenticators: &[std::sync::Arc<Authenticator>], token: &str) -> http::HeaderMap {
-    use crate::config::TokenSource;
+    use crate::authn::extract::TokenSource;
     let mut headers = http::HeaderMap::new();
     for a in authenticators {
         let Some(source) = a.token_source() else {

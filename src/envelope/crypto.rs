@@ -5,66 +5,18 @@
 //! independent client in tests; it cannot import raw private keys (needed for
 //! operators' keys and the RFC's own test vector) nor do P-256 in pure Rust.
 
+use super::suites::{aead_algorithm, aead_lens, enc_len, Len};
+pub use super::suites::{
+    EnvelopeError, AEAD_AES_128_GCM, AEAD_AES_256_GCM, AEAD_CHACHA20_POLY1305, KDF_HKDF_SHA256,
+    KEM_P256, KEM_X25519,
+};
 use aws_lc_rs::{aead, hkdf};
 use hpke::{Deserializable, Kem as _, Serializable};
 use std::fmt;
 
-pub const KEM_P256: u16 = 0x0010;
-pub const KEM_X25519: u16 = 0x0020;
-pub const KDF_HKDF_SHA256: u16 = 0x0001;
-pub const AEAD_AES_128_GCM: u16 = 0x0001;
-pub const AEAD_AES_256_GCM: u16 = 0x0002;
-pub const AEAD_CHACHA20_POLY1305: u16 = 0x0003;
-
 const REQUEST_LABEL: &[u8] = b"message/bhttp request";
 const RESPONSE_LABEL: &[u8] = b"message/bhttp response";
 const HEADER_LEN: usize = 7;
-
-/// Why an envelope could not be opened (all answered 400, the first two with the
-/// RFC 9458 key-configuration problem type so the client refetches keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EnvelopeError {
-    UnknownKey,
-    UnsupportedSuite,
-    Malformed,
-    DecryptFailed,
-}
-
-impl EnvelopeError {
-    pub fn reason(self) -> &'static str {
-        match self {
-            EnvelopeError::UnknownKey => "unknown_key",
-            EnvelopeError::UnsupportedSuite => "unsupported_suite",
-            EnvelopeError::Malformed => "malformed_envelope",
-            EnvelopeError::DecryptFailed => "decrypt_failed",
-        }
-    }
-}
-
-fn enc_len(kem: u16) -> usize {
-    if kem == KEM_P256 {
-        65
-    } else {
-        32
-    }
-}
-
-/// (Nk, Nn) of an accepted AEAD id.
-pub(super) fn aead_lens(aead: u16) -> (usize, usize) {
-    match aead {
-        AEAD_AES_128_GCM => (16, 12),
-        _ => (32, 12),
-    }
-}
-
-/// The aws-lc AEAD for an accepted AEAD id (keys only ever list the three).
-pub(super) fn aead_algorithm(aead: u16) -> &'static aead::Algorithm {
-    match aead {
-        AEAD_AES_128_GCM => &aead::AES_128_GCM,
-        AEAD_AES_256_GCM => &aead::AES_256_GCM,
-        _ => &aead::CHACHA20_POLY1305,
-    }
-}
 
 /// A gateway key pair with its key id and accepted AEADs. `Debug` hides the secret.
 pub struct GatewayKey {
@@ -271,14 +223,6 @@ pub fn open<'a>(
 }
 
 /// An HKDF output length.
-pub(super) struct Len(pub(super) usize);
-
-impl hkdf::KeyType for Len {
-    fn len(&self) -> usize {
-        self.0
-    }
-}
-
 /// Seals the response to one opened request (RFC 9458 §4.4).
 pub struct ResponseSealer {
     aead: u16,

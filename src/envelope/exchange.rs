@@ -1,17 +1,14 @@
 //! The gateway endpoint: publishes the key configurations (GET) and exchanges
-//! envelopes (POST): open, decode Binary HTTP, run the inner request through the
-//! normal pipeline, encode and seal the answer. Failures before opening are
+//! envelopes (POST): open and decode Binary HTTP (`open`), then, after the
+//! pipeline has processed the inner request, encode and seal its answer
+//! (`seal`). The pipeline composes the steps; this module never calls it. Failures before opening are
 //! answered in the clear (400, the RFC 9458 key problem type when the client
 //! should refetch keys); every failure after opening is sealed.
 
 use super::crypto::{self, EnvelopeError};
-use super::Sealing;
-use crate::access::AccessRecord;
 use crate::body::{full, ResBody};
-use crate::conn::ConnInfo;
-use crate::error::{problem, GatewayError};
-use crate::gateway::Gateway;
-use crate::state::Shared;
+use crate::metrics::Metrics;
+use crate::problem::problem;
 use bytes::Bytes;
 use http::{header, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -24,41 +21,47 @@ pub const KEY_PROBLEM_TYPE: &str = "https://iana.org/assignments/http-problem-ty
 const MAX_INNER_RESPONSE: usize = 16 << 20;
 
 pub struct Envelope {
-    pub config: crate::config::Envelope,
+    pub config: super::settings::Envelope,
+    /// The runtime keys, built from the settings' bytes.
+    keys: Vec<crypto::GatewayKey>,
     published: Bytes,
 }
 
 impl Envelope {
-    pub fn new(config: &crate::config::Envelope) -> Envelope {
-        let published =
-            crypto::config_list(config.keys.iter().filter(|k| k.active).map(|k| &*k.key));
-        Envelope {
+    pub fn new(config: &super::settings::Envelope) -> Result<Envelope, String> {
+        let keys = config
+            .keys
+            .iter()
+            .map(|k| k.build())
+            .collect::<Result<Vec<_>, _>>()?;
+        let active = config.keys.iter().zip(&keys).filter(|(k, _)| k.active);
+        let published = crypto::config_list(active.map(|(_, g)| g));
+        Ok(Envelope {
             config: config.clone(),
+            keys,
             published: published.into(),
-        }
+        })
     }
 
-    pub async fn serve(
+    /// Step one at the gateway endpoint: publish the keys (GET), or open a
+    /// posted envelope into the inner request the pipeline then processes.
+    pub async fn open(
         &self,
-        gw: &Gateway,
-        state: &Shared,
-        conn: &ConnInfo,
+        metrics: &Metrics,
         request_id: &HeaderValue,
-        record: &mut AccessRecord,
         req: Request<Incoming>,
-    ) -> Response<ResBody> {
-        record.route = Some("ohttp-gateway".into());
+    ) -> Opening {
         match *req.method() {
-            Method::GET | Method::HEAD => self.publish(),
-            Method::POST => {
-                self.exchange(gw, state, conn, request_id, record, req)
-                    .await
-            }
-            _ => problem(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "GET the keys or POST an envelope",
-                request_id,
+            Method::GET | Method::HEAD => Opening::Answer(self.publish(), None),
+            Method::POST => self.open_post(metrics, request_id, req).await,
+            _ => Opening::Answer(
+                problem(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "GET the keys or POST an envelope",
+                    request_id,
+                ),
+                Some("method_not_allowed"),
             ),
         }
     }
@@ -78,20 +81,17 @@ impl Envelope {
         r
     }
 
+    /// An envelope that cannot be opened: 400, with the RFC 9458 key problem
+    /// type when the client should refetch the key configurations.
     fn refuse(
-        &self,
-        state: &Shared,
-        record: &mut AccessRecord,
+        metrics: &Metrics,
         e: EnvelopeError,
         request_id: &HeaderValue,
-    ) -> Response<ResBody> {
-        state
-            .metrics
+    ) -> (Response<ResBody>, &'static str) {
+        metrics
             .envelope_failures
             .with_label_values(&[e.reason()])
             .inc();
-        record.reason = Some(e.reason());
-        record.outcome = "rejected";
         let mut r = problem(
             StatusCode::BAD_REQUEST,
             e.reason(),
@@ -109,93 +109,97 @@ impl Envelope {
             });
             *r.body_mut() = full(body.to_string());
         }
-        r
+        (r, e.reason())
     }
 
-    async fn exchange(
+    async fn open_post(
         &self,
-        gw: &Gateway,
-        state: &Shared,
-        conn: &ConnInfo,
+        metrics: &Metrics,
         request_id: &HeaderValue,
-        record: &mut AccessRecord,
         req: Request<Incoming>,
-    ) -> Response<ResBody> {
+    ) -> Opening {
         let typed = req
             .headers()
             .get(header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"message/ohttp-req"));
         if !typed {
-            state
-                .metrics
+            metrics
                 .envelope_failures
                 .with_label_values(&["wrong_content_type"])
                 .inc();
-            return problem(
+            let r = problem(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "wrong_content_type",
                 "send Content-Type: message/ohttp-req",
                 request_id,
             );
+            return Opening::Answer(r, Some("wrong_content_type"));
         }
-        let body = match collect(req.into_body(), self.config.max_size).await {
-            Ok(b) => b,
-            Err(()) => {
-                state
-                    .metrics
-                    .envelope_failures
-                    .with_label_values(&["too_large"])
-                    .inc();
-                return problem(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "envelope_too_large",
-                    "the envelope is larger than allowed",
-                    request_id,
-                );
-            }
+        let Ok(body) = collect(req.into_body(), self.config.max_size).await else {
+            metrics
+                .envelope_failures
+                .with_label_values(&["too_large"])
+                .inc();
+            let r = problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "envelope_too_large",
+                "the envelope is larger than allowed",
+                request_id,
+            );
+            return Opening::Answer(r, Some("envelope_too_large"));
         };
         let started = Instant::now();
-        let opened = match crypto::open(self.config.keys.iter().map(|k| &*k.key), &body) {
+        let opened = match crypto::open(self.keys.iter(), &body) {
             Ok(o) => o,
-            Err(e) => return self.refuse(state, record, e, request_id),
+            Err(e) => {
+                let (r, why) = Self::refuse(metrics, e, request_id);
+                return Opening::Answer(r, Some(why));
+            }
         };
-        state
-            .metrics
+        metrics
             .envelope_open
             .observe(started.elapsed().as_secs_f64());
+        let inner = inner_request(&opened.request)
+            .ok()
+            .map(|r| r.map(|b| b.map_err(|never| match never {}).boxed()));
+        Opening::Inner(
+            inner,
+            Sealing {
+                enc: opened.enc,
+                sealer: opened.sealer,
+            },
+        )
+    }
 
-        let sealing = Sealing {
-            enc: opened.enc.clone(),
-        };
-        let inner = match inner_request(&opened.request) {
-            Ok(r) => {
-                let r = r.map(|b| b.map_err(|never| match never {}).boxed());
-                crate::pipeline::process(gw, state, conn, request_id, record, r, Some(&sealing))
-                    .await
-            }
-            Err(()) => Err(GatewayError::BadInnerRequest),
-        };
-        let inner = inner.unwrap_or_else(|e| {
-            record.fail(e);
-            e.to_response(request_id, record.route_entry.as_deref())
-        });
+    /// Last step: the inner response (whatever it is) as a sealed Binary HTTP
+    /// response. The second value is the reason when sealing itself failed.
+    pub async fn seal(
+        &self,
+        metrics: &Metrics,
+        request_id: &HeaderValue,
+        sealing: Sealing,
+        inner: Response<ResBody>,
+    ) -> (Response<ResBody>, Option<&'static str>) {
         let status = inner.status();
-        let encoded = match encode_response(inner).await {
-            Ok(b) => b,
+        let (encoded, failed) = match encode_response(inner).await {
+            Ok(b) => (b, None),
             Err(()) => {
-                record.fail(GatewayError::UpstreamFailed);
-                let fallback = GatewayError::UpstreamFailed.to_response(request_id, None);
+                let fallback = problem(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_failed",
+                    "the upstream failed to answer",
+                    request_id,
+                );
                 let (parts, _) = fallback.into_parts();
-                encode_head(parts.status, &parts.headers, b"")
+                (
+                    encode_head(parts.status, &parts.headers, b""),
+                    Some("upstream_failed"),
+                )
             }
         };
         let class = crate::metrics::status_class(status);
-        state
-            .metrics
-            .sealed_requests
-            .with_label_values(&[class])
-            .inc();
-        match opened.sealer.seal(&encoded) {
+        metrics.sealed_requests.with_label_values(&[class]).inc();
+        match sealing.sealer.seal(&encoded) {
             Ok(sealed) => {
                 let mut r = Response::new(full(sealed));
                 let h = r.headers_mut();
@@ -204,11 +208,30 @@ impl Envelope {
                     HeaderValue::from_static("message/ohttp-res"),
                 );
                 h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                r
+                (r, failed)
             }
-            Err(e) => self.refuse(state, record, e, request_id),
+            Err(e) => {
+                let (r, why) = Self::refuse(metrics, e, request_id);
+                (r, Some(why))
+            }
         }
     }
+}
+
+/// The outcome of [`Envelope::open`].
+pub enum Opening {
+    /// Answered at the endpoint: keys published, or the envelope refused (with its reason).
+    Answer(Response<ResBody>, Option<&'static str>),
+    /// An opened envelope: the inner request (`None` when it is not valid
+    /// Binary HTTP) and what is needed to seal its answer.
+    Inner(Option<Request<crate::body::ReqBody>>, Sealing),
+}
+
+/// What the pipeline knows about a request that arrived sealed.
+pub struct Sealing {
+    /// The encapsulated key: unique per envelope, the replay-detection key.
+    pub enc: Vec<u8>,
+    sealer: crypto::ResponseSealer,
 }
 
 /// Reads a whole body, refusing more than `limit` bytes.

@@ -3,12 +3,8 @@
 
 pub mod crypto;
 mod exchange;
+pub mod settings;
+mod suites;
 mod x25519_receiver;
 
-pub use exchange::{Envelope, KEY_PROBLEM_TYPE};
-
-/// What the pipeline knows about a request that arrived sealed.
-pub struct Sealing {
-    /// The encapsulated key: unique per envelope, the replay-detection key.
-    pub enc: Vec<u8>,
-}
+pub use exchange::{Envelope, Opening, Sealing, KEY_PROBLEM_TYPE};

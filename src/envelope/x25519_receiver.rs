@@ -12,7 +12,7 @@
 //! RFC 9458 vector, against the `hpke` crate's sender for every AEAD, and
 //! against the independent `ohttp` client.
 
-use super::crypto::{aead_algorithm, aead_lens, EnvelopeError, Len, KDF_HKDF_SHA256, KEM_X25519};
+use super::suites::{aead_algorithm, aead_lens, EnvelopeError, Len, KDF_HKDF_SHA256, KEM_X25519};
 use aws_lc_rs::{aead, agreement, hkdf, hmac};
 
 const HPKE_V1: &[u8] = b"HPKE-v1";

@@ -7,9 +7,11 @@
 //! `X-Auth-Subject` (oauth2-proxy CVE-2025-64484).
 
 pub mod assertion;
+pub mod keys;
+pub mod settings;
 
 use crate::authn::Principal;
-use crate::config::Identity;
+use crate::identity::settings::Identity;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 

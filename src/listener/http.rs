@@ -1,20 +1,47 @@
 //! The accept loop: TLS handshake with a deadline, then HTTP/2 or HTTP/1.1 as
 //! ALPN chose, each connection watched for graceful shutdown. A failed handshake
-//! is counted and logged at debug; it never stops the loop.
+//! is counted and logged at debug; it never stops the loop. What a request
+//! then goes through is the [`Handler`]'s business: the wiring hands the
+//! pipeline in, so the listener knows nothing of it.
 
+use crate::body::AccountedBody;
 use crate::conn::{ClientCert, ConnInfo};
-use crate::pipeline;
-use crate::state::Shared;
+use crate::metrics::Metrics;
 use arc_swap::ArcSwap;
+use http::{Request, Response};
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
+
+/// The running configuration's connection limits, read per connection (they change on reload).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    pub shutdown_grace: Duration,
+    pub handshake_timeout: Duration,
+    pub header_read_timeout: Duration,
+    pub max_header_count: usize,
+    pub max_header_bytes: usize,
+}
+
+/// What serves the requests of accepted connections.
+pub trait Handler: Clone + Send + Sync + 'static {
+    fn limits(&self) -> ConnLimits;
+    /// Takes the handler by value (a clone per request) so the future owns all it needs.
+    fn handle(
+        self,
+        conn: Arc<ConnInfo>,
+        req: Request<Incoming>,
+    ) -> impl Future<Output = Result<Response<AccountedBody>, Infallible>> + Send + 'static;
+}
 
 /// Decrements the active-connection gauge when the connection task ends.
 struct ConnGuard(prometheus::IntGauge);
@@ -27,17 +54,15 @@ impl Drop for ConnGuard {
 
 /// Accepts until `shutdown` fires, then drops the socket (new connections are
 /// refused) and gives in-flight requests up to the configured grace period.
-pub async fn serve(
+pub async fn serve<H: Handler>(
     listener: TcpListener,
     tls: Arc<ArcSwap<rustls::ServerConfig>>,
-    state: Arc<Shared>,
+    metrics: Metrics,
+    handler: H,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
-    let gauge = state
-        .metrics
-        .active_connections
-        .with_label_values(&["main"]);
+    let gauge = metrics.active_connections.with_label_values(&["main"]);
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
@@ -56,16 +81,16 @@ pub async fn serve(
                 let guard = ConnGuard(gauge.clone());
                 let acceptor = TlsAcceptor::from(tls.load_full());
                 let watcher = graceful.watcher();
-                let state = state.clone();
+                let (handler, metrics) = (handler.clone(), metrics.clone());
                 tokio::spawn(async move {
                     let _guard = guard;
-                    connection(stream, peer, acceptor, watcher, state).await;
+                    connection(stream, peer, acceptor, watcher, handler, metrics).await;
                 });
             }
         }
     }
     drop(listener);
-    let grace = state.gateway.load().config.listen.shutdown_grace;
+    let grace = handler.limits().shutdown_grace;
     tracing::info!(
         in_flight_connections = graceful.count(),
         grace_seconds = grace.as_secs_f64(),
@@ -79,35 +104,39 @@ pub async fn serve(
     }
 }
 
-async fn connection(
+/// The TLS handshake within its deadline, counted by failure reason.
+async fn handshake(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    deadline: Duration,
+    metrics: &Metrics,
+) -> Option<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    let reason = match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => return Some(s),
+        Ok(Err(e)) => super::tls::handshake_failure_reason(&e),
+        Err(_) => "timeout",
+    };
+    metrics
+        .tls_handshake_failures
+        .with_label_values(&[reason])
+        .inc();
+    tracing::debug!(%peer, reason, "TLS handshake failed");
+    None
+}
+
+async fn connection<H: Handler>(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     acceptor: TlsAcceptor,
     watcher: hyper_util::server::graceful::Watcher,
-    state: Arc<Shared>,
+    handler: H,
+    metrics: Metrics,
 ) {
-    let gw = state.gateway.load_full();
-    let listen = &gw.config.listen;
-    let tls = match tokio::time::timeout(listen.handshake_timeout, acceptor.accept(stream)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            let reason = super::tls::handshake_failure_reason(&e);
-            state
-                .metrics
-                .tls_handshake_failures
-                .with_label_values(&[reason])
-                .inc();
-            tracing::debug!(%peer, reason, "TLS handshake failed");
-            return;
-        }
-        Err(_) => {
-            state
-                .metrics
-                .tls_handshake_failures
-                .with_label_values(&["timeout"])
-                .inc();
-            return;
-        }
+    let limits = handler.limits();
+    let Some(tls) = handshake(stream, peer, acceptor, limits.handshake_timeout, &metrics).await
+    else {
+        return;
     };
     let http2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let client_cert = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
@@ -127,10 +156,8 @@ async fn connection(
         forwarding: crate::forwarding::PeerForwarding::new(peer.ip()),
         client_cert,
     });
-    let svc_state = state.clone();
-    let service = service_fn(move |req| pipeline::handle(svc_state.clone(), info.clone(), req));
+    let service = service_fn(move |req| handler.clone().handle(info.clone(), req));
     let io = TokioIo::new(tls);
-    let limits = gw.config.limits;
     let result = if http2 {
         let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         b.timer(TokioTimer::new())
@@ -140,7 +167,7 @@ async fn connection(
     } else {
         let mut b = hyper::server::conn::http1::Builder::new();
         b.timer(TokioTimer::new())
-            .header_read_timeout(listen.header_read_timeout)
+            .header_read_timeout(limits.header_read_timeout)
             .max_headers(limits.max_header_count)
             .max_buf_size(limits.max_header_bytes.max(8192));
         watcher.watch(b.serve_connection(io, service)).await

@@ -3,38 +3,14 @@
 //! chosen by SNI, optional client certificates), the dev certificate, and the
 //! upstream `ClientConfig`.
 
-use crate::config::{ClientAuth, Tls};
+use super::certs::load_certified_key;
+use super::settings::{ClientAuth, Tls};
 use crate::net::{load_roots, provider, VERSIONS};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
-
-/// Loads a PEM certificate chain and its private key, checking that they match.
-pub fn load_certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, String> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| format!("cannot read certificate {}: {e}", cert.display()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("invalid PEM in {}: {e}", cert.display()))?;
-    if chain.is_empty() {
-        return Err(format!("no certificate found in {}", cert.display()));
-    }
-    let der = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| format!("cannot read private key {}: {e}", key.display()))?;
-    let signing = provider()
-        .key_provider
-        .load_private_key(der)
-        .map_err(|e| format!("unusable private key {}: {e}", key.display()))?;
-    let certified = CertifiedKey::new(chain, signing);
-    certified
-        .keys_match()
-        .map_err(|e| format!("{} does not match {}: {e}", key.display(), cert.display()))?;
-    Ok(Arc::new(certified))
-}
 
 /// Picks the certificate for the SNI name: exact, then wildcard, then the default.
 #[derive(Debug)]

@@ -7,12 +7,13 @@
 //! with a trailing slash when a plain string prefix is wanted).
 
 mod path;
+pub mod settings;
 
 pub use path::{normalize_path, PathError};
 
 use crate::authn::{Authenticator, Challenge};
-use crate::config::{HostMatch, Route, RouteAuth};
 use http::Method;
+use settings::{HostMatch, Route, RouteAuth};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -132,7 +133,7 @@ pub fn normalize_host(authority: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{RouteAuth, Sealed};
+    use crate::route::settings::{RouteAuth, Sealed};
 
     fn route(name: &str, host: Option<HostMatch>, prefix: &str, methods: &[Method]) -> Route {
         Route {

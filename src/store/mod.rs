@@ -6,6 +6,7 @@
 
 mod memory;
 mod redis;
+pub mod settings;
 pub mod tokens;
 
 pub use memory::MemoryStore;
@@ -322,13 +323,13 @@ mod tests {
 /// reload neither drops the Redis connection nor empties the memory store.
 #[derive(Default)]
 pub struct StoreRegistry {
-    current: std::sync::Mutex<Option<(crate::config::Store, std::sync::Arc<Store>)>>,
+    current: std::sync::Mutex<Option<(crate::store::settings::Store, std::sync::Arc<Store>)>>,
 }
 
 impl StoreRegistry {
     pub fn get_or_create(
         &self,
-        cfg: &crate::config::Store,
+        cfg: &crate::store::settings::Store,
     ) -> Result<std::sync::Arc<Store>, String> {
         let mut slot = self
             .current
@@ -340,10 +341,10 @@ impl StoreRegistry {
             }
         }
         let store = std::sync::Arc::new(match &cfg.kind {
-            crate::config::StoreKind::Memory { max_entries } => {
+            crate::store::settings::StoreKind::Memory { max_entries } => {
                 Store::Memory(MemoryStore::new(*max_entries))
             }
-            crate::config::StoreKind::Redis { url } => Store::Redis(RedisStore::start(
+            crate::store::settings::StoreKind::Redis { url } => Store::Redis(RedisStore::start(
                 url,
                 cfg.ca.as_deref(),
                 &cfg.key_prefix,

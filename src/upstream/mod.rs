@@ -3,11 +3,10 @@
 //! 502/504, and the built-in echo upstream.
 
 mod echo;
+pub mod settings;
 mod targets;
 
 use crate::body::{BodyTooLarge, BoxError, ReqBody, ResBody};
-use crate::config::{self, UpstreamKind, UpstreamProtocol};
-use crate::error::GatewayError;
 use crate::forwarding::strip_hop_by_hop;
 use crate::metrics::Metrics;
 use http::{header, Request, Response, Uri, Version};
@@ -15,6 +14,7 @@ use http_body_util::BodyExt;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use settings::{UpstreamKind, UpstreamProtocol};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 pub use targets::Targets;
@@ -31,6 +31,27 @@ struct HttpBackend {
     targets: Targets,
 }
 
+/// Why forwarding failed; `error` maps each to the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardError {
+    Connect,
+    Timeout,
+    Failed,
+    /// The client's body grew past the route's limit while streaming.
+    BodyTooLarge,
+    ClientBodyAborted,
+}
+
+impl ForwardError {
+    /// True when the upstream (not the client) is at fault.
+    pub fn is_upstream(self) -> bool {
+        matches!(
+            self,
+            ForwardError::Connect | ForwardError::Timeout | ForwardError::Failed
+        )
+    }
+}
+
 pub struct Upstream {
     pub name: Arc<str>,
     backend: Backend,
@@ -40,7 +61,7 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(cfg: &config::Upstream) -> Result<Upstream, String> {
+    pub fn new(cfg: &settings::Upstream) -> Result<Upstream, String> {
         let backend = match &cfg.kind {
             UpstreamKind::Echo => Backend::Echo,
             UpstreamKind::Targets(uris) => Backend::Http(Box::new(HttpBackend {
@@ -62,7 +83,7 @@ impl Upstream {
         &self,
         mut req: Request<ReqBody>,
         metrics: &Metrics,
-    ) -> Result<Response<ResBody>, GatewayError> {
+    ) -> Result<Response<ResBody>, ForwardError> {
         let started = Instant::now();
         let (client, targets) = match &self.backend {
             Backend::Echo => {
@@ -73,13 +94,13 @@ impl Upstream {
             Backend::Http(b) => (&b.client, &b.targets),
         };
         let Some((index, target)) = targets.pick() else {
-            return Err(GatewayError::UpstreamConnect);
+            return Err(ForwardError::Connect);
         };
         let mut parts = http::uri::Parts::default();
         parts.scheme = Some(target.scheme.clone());
         parts.authority = Some(target.authority.clone());
         parts.path_and_query = req.uri().path_and_query().cloned();
-        *req.uri_mut() = Uri::from_parts(parts).map_err(|_| GatewayError::UpstreamFailed)?;
+        *req.uri_mut() = Uri::from_parts(parts).map_err(|_| ForwardError::Failed)?;
         if !self.preserve_host || self.protocol == UpstreamProtocol::Http2 {
             // HTTP/2 carries the host as :authority; a differing Host header is a protocol error.
             req.headers_mut().remove(header::HOST);
@@ -98,7 +119,7 @@ impl Upstream {
                     .with_label_values(&[label, "timeout"])
                     .inc();
                 targets.failure(index);
-                Err(GatewayError::UpstreamTimeout)
+                Err(ForwardError::Timeout)
             }
             Ok(Err(e)) => {
                 let err = classify_client_error(&e);
@@ -138,21 +159,21 @@ impl Upstream {
 }
 
 /// Finds why the hyper client failed: our body limit, the client's body, or the upstream.
-fn classify_client_error(e: &hyper_util::client::legacy::Error) -> GatewayError {
+fn classify_client_error(e: &hyper_util::client::legacy::Error) -> ForwardError {
     if e.is_connect() {
-        return GatewayError::UpstreamConnect;
+        return ForwardError::Connect;
     }
     classify_body_error(e)
 }
 
 /// Walks the error chain: our own body limit wins, then a failure of the
 /// downstream body (hyper reports those as "user" errors), else the upstream.
-fn classify_body_error(e: &(dyn std::error::Error + 'static)) -> GatewayError {
+fn classify_body_error(e: &(dyn std::error::Error + 'static)) -> ForwardError {
     let mut client_side = false;
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         if err.is::<BodyTooLarge>() {
-            return GatewayError::BodyTooLarge;
+            return ForwardError::BodyTooLarge;
         }
         if err
             .downcast_ref::<hyper::Error>()
@@ -163,13 +184,13 @@ fn classify_body_error(e: &(dyn std::error::Error + 'static)) -> GatewayError {
         source = err.source();
     }
     if client_side {
-        GatewayError::ClientBodyAborted
+        ForwardError::ClientBodyAborted
     } else {
-        GatewayError::UpstreamFailed
+        ForwardError::Failed
     }
 }
 
-fn client(cfg: &config::Upstream) -> Result<HttpClient, String> {
+fn client(cfg: &settings::Upstream) -> Result<HttpClient, String> {
     let mut http = HttpConnector::new();
     http.set_connect_timeout(Some(cfg.connect_timeout));
     http.set_nodelay(true);

@@ -284,7 +284,8 @@ pub async fn start_gateway(toml: &str) -> (sealgate::app::Running, tempfile::Tem
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gateway.toml");
     std::fs::write(&path, toml).unwrap();
-    let cfg = sealgate::config::load(&path).unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
+    let cfg =
+        sealgate::settings::load(&path).unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
     let running = sealgate::app::start(cfg).await.unwrap();
     (running, dir)
 }

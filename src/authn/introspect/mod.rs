@@ -14,11 +14,11 @@ mod settings;
 
 pub use settings::{settings, ClientAuth, Endpoint, IntrospectionSettings};
 
-use super::cache;
-use super::{
-    Attempt, AuthError, AuthFailure, Challenge, Dependency, Identity, Kind, Principal, Verdict,
-};
-use crate::config::TokenSource;
+use crate::authn::cache;
+use crate::authn::extract::TokenSource;
+use crate::authn::failure::{AuthError, AuthFailure, Dependency};
+use crate::authn::kind::{Attempt, Challenge, Kind, Verdict};
+use crate::authn::principal::{Binding, Identity, Principal};
 use crate::metrics::Metrics;
 use arc_swap::ArcSwapOption;
 use base64::Engine;
@@ -47,7 +47,8 @@ impl moka::Expiry<[u8; 32], Answer> for ByAnswer {
         Some(match v {
             Answer::Inactive => self.inactive,
             Answer::Active(id) => id.expires_at.map_or(self.max, |exp| {
-                Duration::from_secs(exp.saturating_sub(super::unix_now())).min(self.max)
+                Duration::from_secs(exp.saturating_sub(crate::authn::kind::unix_now()))
+                    .min(self.max)
             }),
         })
     }
@@ -56,7 +57,7 @@ impl moka::Expiry<[u8; 32], Answer> for ByAnswer {
 pub struct Introspector {
     name: Arc<str>,
     settings: IntrospectionSettings,
-    endpoint: ArcSwapOption<Uri>,
+    endpoint: Arc<ArcSwapOption<Uri>>,
     client: crate::net::FetchClient,
     cache: moka::future::Cache<[u8; 32], Answer>,
     hits: prometheus::IntCounter,
@@ -78,7 +79,7 @@ impl Introspector {
         let me = Arc::new(Introspector {
             name: Arc::from(name),
             settings: settings.clone(),
-            endpoint: ArcSwapOption::new(fixed),
+            endpoint: Arc::new(ArcSwapOption::new(fixed)),
             client: crate::net::fetch_client(settings.timeout)?,
             cache: moka::future::Cache::builder()
                 .max_capacity(100_000)
@@ -92,7 +93,14 @@ impl Introspector {
             metrics: metrics.clone(),
         });
         if let Endpoint::Discovery(url) = &settings.endpoint {
-            tokio::spawn(discovery::discover(Arc::downgrade(&me), url.clone()));
+            let d = discovery::Discovery {
+                name: me.name.clone(),
+                url: url.clone(),
+                client: me.client.clone(),
+                timeout: settings.timeout,
+                issuer: settings.issuer.clone(),
+            };
+            tokio::spawn(discovery::discover(d, Arc::downgrade(&me.endpoint)));
         }
         Ok(me)
     }
@@ -106,7 +114,7 @@ impl Introspector {
     }
 
     fn token<'a>(&self, headers: &'a HeaderMap) -> Result<Option<&'a str>, AuthFailure> {
-        super::extract::token(headers, &self.settings.token_from)
+        crate::authn::extract::token(headers, &self.settings.token_from)
     }
 
     /// Asks the endpoint about `token`: `Ok` with the answer, or why it could not.
@@ -243,7 +251,7 @@ fn identity(mut obj: Map<String, Value>) -> Identity {
             .get("cnf")
             .and_then(|c| c.get("jkt"))
             .and_then(Value::as_str)
-            .map(|jkt| super::Binding::Dpop {
+            .map(|jkt| Binding::Dpop {
                 jkt: jkt.to_string(),
             }),
         claims: obj,
@@ -303,7 +311,7 @@ impl Kind for Introspector {
     }
 
     fn strip(&self, headers: &mut HeaderMap) {
-        super::extract::strip(headers, &self.settings.token_from);
+        crate::authn::extract::strip(headers, &self.settings.token_from);
     }
 
     fn not_ready(&self) -> Option<String> {

@@ -1,10 +1,10 @@
 //! Validation of a `kind = "introspection"` table into its settings.
 
+use crate::authn::extract::TokenSource;
 use crate::config::diag::Diag;
-use crate::config::fetch_url;
 use crate::config::file::IntrospectionFile;
 use crate::config::secret::{Secret, SecretRef};
-use crate::config::TokenSource;
+use crate::net::fetch_url;
 use http::Uri;
 use std::sync::Arc;
 use std::time::Duration;

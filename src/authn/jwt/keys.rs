@@ -224,7 +224,7 @@ fn jwk_key(jwk: &Value, allow_oct: bool) -> Result<Option<Key>, String> {
     };
     let alg = match jwk.get("alg").and_then(Value::as_str) {
         None => None,
-        Some(a) => match crate::config::jwt_algorithm(a) {
+        Some(a) => match algorithm(a) {
             Some(a) => Some(a),
             None => return Ok(None),
         },
@@ -322,6 +322,28 @@ pub fn pem_public_key(pem: &[u8]) -> Result<Key, String> {
         key: key.map_err(|e| format!("unusable public key: {e}"))?,
         parsed: spki_raw(kind, der).and_then(|r| parse_raw(kind, r)),
     })
+}
+
+pub fn algorithm(name: &str) -> Option<Algorithm> {
+    Some(match name {
+        "HS256" => Algorithm::HS256,
+        "HS384" => Algorithm::HS384,
+        "HS512" => Algorithm::HS512,
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "EdDSA" => Algorithm::EdDSA,
+        _ => return None,
+    })
+}
+
+pub fn is_hmac(a: Algorithm) -> bool {
+    matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
 
 #[cfg(test)]

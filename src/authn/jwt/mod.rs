@@ -8,20 +8,21 @@
 
 pub mod keys;
 pub mod remote;
+pub mod settings;
 pub mod verify;
 
 pub use verify::{check_times, split, unverified_issuer, verify, Verified};
 
 use super::cache::{self, VerifiedCache};
-use super::{
-    extract, Attempt, AuthError, AuthFailure, Binding, Challenge, Dependency, Identity, Kind,
-    Principal, Verdict,
-};
-use crate::config::{self, KeySource};
+use crate::authn::extract;
+use crate::authn::failure::{AuthError, AuthFailure, Dependency};
+use crate::authn::kind::{Attempt, Challenge, Kind, Verdict};
+use crate::authn::principal::{Binding, Identity, Principal};
 use crate::metrics::Metrics;
 use http::HeaderMap;
 use keys::KeySet;
 use remote::RemoteKeys;
+use settings::{JwtSettings, KeySource};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -59,7 +60,7 @@ fn remember_rejection(f: AuthFailure) -> bool {
 
 pub struct JwtAuthenticator {
     pub name: Arc<str>,
-    pub settings: config::JwtSettings,
+    pub settings: JwtSettings,
     keys: KeyHolder,
     cache: VerifiedCache,
     /// Recently refused tokens by the same key as `cache` (bounded, 60 s).
@@ -82,7 +83,7 @@ impl KeyRegistry {
         name: &str,
         source: &http::Uri,
         issuer: Option<String>,
-        s: &config::JwtSettings,
+        s: &JwtSettings,
         metrics: &Metrics,
     ) -> Result<Arc<RemoteKeys>, String> {
         let mut list = self
@@ -108,11 +109,7 @@ impl KeyRegistry {
     }
 }
 
-fn dev_keys(
-    name: &str,
-    public: &std::path::Path,
-    s: &config::JwtSettings,
-) -> Result<KeySet, String> {
+fn dev_keys(name: &str, public: &std::path::Path, s: &JwtSettings) -> Result<KeySet, String> {
     let private = crate::keygen::dev_private_path(public);
     if crate::keygen::ensure_ed25519(&private, public)? {
         tracing::warn!(
@@ -129,7 +126,7 @@ fn dev_keys(
 impl JwtAuthenticator {
     pub fn build(
         name: &str,
-        s: &config::JwtSettings,
+        s: &JwtSettings,
         registry: &KeyRegistry,
         metrics: &Metrics,
     ) -> Result<JwtAuthenticator, String> {

@@ -40,7 +40,7 @@ pub struct RemoteKeys {
     metrics: Metrics,
 }
 
-use crate::authn::unix_now;
+use crate::authn::kind::unix_now;
 
 impl RemoteKeys {
     /// Creates the key source and starts its refresh task (which ends when the source is dropped).
@@ -48,7 +48,7 @@ impl RemoteKeys {
         authenticator: &str,
         source: Uri,
         discovery_issuer: Option<String>,
-        settings: &crate::config::JwtSettings,
+        settings: &crate::authn::jwt::settings::JwtSettings,
         metrics: Metrics,
     ) -> Result<Arc<RemoteKeys>, String> {
         let client = crate::net::fetch_client(Duration::from_secs(5))?;
@@ -201,7 +201,7 @@ impl RemoteKeys {
                     .get("jwks_uri")
                     .and_then(Value::as_str)
                     .ok_or("discovery document has no jwks_uri")?;
-                crate::config::fetch_url(uri)?
+                crate::net::fetch_url(uri)?
             }
         };
         let (body, max_age) = self.get(&jwks_uri).await?;

@@ -3,8 +3,8 @@
 //! the signature, then check the claims. Pure: `now` is passed in.
 
 use super::keys::{KeySet, Selection};
-use crate::authn::AuthFailure;
-use crate::config::JwtSettings;
+use crate::authn::failure::AuthFailure;
+use crate::authn::jwt::settings::JwtSettings;
 use base64::Engine;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
@@ -129,7 +129,7 @@ pub fn verify(
         .get("alg")
         .and_then(Value::as_str)
         .ok_or(AuthFailure::Malformed)?;
-    let alg = crate::config::jwt_algorithm(alg_name)
+    let alg = super::keys::algorithm(alg_name)
         .filter(|a| s.algorithms.contains(a))
         .ok_or(AuthFailure::AlgNotAllowed)?;
     let kid = match header.get("kid") {

@@ -1,0 +1,105 @@
+//! What every credential kind shares: the verifier's input ([`Attempt`]),
+//! its output ([`Verdict`]), the `WWW-Authenticate` challenge, and the
+//! crate-private [`Kind`] trait the `Authenticator` enum dispatches to.
+
+use super::failure::AuthError;
+use super::principal::Principal;
+use crate::conn::ClientCert;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Uri};
+use std::path::PathBuf;
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The verifier's one input: the request as received (before any rewriting),
+/// the connection's client certificate, and the clock.
+#[non_exhaustive]
+pub struct Attempt<'a> {
+    pub method: &'a Method,
+    pub target: &'a Uri,
+    pub authority: &'a str,
+    pub headers: &'a HeaderMap,
+    /// The TLS peer's verified certificate; `None` inside an OHTTP envelope,
+    /// where the TLS peer is the relay, not the client.
+    pub client_cert: Option<&'a ClientCert>,
+    /// The body, when a kind's `needs_body` asked for it.
+    pub body: Option<&'a Bytes>,
+    pub now: u64,
+}
+
+impl<'a> Attempt<'a> {
+    pub fn new(
+        method: &'a Method,
+        target: &'a Uri,
+        authority: &'a str,
+        headers: &'a HeaderMap,
+        now: u64,
+    ) -> Attempt<'a> {
+        Attempt {
+            method,
+            target,
+            authority,
+            headers,
+            client_cert: None,
+            body: None,
+            now,
+        }
+    }
+
+    pub fn with_client_cert(mut self, cert: Option<&'a ClientCert>) -> Attempt<'a> {
+        self.client_cert = cert;
+        self
+    }
+}
+
+/// A successful verification.
+#[non_exhaustive]
+pub struct Verdict {
+    pub principal: Principal,
+}
+
+impl Verdict {
+    pub(crate) fn of(principal: Principal) -> Verdict {
+        Verdict { principal }
+    }
+}
+
+/// What a kind puts in `WWW-Authenticate` (RFC 9110 §11.6.1) when it refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// RFC 6750 bearer tokens: JWTs, API keys, introspected tokens.
+    Bearer,
+    /// No HTTP challenge: the credential is a TLS client certificate.
+    None,
+}
+
+/// One credential kind. Crate-private: [`Authenticator`] dispatches to it.
+pub(crate) trait Kind {
+    /// Cheap, no crypto and no I/O: is this kind's credential on the request?
+    fn presents(&self, at: &Attempt<'_>) -> bool;
+    /// Something sits where this kind looks but is not its credential's shape
+    /// (a malformed `Authorization` header): verified only when no kind presents,
+    /// so the client hears "malformed" rather than "missing".
+    fn located(&self, at: &Attempt<'_>) -> bool {
+        self.presents(at)
+    }
+    async fn verify(&self, at: &Attempt<'_>) -> Result<Verdict, AuthError>;
+    fn challenge(&self) -> Challenge;
+    /// Removes this kind's own credential (a cookie, a header) before forwarding.
+    fn strip(&self, _headers: &mut HeaderMap) {}
+    /// What keeps this kind from verifying, for `/readyz`.
+    fn not_ready(&self) -> Option<String> {
+        None
+    }
+    /// Files whose change should reload the configuration.
+    fn watched_files(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+    /// One start-up log line with the settings an operator checks (never a secret).
+    fn log_settings(&self);
+}

@@ -1,0 +1,56 @@
+//! `[authenticators.NAME]`: the kind-tagged table, validated by its kind.
+
+use crate::config::diag::Diag;
+use crate::config::file::AuthenticatorFile;
+
+/// A validated authenticator table.
+#[derive(Debug, Clone)]
+pub struct AuthenticatorSettings {
+    pub name: String,
+    pub settings: AuthnSettings,
+}
+
+/// The validated settings of each authenticator kind.
+#[derive(Debug, Clone)]
+pub enum AuthnSettings {
+    Jwt(super::jwt::settings::JwtSettings),
+    Mtls(super::mtls::MtlsSettings),
+    ApiKey(super::api_key::ApiKeySettings),
+    Introspection(super::introspect::IntrospectionSettings),
+}
+
+impl AuthnSettings {
+    /// Whether the kind needs a client certificate on the connection (checked
+    /// against `listen.tls.client_auth`): what needs it, for the message.
+    pub fn needs_client_certificates(&self) -> Option<&'static str> {
+        match self {
+            AuthnSettings::Mtls(_) => Some("kind = \"mtls\""),
+            AuthnSettings::Jwt(j) if j.certificate_bound => Some("certificate_bound = true"),
+            _ => None,
+        }
+    }
+}
+
+/// Validates one `[authenticators.NAME]` table with its kind's own validator.
+pub fn authenticator(
+    d: &mut Diag<'_>,
+    name: &str,
+    a: &AuthenticatorFile,
+) -> Option<AuthenticatorSettings> {
+    let settings = match a {
+        AuthenticatorFile::Jwt(j) => {
+            AuthnSettings::Jwt(super::jwt::settings::settings(d, name, j)?)
+        }
+        AuthenticatorFile::Mtls(m) => AuthnSettings::Mtls(super::mtls::settings(d, name, m)?),
+        AuthenticatorFile::ApiKey(k) => {
+            AuthnSettings::ApiKey(super::api_key::settings(d, name, k)?)
+        }
+        AuthenticatorFile::Introspection(i) => {
+            AuthnSettings::Introspection(super::introspect::settings(d, name, i)?)
+        }
+    };
+    Some(AuthenticatorSettings {
+        name: name.to_string(),
+        settings,
+    })
+}

@@ -1,0 +1,155 @@
+//! `[identity]`: the header names only the gateway may write, and the signed
+//! assertion's key. The key is loaded here to prove it is usable, then
+//! dropped: the settings keep where it is, the signer loads it again.
+
+use crate::config::diag::Diag;
+use crate::config::file::{AssertionFile, IdentityFile};
+use crate::config::secret::SecretRef;
+use http::HeaderName;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub subject_header: HeaderName,
+    pub issuer_header: HeaderName,
+    pub claims: Vec<(String, HeaderName)>,
+    pub max_header_bytes: usize,
+    pub assertion_header: HeaderName,
+    pub assertion: Option<Assertion>,
+    /// Where the verified client certificate goes (always stripped from clients).
+    pub client_cert_header: HeaderName,
+    pub forward_client_cert: bool,
+}
+
+/// Where a private key comes from: a secret reference, or a dev key generated when missing.
+#[derive(Debug, Clone)]
+pub enum PrivateKeySource {
+    Secret(SecretRef),
+    DevGenerated(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Assertion {
+    pub key: PrivateKeySource,
+    pub ttl: Duration,
+    pub issuer: String,
+    pub publish_also: Vec<PathBuf>,
+}
+
+/// Validates `[identity]`.
+pub fn identity(d: &mut Diag<'_>, id: &IdentityFile) -> Identity {
+    let claims = id
+        .claims
+        .iter()
+        .map(|(claim, h)| {
+            (
+                claim.clone(),
+                d.header(&format!("identity.claims.{claim}"), Some(h), ""),
+            )
+        })
+        .collect();
+    Identity {
+        subject_header: d.header(
+            "identity.subject_header",
+            id.subject_header.as_ref(),
+            "x-auth-subject",
+        ),
+        issuer_header: d.header(
+            "identity.issuer_header",
+            id.issuer_header.as_ref(),
+            "x-auth-issuer",
+        ),
+        claims,
+        max_header_bytes: usize::try_from(d.size(
+            "identity.max_header_bytes",
+            id.max_header_bytes.as_ref(),
+            8 << 10,
+        ))
+        .unwrap_or(usize::MAX),
+        assertion_header: d.header(
+            "identity.assertion.header",
+            id.assertion.header.as_ref(),
+            "x-sealgate-assertion",
+        ),
+        assertion: assertion(d, &id.assertion),
+        client_cert_header: d.header(
+            "identity.client_cert_header",
+            id.client_cert_header.as_ref(),
+            "x-forwarded-client-cert",
+        ),
+        forward_client_cert: id.forward_client_cert.unwrap_or(false),
+    }
+}
+
+fn assertion(d: &mut Diag<'_>, a: &AssertionFile) -> Option<Assertion> {
+    let key = a.key.as_deref()?;
+    let key = match SecretRef::parse(key, d.base) {
+        Ok(SecretRef::File(path)) if a.dev_generate == Some(true) && !path.exists() => {
+            d.warn(format!(
+                "identity.assertion: {} is missing; a development Ed25519 signing key will be generated",
+                path.display()
+            ));
+            PrivateKeySource::DevGenerated(path)
+        }
+        Ok(r) => {
+            let usable = r
+                .load(d.warnings)
+                .and_then(|k| super::keys::signing_key(k.expose()).map(|_| ()));
+            if let Err(m) = usable {
+                d.push("identity.assertion.key", m);
+            }
+            PrivateKeySource::Secret(r)
+        }
+        Err(m) => {
+            d.push("identity.assertion.key", m);
+            return None;
+        }
+    };
+    let publish_also: Vec<PathBuf> = a.publish_also.iter().map(|p| d.path(p)).collect();
+    for (i, p) in publish_also.iter().enumerate() {
+        let usable = std::fs::read(p)
+            .map_err(|e| format!("cannot read {}: {e}", p.display()))
+            .and_then(|b| super::keys::public_jwk(&b).map(|_| ()));
+        if let Err(m) = usable {
+            d.push(format!("identity.assertion.publish_also[{i}]"), m);
+        }
+    }
+    Some(Assertion {
+        key,
+        ttl: d.duration(
+            "identity.assertion.ttl",
+            a.ttl.as_ref(),
+            Duration::from_secs(60),
+        ),
+        issuer: a.issuer.clone().unwrap_or_else(|| "sealgate".into()),
+        publish_also,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_and_the_assertion_key_are_checked() {
+        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+        let base = std::env::temp_dir();
+        let mut d = Diag {
+            errors: &mut errors,
+            warnings: &mut warnings,
+            base: &base,
+        };
+        let mut f = IdentityFile {
+            subject_header: Some("bad header".into()),
+            ..IdentityFile::default()
+        };
+        f.claims.insert("email".into(), "x-auth-email".into());
+        f.assertion.key = Some("literal-secret".into());
+        let id = identity(&mut d, &f);
+        assert_eq!(id.claims[0].1, "x-auth-email");
+        assert!(id.assertion.is_none());
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["identity.subject_header", "identity.assertion.key"]);
+    }
+}

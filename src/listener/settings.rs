@@ -1,0 +1,241 @@
+//! `[listen]`: the TLS listener's validated settings. Certificates, keys, CA
+//! bundles and CRLs are loaded once here so a bad file is a `check` error
+//! naming the key, not a start-up surprise; the runtime loads them again.
+
+use crate::config::diag::Diag;
+use crate::config::file::{ListenFile, TlsFile};
+use crate::config::units;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Listen {
+    pub address: SocketAddr,
+    pub tls: Tls,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub shutdown_grace: Duration,
+    pub handshake_timeout: Duration,
+    pub header_read_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub dev_self_signed: bool,
+    pub client_ca: Option<PathBuf>,
+    pub client_auth: ClientAuth,
+    /// PEM certificate revocation lists for client certificates.
+    pub crls: Vec<PathBuf>,
+    pub sni: Vec<SniCert>,
+    /// Issue stateless, rotating session tickets so returning clients resume.
+    pub session_tickets: bool,
+    /// Entries in the server-side session cache (0: none).
+    pub session_cache: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct SniCert {
+    pub names: Vec<String>,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Whether the TLS listener asks clients for a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    Off,
+    /// Asked for and verified when sent; connections without one are served too.
+    Optional,
+    Required,
+}
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+
+/// Validates `[listen]`.
+pub fn listen(d: &mut Diag<'_>, l: &ListenFile) -> Listen {
+    let tls = tls(d, &l.tls);
+    let trusted_proxies = l
+        .trusted_proxies
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            d.take(
+                format!("listen.trusted_proxies[{i}]"),
+                units::cidr(c).map(Some),
+                None,
+            )
+        })
+        .collect();
+    Listen {
+        address: d.addr("listen.address", l.address.as_ref(), DEFAULT_LISTEN),
+        trusted_proxies,
+        shutdown_grace: d.duration(
+            "listen.shutdown_grace",
+            l.shutdown_grace.as_ref(),
+            Duration::from_secs(30),
+        ),
+        handshake_timeout: d.duration(
+            "listen.handshake_timeout",
+            l.handshake_timeout.as_ref(),
+            Duration::from_secs(10),
+        ),
+        header_read_timeout: d.duration(
+            "listen.header_read_timeout",
+            l.header_read_timeout.as_ref(),
+            Duration::from_secs(30),
+        ),
+        tls,
+    }
+}
+
+fn tls(d: &mut Diag<'_>, t: &TlsFile) -> Tls {
+    let client_ca = t
+        .client_ca
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|p| d.path(p));
+    let tls = Tls {
+        cert: d.path(t.cert.as_deref().unwrap_or("certs/gateway.crt")),
+        key: d.path(t.key.as_deref().unwrap_or("certs/gateway.key")),
+        dev_self_signed: t.dev_self_signed.unwrap_or(false),
+        client_auth: client_auth(d, t.client_auth.as_deref(), client_ca.is_some()),
+        client_ca,
+        crls: t.crls.iter().map(|p| d.path(p)).collect(),
+        sni: t
+            .sni
+            .iter()
+            .map(|s| SniCert {
+                names: s.names.iter().map(|n| n.to_ascii_lowercase()).collect(),
+                cert: d.path(&s.cert),
+                key: d.path(&s.key),
+            })
+            .collect(),
+        session_tickets: t.session_tickets.unwrap_or(true),
+        session_cache: t.session_cache.unwrap_or(10_000),
+    };
+    check_files(d, &tls);
+    tls
+}
+
+/// `listen.tls.client_auth`; without it, a configured `client_ca` means "required".
+fn client_auth(d: &mut Diag<'_>, text: Option<&str>, have_ca: bool) -> ClientAuth {
+    let mode = match text {
+        None if have_ca => ClientAuth::Required,
+        None | Some("off") => ClientAuth::Off,
+        Some("optional") => ClientAuth::Optional,
+        Some("required") => ClientAuth::Required,
+        Some(other) => {
+            d.push(
+                "listen.tls.client_auth",
+                format!("unknown mode {other:?}; expected \"off\", \"optional\" or \"required\""),
+            );
+            ClientAuth::Off
+        }
+    };
+    if mode != ClientAuth::Off && !have_ca {
+        d.push(
+            "listen.tls.client_auth",
+            "needs listen.tls.client_ca: the CA bundle that signs client certificates",
+        );
+    }
+    if have_ca && text == Some("off") {
+        d.push(
+            "listen.tls.client_ca",
+            "set, but listen.tls.client_auth = \"off\": remove one",
+        );
+    }
+    mode
+}
+
+fn check_files(d: &mut Diag<'_>, tls: &Tls) {
+    let missing = !tls.cert.exists() || !tls.key.exists();
+    if missing && tls.dev_self_signed {
+        d.warn(format!(
+            "listen.tls: {} is missing; a self-signed development certificate will be generated (not for production)",
+            tls.cert.display()
+        ));
+    } else if let Err(m) = super::certs::load_certified_key(&tls.cert, &tls.key) {
+        d.push("listen.tls.cert", m);
+    }
+    if tls.session_cache > 1_000_000 {
+        d.push(
+            "listen.tls.session_cache",
+            format!(
+                "{} entries is too many (at most 1000000)",
+                tls.session_cache
+            ),
+        );
+    }
+    if let Some(ca) = &tls.client_ca {
+        if let Err(m) = crate::net::load_roots(ca) {
+            d.push("listen.tls.client_ca", m);
+        }
+    }
+    for (i, crl) in tls.crls.iter().enumerate() {
+        if let Err(m) = crate::net::load_crls(crl) {
+            d.push(format!("listen.tls.crls[{i}]"), m);
+        }
+    }
+    for (i, s) in tls.sni.iter().enumerate() {
+        if s.names.is_empty() {
+            d.push(
+                format!("listen.tls.sni[{i}].names"),
+                "list at least one server name",
+            );
+        }
+        if let Err(m) = super::certs::load_certified_key(&s.cert, &s.key) {
+            d.push(format!("listen.tls.sni[{i}].cert"), m);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(f: &ListenFile) -> (Listen, Vec<String>) {
+        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+        let dir = std::env::temp_dir();
+        let mut d = Diag {
+            errors: &mut errors,
+            warnings: &mut warnings,
+            base: &dir,
+        };
+        let l = listen(&mut d, f);
+        (l, errors.into_iter().map(|e| e.path).collect())
+    }
+
+    #[test]
+    fn client_auth_needs_a_ca_and_defaults_to_required_with_one() {
+        let mut f = ListenFile::default();
+        f.tls.dev_self_signed = Some(true);
+        f.tls.cert = Some("/nonexistent/c.pem".into());
+        f.tls.key = Some("/nonexistent/k.pem".into());
+        f.tls.client_auth = Some("optional".into());
+        let (l, errs) = run(&f);
+        assert_eq!(l.tls.client_auth, ClientAuth::Optional);
+        assert_eq!(errs, ["listen.tls.client_auth"]);
+        f.tls.client_auth = None;
+        f.tls.client_ca = Some("/nonexistent/ca.pem".into());
+        let (l, errs) = run(&f);
+        assert_eq!(l.tls.client_auth, ClientAuth::Required);
+        assert_eq!(
+            errs,
+            ["listen.tls.client_ca"],
+            "an unreadable CA bundle is named"
+        );
+        f.tls.client_auth = Some("sometimes".into());
+        f.trusted_proxies = vec!["10.0.0.0/8".into(), "nonsense".into()];
+        let (_, errs) = run(&f);
+        assert_eq!(
+            errs,
+            [
+                "listen.tls.client_auth",
+                "listen.tls.client_ca",
+                "listen.trusted_proxies[1]"
+            ]
+        );
+    }
+}
