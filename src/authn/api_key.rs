@@ -381,6 +381,61 @@ impl Kind for ApiKeyAuthenticator {
 mod tests {
     use super::*;
 
+    fn errors_of(f: impl FnOnce(&mut Diag<'_>)) -> Vec<String> {
+        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+        let base = std::env::temp_dir();
+        let mut d = Diag {
+            errors: &mut errors,
+            warnings: &mut warnings,
+            base: &base,
+        };
+        f(&mut d);
+        errors.into_iter().map(|e| e.path).collect()
+    }
+
+    #[test]
+    fn the_validator_names_prefix_header_and_keys_file() {
+        let bad = ApiKeyFile {
+            prefix: Some("sg-".into()),
+            header: Some("bad header".into()),
+            keys_file: Some("/nonexistent/keys.toml".into()),
+        };
+        let errs = errors_of(|d| assert!(settings(d, "k", &bad).is_none()));
+        assert_eq!(
+            errs,
+            [
+                "authenticators.k.prefix",
+                "authenticators.k.header",
+                "authenticators.k.keys_file"
+            ]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keys.toml");
+        std::fs::write(
+            &file,
+            "[[keys]]\nhash = \"sgk_plaintext\"\nsubject = \"s\"\n",
+        )
+        .unwrap();
+        let plain = ApiKeyFile {
+            keys_file: Some(file.display().to_string()),
+            ..ApiKeyFile::default()
+        };
+        assert_eq!(
+            errors_of(|d| {
+                settings(d, "k", &plain);
+            }),
+            ["authenticators.k.keys_file"]
+        );
+        let (_, _, hash) = generate("sgk_").unwrap();
+        std::fs::write(
+            &file,
+            format!("[[keys]]\nhash = \"{hash}\"\nsubject = \"svc\"\nscopes = [\"a\"]\n"),
+        )
+        .unwrap();
+        let keys = load_keys_file(&file, "k").unwrap();
+        assert_eq!(keys[&hash[..16]].subject, "svc");
+    }
+
     #[test]
     fn keys_carry_prefix_and_checksum() {
         let (key, id, hash) = generate("sgk_").unwrap();

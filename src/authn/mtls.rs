@@ -188,6 +188,48 @@ impl Kind for MtlsAuthenticator {
 mod tests {
     use super::*;
 
+    fn errors_of(f: impl FnOnce(&mut Diag<'_>)) -> Vec<String> {
+        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+        let base = std::env::temp_dir();
+        let mut d = Diag {
+            errors: &mut errors,
+            warnings: &mut warnings,
+            base: &base,
+        };
+        f(&mut d);
+        errors.into_iter().map(|e| e.path).collect()
+    }
+
+    #[test]
+    fn the_validator_names_identity_and_allow() {
+        let bad = MtlsFile {
+            identity: Some("serial".into()),
+            allow: vec![],
+        };
+        assert_eq!(
+            errors_of(|d| assert!(settings(d, "w", &bad).is_none())),
+            ["authenticators.w.identity"]
+        );
+        let open = MtlsFile {
+            identity: None,
+            allow: vec![],
+        };
+        assert_eq!(
+            errors_of(|d| assert!(settings(d, "w", &open).is_none())),
+            ["authenticators.w.allow"]
+        );
+        let ok = MtlsFile {
+            identity: Some("san_dns".into()),
+            allow: vec!["*.svc".into()],
+        };
+        errors_of(|d| {
+            assert_eq!(
+                settings(d, "w", &ok).map(|s| s.identity),
+                Some(CertField::SanDns)
+            )
+        });
+    }
+
     #[test]
     fn spiffe_patterns_match_one_segment_per_star() {
         let p = "spiffe://prod.example/ns/*/sa/*";

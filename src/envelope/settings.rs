@@ -170,3 +170,63 @@ fn key(d: &mut Diag<'_>, i: usize, k: &EnvelopeKeyFile) -> Option<EnvelopeKey> {
     d.take(p("private_key"), key.build().map(|_| Some(())), None)?;
     Some(key)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors_of(f: impl FnOnce(&mut Diag<'_>)) -> Vec<String> {
+        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+        let base = std::env::temp_dir();
+        let mut d = Diag {
+            errors: &mut errors,
+            warnings: &mut warnings,
+            base: &base,
+        };
+        f(&mut d);
+        errors.into_iter().map(|e| e.path).collect()
+    }
+
+    fn key(id: i64, kem: &str, state: &str, private_key: &str) -> EnvelopeKeyFile {
+        EnvelopeKeyFile {
+            id,
+            kem: Some(kem.into()),
+            private_key: private_key.into(),
+            state: Some(state.into()),
+            aeads: vec![],
+        }
+    }
+
+    #[test]
+    fn keys_are_checked_one_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let sk = oc::GatewayKey::generate_private(oc::KEM_X25519).unwrap();
+        std::fs::write(dir.path().join("k"), hex::encode(&sk)).unwrap();
+        let file = format!("file:{}", dir.path().join("k").display());
+        let f = EnvelopeFile {
+            keys: vec![
+                key(1, "x25519", "retiring", &file),
+                key(1, "x25519", "retiring", &file),
+                key(300, "x25519", "active", &file),
+                key(2, "kyber", "active", &file),
+                key(3, "x25519", "active", "literal"),
+            ],
+            ..EnvelopeFile::default()
+        };
+        let errs = errors_of(|d| {
+            let e = envelope(d, &f).unwrap();
+            assert_eq!(e.keys.len(), 2);
+            assert_eq!(e.keys[0].build().unwrap().id, 1);
+        });
+        assert_eq!(
+            errs,
+            [
+                "envelope.keys[1].id",
+                "envelope.keys[2].id",
+                "envelope.keys[3].kem",
+                "envelope.keys[4].private_key",
+                "envelope.keys"
+            ]
+        );
+    }
+}

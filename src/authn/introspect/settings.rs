@@ -170,3 +170,67 @@ pub fn settings(
         leeway: d.duration(p("leeway"), f.leeway.as_ref(), Duration::from_secs(30)),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors_of(f: impl FnOnce(&mut Diag<'_>)) -> Vec<String> {
+        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+        let base = std::env::temp_dir();
+        let mut d = Diag {
+            errors: &mut errors,
+            warnings: &mut warnings,
+            base: &base,
+        };
+        f(&mut d);
+        errors.into_iter().map(|e| e.path).collect()
+    }
+
+    #[test]
+    fn the_validator_names_every_missing_or_wrong_key() {
+        let none = IntrospectionFile::default();
+        let errs = errors_of(|d| assert!(settings(d, "i", &none).is_none()));
+        assert_eq!(
+            errs,
+            [
+                "authenticators.i.endpoint",
+                "authenticators.i.client_id",
+                "authenticators.i.client_secret"
+            ]
+        );
+        let odd = IntrospectionFile {
+            discovery: Some(true),
+            client_id: Some("gw".into()),
+            client_secret: Some("literal".into()),
+            client_auth: Some("private_key_jwt".into()),
+            ..IntrospectionFile::default()
+        };
+        let errs = errors_of(|d| assert!(settings(d, "i", &odd).is_none()));
+        assert_eq!(
+            errs,
+            [
+                "authenticators.i.discovery",
+                "authenticators.i.client_secret",
+                "authenticators.i.client_auth"
+            ]
+        );
+        std::env::set_var("SEALGATE_UNIT_INTROSPECTION_SECRET", "s");
+        let ok = IntrospectionFile {
+            endpoint: Some("https://idp.example/introspect".into()),
+            client_id: Some("gw".into()),
+            client_secret: Some("env:SEALGATE_UNIT_INTROSPECTION_SECRET".into()),
+            cache_max: Some("1m".into()),
+            ..IntrospectionFile::default()
+        };
+        errors_of(|d| {
+            let s = settings(d, "i", &ok).unwrap();
+            assert_eq!(s.cache_max, Duration::from_secs(60));
+            assert_eq!(s.client_auth, ClientAuth::Basic);
+            assert!(
+                !format!("{s:?}").contains("SEALGATE_UNIT"),
+                "Debug never shows the secret"
+            );
+        });
+    }
+}

@@ -7,9 +7,7 @@ use crate::authn::extract::TokenSource;
 use crate::config::diag::Diag;
 use crate::config::file::JwtFile;
 use crate::config::secret::SecretRef;
-use crate::config::units;
 use crate::net::fetch_url;
-use http::HeaderName;
 use jsonwebtoken::Algorithm;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -64,112 +62,171 @@ pub fn settings(d: &mut Diag<'_>, name: &str, a: &JwtFile) -> Option<JwtSettings
             "required: list the `aud` values this gateway accepts",
         );
     }
-    let mut algorithms = Vec::new();
-    for (i, n) in a.algorithms.iter().enumerate() {
-        match algorithm(n) {
-            Some(alg) => algorithms.push(alg),
-            None => d.push(
-                format!("{}[{i}]", p("algorithms")),
-                format!("unsupported algorithm {n:?}; expected one of HS256/384/512, RS256/384/512, PS256/384/512, ES256, ES384, EdDSA (\"none\" is never accepted)"),
-            ),
-        }
-    }
-    if a.algorithms.is_empty() {
-        d.push(
-            p("algorithms"),
-            "required: list the algorithms your identity provider signs with, e.g. [\"ES256\"]",
-        );
-    }
+    let algorithms = algorithms(d, name, &a.algorithms);
     let hmac = algorithms.iter().any(|a| is_hmac(*a));
-    if hmac && algorithms.iter().any(|a| !is_hmac(*a)) {
-        d.push(p("algorithms"), "HMAC (HS*) and public-key algorithms cannot share an authenticator (key confusion); split them");
-    }
-
-    let sources = [
-        a.keys.is_some(),
-        a.jwks_url.is_some(),
-        a.discovery == Some(true),
-    ];
-    let mut key_file = None;
-    let keys = match sources {
-        [true, false, false] => {
-            let text = a.keys.as_deref().unwrap_or_default();
-            match SecretRef::parse(text, d.base) {
-                Err(m) => {
-                    d.push(p("keys"), m);
-                    None
-                }
-                Ok(SecretRef::File(path)) if a.dev_generate == Some(true) && !path.exists() => {
-                    d.warn(format!(
-                        "authenticators.{name}: {} is missing; a development Ed25519 key pair will be generated",
-                        path.display()
-                    ));
-                    Some(KeySource::DevGenerated(path))
-                }
-                Ok(r) => {
-                    if let SecretRef::File(path) = &r {
-                        key_file = Some(path.clone());
-                    }
-                    // Only an HMAC secret is secret; public keys may be world-readable.
-                    let mut quiet = Vec::new();
-                    let warnings = if hmac { &mut *d.warnings } else { &mut quiet };
-                    let loaded = r.load(warnings).and_then(|bytes| {
-                        KeySet::from_config_bytes(bytes.expose(), hmac, &algorithms)
-                    });
-                    match loaded {
-                        Ok(set) => Some(KeySource::Static(Arc::new(set))),
-                        Err(m) => {
-                            d.push(p("keys"), m);
-                            None
-                        }
-                    }
-                }
-            }
-        }
-        [false, true, false] => match fetch_url(a.jwks_url.as_deref().unwrap_or_default()) {
-            Ok(u) => Some(KeySource::Jwks(u)),
-            Err(m) => {
-                d.push(p("jwks_url"), m);
-                None
-            }
-        },
-        [false, false, true] => {
-            let url = format!(
-                "{}/.well-known/openid-configuration",
-                issuer.trim_end_matches('/')
-            );
-            match fetch_url(&url) {
-                Ok(u) => Some(KeySource::Discovery(u)),
-                Err(m) => {
-                    d.push(
-                        p("discovery"),
-                        format!("issuer URL unusable for discovery: {m}"),
-                    );
-                    None
-                }
-            }
-        }
-        _ => {
-            d.push(p("keys"), "set exactly one key source: keys = \"file:...\", jwks_url = \"https://...\", or discovery = true");
-            None
-        }
-    };
+    let (keys, key_file) = key_source(d, name, a, &issuer, &algorithms, hmac);
     if hmac && !matches!(keys, Some(KeySource::Static(_)) | None) {
         d.push(
             p("algorithms"),
             "HMAC keys must come from keys = \"env:...\" or \"file:...\", not from a JWKS URL",
         );
     }
-    let token_from = match (&a.token_cookie, &a.token_header) {
+    let max_token_size = d.size(p("max_token_size"), a.max_token_size.as_ref(), 16 * 1024);
+    let token_from = token_source(d, name, a);
+    let leeway = d.duration(p("leeway"), a.leeway.as_ref(), Duration::from_secs(30));
+    if leeway > Duration::from_secs(300) {
+        d.push(
+            p("leeway"),
+            "at most 5m: a large leeway keeps expired tokens alive",
+        );
+    }
+    let refresh = d.duration(
+        p("jwks_refresh"),
+        a.jwks_refresh.as_ref(),
+        Duration::from_secs(300),
+    );
+    let max_stale = d.duration(
+        p("jwks_max_stale"),
+        a.jwks_max_stale.as_ref(),
+        Duration::from_secs(86400),
+    );
+    let cooldown = d.duration(
+        p("jwks_cooldown"),
+        a.jwks_cooldown.as_ref(),
+        Duration::from_secs(30),
+    );
+    let max_lifetime = a
+        .max_lifetime
+        .as_ref()
+        .map(|m| d.duration(p("max_lifetime"), Some(m), Duration::ZERO));
+    // Every other key is checked first, so one run reports every problem.
+    Some(JwtSettings {
+        issuer,
+        audiences: a.audiences.clone(),
+        algorithms,
+        keys: keys?,
+        refresh,
+        max_stale,
+        cooldown,
+        leeway,
+        require_exp: a.require_exp.unwrap_or(true),
+        max_lifetime,
+        typ: a.typ.clone(),
+        max_token_size: usize::try_from(max_token_size).unwrap_or(usize::MAX),
+        token_from,
+        key_file,
+        certificate_bound: a.certificate_bound.unwrap_or(false),
+    })
+}
+
+/// The allow-list; HMAC and public-key algorithms never share an authenticator.
+fn algorithms(d: &mut Diag<'_>, name: &str, names: &[String]) -> Vec<Algorithm> {
+    let path = format!("authenticators.{name}.algorithms");
+    let mut out = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        match algorithm(n) {
+            Some(alg) => out.push(alg),
+            None => d.push(
+                format!("{path}[{i}]"),
+                format!("unsupported algorithm {n:?}; expected one of HS256/384/512, RS256/384/512, PS256/384/512, ES256, ES384, EdDSA (\"none\" is never accepted)"),
+            ),
+        }
+    }
+    if names.is_empty() {
+        d.push(
+            &path,
+            "required: list the algorithms your identity provider signs with, e.g. [\"ES256\"]",
+        );
+    }
+    if out.iter().any(|a| is_hmac(*a)) && out.iter().any(|a| !is_hmac(*a)) {
+        d.push(&path, "HMAC (HS*) and public-key algorithms cannot share an authenticator (key confusion); split them");
+    }
+    out
+}
+
+/// Exactly one of `keys`, `jwks_url`, `discovery`; with the file static keys came from.
+fn key_source(
+    d: &mut Diag<'_>,
+    name: &str,
+    a: &JwtFile,
+    issuer: &str,
+    algorithms: &[Algorithm],
+    hmac: bool,
+) -> (Option<KeySource>, Option<PathBuf>) {
+    let p = |k: &str| format!("authenticators.{name}.{k}");
+    match (&a.keys, &a.jwks_url, a.discovery == Some(true)) {
+        (Some(text), None, false) => static_keys(d, name, a, text, algorithms, hmac),
+        (None, Some(url), false) => {
+            let u = d.take(p("jwks_url"), fetch_url(url).map(Some), None);
+            (u.map(KeySource::Jwks), None)
+        }
+        (None, None, true) => {
+            let url = format!(
+                "{}/.well-known/openid-configuration",
+                issuer.trim_end_matches('/')
+            );
+            let u = fetch_url(&url)
+                .map(Some)
+                .map_err(|m| format!("issuer URL unusable for discovery: {m}"));
+            (
+                d.take(p("discovery"), u, None).map(KeySource::Discovery),
+                None,
+            )
+        }
+        _ => {
+            d.push(p("keys"), "set exactly one key source: keys = \"file:...\", jwks_url = \"https://...\", or discovery = true");
+            (None, None)
+        }
+    }
+}
+
+/// `keys = "file:..."|"env:..."`: a PEM key, a JWKS, or the HMAC secret, parsed now.
+fn static_keys(
+    d: &mut Diag<'_>,
+    name: &str,
+    a: &JwtFile,
+    text: &str,
+    algorithms: &[Algorithm],
+    hmac: bool,
+) -> (Option<KeySource>, Option<PathBuf>) {
+    let path = format!("authenticators.{name}.keys");
+    let r = match SecretRef::parse(text, d.base) {
+        Err(m) => {
+            d.push(path, m);
+            return (None, None);
+        }
+        Ok(SecretRef::File(file)) if a.dev_generate == Some(true) && !file.exists() => {
+            d.warn(format!(
+                "authenticators.{name}: {} is missing; a development Ed25519 key pair will be generated",
+                file.display()
+            ));
+            return (Some(KeySource::DevGenerated(file)), None);
+        }
+        Ok(r) => r,
+    };
+    let key_file = match &r {
+        SecretRef::File(file) => Some(file.clone()),
+        SecretRef::Env(_) => None,
+    };
+    // Only an HMAC secret is secret; public keys may be world-readable.
+    let mut quiet = Vec::new();
+    let warnings = if hmac { &mut *d.warnings } else { &mut quiet };
+    let loaded = r
+        .load(warnings)
+        .and_then(|bytes| KeySet::from_config_bytes(bytes.expose(), hmac, algorithms));
+    let set = d.take(path, loaded.map(Some), None);
+    (set.map(|s| KeySource::Static(Arc::new(s))), key_file)
+}
+
+/// Where the token is read: `Authorization: Bearer`, a cookie, or a header.
+fn token_source(d: &mut Diag<'_>, name: &str, a: &JwtFile) -> TokenSource {
+    let p = |k: &str| format!("authenticators.{name}.{k}");
+    match (&a.token_cookie, &a.token_header) {
         (None, None) => TokenSource::Bearer,
         (Some(cookie), None) => TokenSource::Cookie(cookie.clone()),
-        (None, Some(h)) => match HeaderName::from_bytes(h.as_bytes()) {
-            Ok(h) => TokenSource::Header(h),
-            Err(_) => {
-                d.push(p("token_header"), format!("invalid header name {h:?}"));
-                TokenSource::Bearer
-            }
-        },
+        (None, Some(_)) => d
+            .header_opt(p("token_header"), a.token_header.as_ref())
+            .map_or(TokenSource::Bearer, TokenSource::Header),
         (Some(_), Some(_)) => {
             d.push(
                 p("token_cookie"),
@@ -177,52 +234,83 @@ pub fn settings(d: &mut Diag<'_>, name: &str, a: &JwtFile) -> Option<JwtSettings
             );
             TokenSource::Bearer
         }
-    };
-    let max_token_size = match a.max_token_size.as_deref().map(units::size) {
-        None => 16 * 1024,
-        Some(Ok(n)) => n as usize,
-        Some(Err(m)) => {
-            d.push(p("max_token_size"), m);
-            16 * 1024
-        }
-    };
-    let jwt = JwtSettings {
-        issuer,
-        audiences: a.audiences.clone(),
-        algorithms,
-        keys: keys?,
-        refresh: d.duration(
-            p("jwks_refresh"),
-            a.jwks_refresh.as_ref(),
-            Duration::from_secs(300),
-        ),
-        max_stale: d.duration(
-            p("jwks_max_stale"),
-            a.jwks_max_stale.as_ref(),
-            Duration::from_secs(86400),
-        ),
-        cooldown: d.duration(
-            p("jwks_cooldown"),
-            a.jwks_cooldown.as_ref(),
-            Duration::from_secs(30),
-        ),
-        leeway: d.duration(p("leeway"), a.leeway.as_ref(), Duration::from_secs(30)),
-        require_exp: a.require_exp.unwrap_or(true),
-        max_lifetime: a
-            .max_lifetime
-            .as_ref()
-            .map(|m| d.duration(p("max_lifetime"), Some(m), Duration::ZERO)),
-        typ: a.typ.clone(),
-        max_token_size,
-        token_from,
-        key_file,
-        certificate_bound: a.certificate_bound.unwrap_or(false),
-    };
-    if jwt.leeway > Duration::from_secs(300) {
-        d.push(
-            p("leeway"),
-            "at most 5m: a large leeway keeps expired tokens alive",
-        );
     }
-    Some(jwt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(f: &JwtFile) -> (Option<JwtSettings>, Vec<String>) {
+        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+        let base = std::env::temp_dir();
+        let mut d = Diag {
+            errors: &mut errors,
+            warnings: &mut warnings,
+            base: &base,
+        };
+        let s = settings(&mut d, "a", f);
+        (
+            s,
+            errors
+                .into_iter()
+                .map(|e| format!("{}: {}", e.path, e.message))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn every_missing_or_conflicting_key_is_named() {
+        let (s, errs) = check(&JwtFile::default());
+        assert!(s.is_none());
+        for key in ["issuer", "audiences", "algorithms", "keys"] {
+            assert!(
+                errs.iter()
+                    .any(|e| e.starts_with(&format!("authenticators.a.{key}:"))),
+                "{key}: {errs:?}"
+            );
+        }
+        let f = JwtFile {
+            issuer: Some("https://idp".into()),
+            audiences: vec!["api".into()],
+            algorithms: vec!["HS256".into(), "ES256".into(), "none".into()],
+            jwks_url: Some("http://idp.example/jwks".into()),
+            token_cookie: Some("s".into()),
+            token_header: Some("x-t".into()),
+            leeway: Some("10m".into()),
+            ..JwtFile::default()
+        };
+        let (_, errs) = check(&f);
+        for want in [
+            "authenticators.a.algorithms[2]: unsupported algorithm \"none\"",
+            "authenticators.a.algorithms: HMAC (HS*) and public-key",
+            "authenticators.a.jwks_url: \"http://idp.example/jwks\" must use https",
+            "authenticators.a.token_cookie: set token_cookie or token_header",
+            "authenticators.a.leeway: at most 5m",
+        ] {
+            assert!(errs.iter().any(|e| e.starts_with(want)), "{want}: {errs:?}");
+        }
+    }
+
+    #[test]
+    fn discovery_derives_the_well_known_url() {
+        let f = JwtFile {
+            issuer: Some("https://idp.example/realms/x/".into()),
+            audiences: vec!["api".into()],
+            algorithms: vec!["RS256".into()],
+            discovery: Some(true),
+            ..JwtFile::default()
+        };
+        let (s, errs) = check(&f);
+        assert!(errs.is_empty(), "{errs:?}");
+        match s.map(|s| s.keys) {
+            Some(KeySource::Discovery(u)) => {
+                assert_eq!(
+                    u,
+                    "https://idp.example/realms/x/.well-known/openid-configuration"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
