@@ -7,6 +7,7 @@ pub mod access;
 pub mod admin;
 pub mod admin_api;
 pub mod admin_keys;
+pub mod admin_revocations;
 pub mod admission;
 pub mod app;
 pub mod authn;

@@ -53,42 +53,7 @@ pub fn settings(
     f: &IntrospectionFile,
 ) -> Option<IntrospectionSettings> {
     let p = |k: &str| format!("authenticators.{name}.{k}");
-    let endpoint = match (&f.endpoint, f.discovery == Some(true), &f.issuer) {
-        (Some(e), false, _) => match fetch_url(e) {
-            Ok(u) => Some(Endpoint::Fixed(u)),
-            Err(m) => {
-                d.push(p("endpoint"), m);
-                None
-            }
-        },
-        (None, true, Some(iss)) => {
-            let url = format!(
-                "{}/.well-known/openid-configuration",
-                iss.trim_end_matches('/')
-            );
-            match fetch_url(&url) {
-                Ok(u) => Some(Endpoint::Discovery(u)),
-                Err(m) => {
-                    d.push(
-                        p("issuer"),
-                        format!("issuer URL unusable for discovery: {m}"),
-                    );
-                    None
-                }
-            }
-        }
-        (None, true, None) => {
-            d.push(p("discovery"), "needs issuer = \"https://...\"");
-            None
-        }
-        _ => {
-            d.push(
-                p("endpoint"),
-                "set exactly one of endpoint = \"https://...\" or discovery = true",
-            );
-            None
-        }
-    };
+    let endpoint = endpoint(d, name, f);
     let client_id = f.client_id.clone().unwrap_or_else(|| {
         d.push(
             p("client_id"),
@@ -96,30 +61,7 @@ pub fn settings(
         );
         String::new()
     });
-    let client_secret = match f
-        .client_secret
-        .as_deref()
-        .map(|s| SecretRef::parse(s, d.base))
-    {
-        None => {
-            d.push(
-                p("client_secret"),
-                "required: \"env:NAME\" or \"file:PATH\"",
-            );
-            None
-        }
-        Some(Err(m)) => {
-            d.push(p("client_secret"), m);
-            None
-        }
-        Some(Ok(r)) => match r.load(d.warnings) {
-            Ok(s) => Some(Arc::new(s)),
-            Err(m) => {
-                d.push(p("client_secret"), m);
-                None
-            }
-        },
-    };
+    let client_secret = client_secret(d, name, f.client_secret.as_deref());
     let client_auth = match f.client_auth.as_deref().unwrap_or("client_secret_basic") {
         "client_secret_basic" => ClientAuth::Basic,
         "client_secret_post" => ClientAuth::Post,
@@ -133,18 +75,23 @@ pub fn settings(
             ClientAuth::Basic
         }
     };
-    let token_from = match &f.token_header {
-        None => TokenSource::Bearer,
-        Some(h) => match http::HeaderName::from_bytes(h.as_bytes()) {
-            Ok(h) => TokenSource::Header(h),
-            Err(_) => {
-                d.push(p("token_header"), format!("invalid header name {h:?}"));
-                TokenSource::Bearer
-            }
-        },
-    };
+    let token_from = d
+        .header_opt(p("token_header"), f.token_header.as_ref())
+        .map_or(TokenSource::Bearer, TokenSource::Header);
     let max_response = d.size(p("max_response"), f.max_response.as_ref(), 64 * 1024);
     let max_token_size = d.size(p("max_token_size"), f.max_token_size.as_ref(), 16 * 1024);
+    let cache_max = d.duration(
+        p("cache_max"),
+        f.cache_max.as_ref(),
+        Duration::from_secs(300),
+    );
+    let cache_inactive = d.duration(
+        p("cache_inactive"),
+        f.cache_inactive.as_ref(),
+        Duration::from_secs(10),
+    );
+    let timeout = d.duration(p("timeout"), f.timeout.as_ref(), Duration::from_secs(2));
+    let leeway = d.duration(p("leeway"), f.leeway.as_ref(), Duration::from_secs(30));
     Some(IntrospectionSettings {
         endpoint: endpoint?,
         client_id,
@@ -153,22 +100,56 @@ pub fn settings(
         token_type_hint: f.token_type_hint.clone(),
         issuer: f.issuer.clone(),
         audiences: f.audiences.clone(),
-        cache_max: d.duration(
-            p("cache_max"),
-            f.cache_max.as_ref(),
-            Duration::from_secs(300),
-        ),
-        cache_inactive: d.duration(
-            p("cache_inactive"),
-            f.cache_inactive.as_ref(),
-            Duration::from_secs(10),
-        ),
-        timeout: d.duration(p("timeout"), f.timeout.as_ref(), Duration::from_secs(2)),
+        cache_max,
+        cache_inactive,
+        timeout,
         max_response: usize::try_from(max_response).unwrap_or(usize::MAX),
         max_token_size: usize::try_from(max_token_size).unwrap_or(usize::MAX),
         token_from,
-        leeway: d.duration(p("leeway"), f.leeway.as_ref(), Duration::from_secs(30)),
+        leeway,
     })
+}
+
+/// `endpoint = "https://..."`, or `discovery = true` with `issuer`.
+fn endpoint(d: &mut Diag<'_>, name: &str, f: &IntrospectionFile) -> Option<Endpoint> {
+    let p = |k: &str| format!("authenticators.{name}.{k}");
+    match (&f.endpoint, f.discovery == Some(true), &f.issuer) {
+        (Some(e), false, _) => d
+            .take(p("endpoint"), fetch_url(e).map(Some), None)
+            .map(Endpoint::Fixed),
+        (None, true, Some(iss)) => {
+            let url = format!(
+                "{}/.well-known/openid-configuration",
+                iss.trim_end_matches('/')
+            );
+            let u = fetch_url(&url)
+                .map(Some)
+                .map_err(|m| format!("issuer URL unusable for discovery: {m}"));
+            d.take(p("issuer"), u, None).map(Endpoint::Discovery)
+        }
+        (None, true, None) => {
+            d.push(p("discovery"), "needs issuer = \"https://...\"");
+            None
+        }
+        _ => {
+            d.push(
+                p("endpoint"),
+                "set exactly one of endpoint = \"https://...\" or discovery = true",
+            );
+            None
+        }
+    }
+}
+
+/// The client secret, loaded now so a missing variable or file fails `check`.
+fn client_secret(d: &mut Diag<'_>, name: &str, text: Option<&str>) -> Option<Arc<Secret>> {
+    let path = format!("authenticators.{name}.client_secret");
+    let Some(text) = text else {
+        d.push(path, "required: \"env:NAME\" or \"file:PATH\"");
+        return None;
+    };
+    let loaded = SecretRef::parse(text, d.base).and_then(|r| r.load(&mut *d.warnings));
+    d.take(path, loaded.map(|s| Some(Arc::new(s))), None)
 }
 
 #[cfg(test)]

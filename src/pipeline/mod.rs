@@ -2,20 +2,22 @@
 //! continues or ends the request with a `GatewayError`; metrics and the access
 //! log run once, when the response body ends (see `access`).
 //!
-//! limits -> host + path normalization -> route -> (authenticate, authorize:
-//! later issues) -> rewrite headers -> forward -> respond.
+//! (open) -> route (limits, host, path) -> sealed rule -> authenticate +
+//! authorize -> admission -> rewrite (`rewrite`) -> forward -> (seal).
+
+mod rewrite;
 
 use crate::access::AccessRecord;
 use crate::admission;
-use crate::authn::{self, unix_now, Attempt, AuthError};
+use crate::authn::{self, unix_now, Attempt, AuthError, Principal};
 use crate::body::{AccountedBody, LimitedBody, ReqBody, ResBody};
 use crate::conn::ConnInfo;
 use crate::envelope::{Opening, Sealing};
 use crate::error::GatewayError;
-use crate::forwarding::{self, Downstream, X_REQUEST_ID};
+use crate::forwarding::{self, X_REQUEST_ID};
 use crate::gateway::Gateway;
-use crate::route::settings::{RouteAuth, Sealed};
-use crate::route::{normalize_host, normalize_path};
+use crate::route::settings::{Route, RouteAuth, Sealed};
+use crate::route::{normalize_host, normalize_path, RouteEntry};
 use crate::state::Shared;
 use http::{header, HeaderMap, HeaderValue, Request, Response};
 use http_body_util::BodyExt;
@@ -116,60 +118,16 @@ pub async fn process(
     req: Request<ReqBody>,
     sealing: Option<&Sealing>,
 ) -> Result<Response<ResBody>, GatewayError> {
-    let limits = gw.config.limits;
-    check_header_limits(
-        req.headers(),
-        limits.max_header_count,
-        limits.max_header_bytes,
-    )?;
-
-    let authority = request_authority(&req).ok_or(GatewayError::MissingHost)?;
-    let host = normalize_host(&authority);
-    let path = normalize_path(req.uri().path()).map_err(GatewayError::BadPath)?;
-    record.path = Some(path.clone());
-
-    let route = gw
-        .routes
-        .find(&host, &path, req.method())
-        .ok_or(GatewayError::NotFound)?;
-    record.route = Some(route.name.clone());
-    record.route_entry = Some(route.clone());
-    let rc = &route.config;
-
+    let target = route(gw, record, &req)?;
+    let rc = &target.route.config;
     let now = unix_now();
-    match (sealing, rc.sealed) {
-        (None, Sealed::Required) => return Err(GatewayError::SealedRequired),
-        (Some(_), Sealed::Off) => return Err(GatewayError::SealedNotAllowed),
-        _ => {}
+    sealed_rule(gw, state, rc, &req, sealing, now).await?;
+    let principal = authenticate(gw, state, conn, &target, &req, sealing, now).await?;
+    if let Some(p) = &principal {
+        record.subject = Some(p.subject().to_string());
+        crate::authz::authorize(rc, p).map_err(GatewayError::Forbidden)?;
     }
-    if let (Some(s), Some(window)) = (sealing, rc.replay_window) {
-        admission::envelope_replay(state, gw, rc, &s.enc, req.headers(), window, now).await?;
-    }
-    let ip = conn.peer.ip();
-    let principal = match rc.auth {
-        RouteAuth::Anonymous => None,
-        RouteAuth::AnyOf(_) => {
-            admission::before_auth(state, ip)?;
-            // Inside an envelope the TLS peer is the relay: its certificate says nothing of the client.
-            let cert = conn.client_cert.as_deref().filter(|_| sealing.is_none());
-            let at = Attempt::new(req.method(), req.uri(), &authority, req.headers(), now)
-                .with_client_cert(cert);
-            let p = match authn::authenticate(&route.authn, &at).await {
-                Ok(p) => p,
-                Err(e) => {
-                    if matches!(e, AuthError::Rejected(_)) {
-                        admission::auth_failed(state, gw, ip).await;
-                    }
-                    return Err(e.into());
-                }
-            };
-            record.subject = Some(p.subject().to_string());
-            crate::authz::authorize(rc, &p).map_err(GatewayError::Forbidden)?;
-            Some(p)
-        }
-    };
-    admission::after_auth(state, gw, rc, principal.as_ref(), ip, now).await?;
-
+    admission::after_auth(state, gw, rc, principal.as_ref(), conn.peer.ip(), now).await?;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -178,54 +136,18 @@ pub async fn process(
     if declared.is_some_and(|n| n > rc.max_request_body) {
         return Err(GatewayError::BodyTooLarge);
     }
-
     let (mut parts, body) = req.into_parts();
-    forwarding::strip_hop_by_hop(&mut parts.headers);
-    gw.identity
-        .strip(&mut parts.headers, rc.forward_credentials);
-    forwarding::set_forwarded(
-        &mut parts.headers,
-        &Downstream {
-            peer: &conn.forwarding,
-            peer_trusted: gw.peer_trusted(conn.peer.ip()),
-            host: &authority,
-        },
-    );
-    parts.headers.insert(&X_REQUEST_ID, request_id.clone());
-    let identity = &gw.config.identity;
-    if let (true, Some(cert), None) = (identity.forward_client_cert, &conn.client_cert, sealing) {
-        if let Some(v) = crate::identity::client_cert_value(cert) {
-            parts.headers.insert(&identity.client_cert_header, v);
-        }
-    }
-    if let Some(p) = &principal {
-        crate::identity::set_verified(&mut parts.headers, identity, p)?;
-        if let Some(signer) = &gw.assertion {
-            let jwt = signer
-                .sign(p, &rc.upstream, &identity.claims, now)
-                .map_err(|_| GatewayError::AssertionFailed)?;
-            let value = HeaderValue::from_str(&jwt).map_err(|_| GatewayError::AssertionFailed)?;
-            parts.headers.insert(&identity.assertion_header, value);
-        }
-    }
-    if !rc.forward_credentials {
-        for a in &route.authn {
-            a.strip(&mut parts.headers);
-        }
-    }
-    if let Ok(h) = HeaderValue::from_str(&authority) {
-        parts.headers.insert(header::HOST, h);
-    }
-    parts.uri = match parts.uri.query() {
-        Some(q) => format!("{path}?{q}").parse(),
-        None => path.parse(),
-    }
-    .map_err(|_| GatewayError::BadPath(crate::route::PathError::BadEscape))?;
-
+    let seen = rewrite::Seen {
+        conn,
+        request_id,
+        principal: principal.as_ref(),
+        sealed: sealing.is_some(),
+        now,
+    };
+    rewrite::request(gw, &target, &seen, &mut parts)?;
     let counter = Arc::new(AtomicU64::new(0));
     record.bytes_in = Some(counter.clone());
     let body: ReqBody = LimitedBody::new(body, rc.max_request_body, counter).boxed();
-
     let upstream = gw
         .upstreams
         .get(&rc.upstream)
@@ -234,6 +156,102 @@ pub async fn process(
     Ok(upstream
         .forward(Request::from_parts(parts, body), &state.metrics)
         .await?)
+}
+
+/// Where a request goes: within the header limits, a usable host, a normalized
+/// path, and the most specific matching route.
+pub struct Target {
+    pub route: Arc<RouteEntry>,
+    /// The authority as the client addressed it.
+    pub authority: String,
+    pub path: String,
+}
+
+fn route<B>(
+    gw: &Gateway,
+    record: &mut AccessRecord,
+    req: &Request<B>,
+) -> Result<Target, GatewayError> {
+    let limits = gw.config.limits;
+    check_header_limits(
+        req.headers(),
+        limits.max_header_count,
+        limits.max_header_bytes,
+    )?;
+    let authority = request_authority(req).ok_or(GatewayError::MissingHost)?;
+    let host = normalize_host(&authority);
+    let path = normalize_path(req.uri().path()).map_err(GatewayError::BadPath)?;
+    record.path = Some(path.clone());
+    let route = gw
+        .routes
+        .find(&host, &path, req.method())
+        .ok_or(GatewayError::NotFound)?
+        .clone();
+    record.route = Some(route.name.clone());
+    record.route_entry = Some(route.clone());
+    Ok(Target {
+        route,
+        authority,
+        path,
+    })
+}
+
+/// The route's `sealed` rule, and replay protection for sealed requests.
+async fn sealed_rule<B>(
+    gw: &Gateway,
+    state: &Shared,
+    rc: &Route,
+    req: &Request<B>,
+    sealing: Option<&Sealing>,
+    now: u64,
+) -> Result<(), GatewayError> {
+    match (sealing, rc.sealed) {
+        (None, Sealed::Required) => return Err(GatewayError::SealedRequired),
+        (Some(_), Sealed::Off) => return Err(GatewayError::SealedNotAllowed),
+        _ => {}
+    }
+    if let (Some(s), Some(window)) = (sealing, rc.replay_window) {
+        admission::envelope_replay(state, gw, rc, &s.enc, req.headers(), window, now).await?;
+    }
+    Ok(())
+}
+
+/// Authentication: any-of the route's authenticators; `None` on an anonymous route.
+async fn authenticate<B>(
+    gw: &Gateway,
+    state: &Shared,
+    conn: &ConnInfo,
+    target: &Target,
+    req: &Request<B>,
+    sealing: Option<&Sealing>,
+    now: u64,
+) -> Result<Option<Principal>, GatewayError> {
+    let rc = &target.route.config;
+    if rc.auth == RouteAuth::Anonymous {
+        return Ok(None);
+    }
+    let ip = conn.peer.ip();
+    admission::before_auth(state, ip)?;
+    // Inside an envelope the TLS peer is the relay: its certificate says nothing of the client.
+    let cert = conn.client_cert.as_deref().filter(|_| sealing.is_none());
+    let at = Attempt::new(
+        req.method(),
+        req.uri(),
+        &target.authority,
+        req.headers(),
+        now,
+    )
+    .with_client_cert(cert);
+    let p = match authn::authenticate(&target.route.authn, &at).await {
+        Ok(p) => p,
+        Err(e) => {
+            if matches!(e, AuthError::Rejected(_)) {
+                admission::auth_failed(state, gw, ip).await;
+            }
+            return Err(e.into());
+        }
+    };
+    Ok(Some(p))
 }
 
 fn boxed(b: Incoming) -> ReqBody {

@@ -1,0 +1,90 @@
+//! What the upstream receives: hop-by-hop and client-sent identity headers
+//! removed, credentials removed unless the route forwards them, forwarding
+//! headers appended, then only verified identity set (linkerd2-proxy's rule:
+//! strip, then set from verified data), the Host and the normalized target.
+
+use super::Target;
+use crate::authn::Principal;
+use crate::conn::ConnInfo;
+use crate::error::GatewayError;
+use crate::forwarding::{self, Downstream, X_REQUEST_ID};
+use crate::gateway::Gateway;
+use http::{header, HeaderValue};
+
+/// What the pipeline learned before the rewrite.
+pub struct Seen<'a> {
+    pub conn: &'a ConnInfo,
+    pub request_id: &'a HeaderValue,
+    pub principal: Option<&'a Principal>,
+    /// Inside an OHTTP envelope: the connection's certificate is the relay's.
+    pub sealed: bool,
+    pub now: u64,
+}
+
+/// Rewrites `parts` in place into the request the upstream receives.
+pub fn request(
+    gw: &Gateway,
+    target: &Target,
+    seen: &Seen<'_>,
+    parts: &mut http::request::Parts,
+) -> Result<(), GatewayError> {
+    let rc = &target.route.config;
+    forwarding::strip_hop_by_hop(&mut parts.headers);
+    gw.identity
+        .strip(&mut parts.headers, rc.forward_credentials);
+    let downstream = Downstream {
+        peer: &seen.conn.forwarding,
+        peer_trusted: gw.peer_trusted(seen.conn.peer.ip()),
+        host: &target.authority,
+    };
+    forwarding::set_forwarded(&mut parts.headers, &downstream);
+    parts.headers.insert(&X_REQUEST_ID, seen.request_id.clone());
+    identity(gw, target, seen, parts)?;
+    if !rc.forward_credentials {
+        for a in &target.route.authn {
+            a.strip(&mut parts.headers);
+        }
+    }
+    if let Ok(h) = HeaderValue::from_str(&target.authority) {
+        parts.headers.insert(header::HOST, h);
+    }
+    let path = &target.path;
+    parts.uri = match parts.uri.query() {
+        Some(q) => format!("{path}?{q}").parse(),
+        None => path.parse(),
+    }
+    .map_err(|_| GatewayError::BadPath(crate::route::PathError::BadEscape))?;
+    Ok(())
+}
+
+/// The verified client certificate, identity headers and the signed assertion.
+fn identity(
+    gw: &Gateway,
+    target: &Target,
+    seen: &Seen<'_>,
+    parts: &mut http::request::Parts,
+) -> Result<(), GatewayError> {
+    let identity = &gw.config.identity;
+    if let (true, Some(cert), false) = (
+        identity.forward_client_cert,
+        &seen.conn.client_cert,
+        seen.sealed,
+    ) {
+        if let Some(v) = crate::identity::client_cert_value(cert) {
+            parts.headers.insert(&identity.client_cert_header, v);
+        }
+    }
+    let Some(p) = seen.principal else {
+        return Ok(());
+    };
+    crate::identity::set_verified(&mut parts.headers, identity, p)?;
+    if let Some(signer) = &gw.assertion {
+        let upstream = &target.route.config.upstream;
+        let jwt = signer
+            .sign(p, upstream, &identity.claims, seen.now)
+            .map_err(|_| GatewayError::AssertionFailed)?;
+        let value = HeaderValue::from_str(&jwt).map_err(|_| GatewayError::AssertionFailed)?;
+        parts.headers.insert(&identity.assertion_header, value);
+    }
+    Ok(())
+}
