@@ -5,12 +5,12 @@
 //! independent client in tests; it cannot import raw private keys (needed for
 //! operators' keys and the RFC's own test vector) nor do P-256 in pure Rust.
 
-use super::suites::{aead_algorithm, aead_lens, enc_len, Len};
+pub use super::seal::ResponseSealer;
+use super::suites::{aead_lens, enc_len};
 pub use super::suites::{
     EnvelopeError, AEAD_AES_128_GCM, AEAD_AES_256_GCM, AEAD_CHACHA20_POLY1305, KDF_HKDF_SHA256,
     KEM_P256, KEM_X25519,
 };
-use aws_lc_rs::{aead, hkdf};
 use hpke::{Deserializable, Kem as _, Serializable};
 use std::fmt;
 
@@ -214,64 +214,8 @@ pub fn open<'a>(
         request,
         key_id,
         enc: enc.to_vec(),
-        sealer: ResponseSealer {
-            aead: aead_id,
-            secret,
-            enc: enc.to_vec(),
-        },
+        sealer: ResponseSealer::new(aead_id, secret, enc.to_vec()),
     })
-}
-
-/// An HKDF output length.
-/// Seals the response to one opened request (RFC 9458 §4.4).
-pub struct ResponseSealer {
-    aead: u16,
-    secret: Vec<u8>,
-    enc: Vec<u8>,
-}
-
-impl ResponseSealer {
-    pub fn seal(&self, response: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
-        let (n_k, n_n) = aead_lens(self.aead);
-        let mut nonce = vec![0u8; n_k.max(n_n)];
-        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| EnvelopeError::DecryptFailed)?;
-        self.seal_with_nonce(response, &nonce)
-    }
-
-    /// Sealing with a given response nonce (tests reproduce the RFC's example).
-    pub fn seal_with_nonce(
-        &self,
-        response: &[u8],
-        response_nonce: &[u8],
-    ) -> Result<Vec<u8>, EnvelopeError> {
-        let (n_k, n_n) = aead_lens(self.aead);
-        let fail = |_| EnvelopeError::DecryptFailed;
-        let mut salt = self.enc.clone();
-        salt.extend_from_slice(response_nonce);
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, &salt).extract(&self.secret);
-        let mut key = vec![0u8; n_k];
-        prk.expand(&[b"key"], Len(n_k))
-            .map_err(fail)?
-            .fill(&mut key)
-            .map_err(fail)?;
-        let mut nonce = [0u8; 12];
-        prk.expand(&[b"nonce"], Len(n_n))
-            .map_err(fail)?
-            .fill(&mut nonce)
-            .map_err(fail)?;
-        let alg = aead_algorithm(self.aead);
-        let key = aead::LessSafeKey::new(aead::UnboundKey::new(alg, &key).map_err(fail)?);
-        let mut out = response.to_vec();
-        key.seal_in_place_append_tag(
-            aead::Nonce::assume_unique_for_key(nonce),
-            aead::Aad::empty(),
-            &mut out,
-        )
-        .map_err(fail)?;
-        let mut sealed = response_nonce.to_vec();
-        sealed.extend_from_slice(&out);
-        Ok(sealed)
-    }
 }
 
 #[cfg(test)]
@@ -342,7 +286,8 @@ mod tests {
             let opened = open(std::iter::once(&key), &envelope).unwrap();
             assert_eq!(opened.request, b"the request", "aead {aead:#x}");
             assert_eq!(
-                opened.sealer.secret, secret,
+                opened.sealer.secret(),
+                secret,
                 "aead {aead:#x}: exported secret"
             );
 
@@ -391,7 +336,7 @@ mod tests {
         );
         let opened = open([&key].into_iter(), &hex(&v["encapsulated_request"])).unwrap();
         assert_eq!(opened.request, hex(&v["request_bhttp"]));
-        assert_eq!(opened.sealer.secret, hex(&v["exported_secret"]));
+        assert_eq!(opened.sealer.secret(), hex(&v["exported_secret"]));
         let salt = hex(&v["response_salt"]);
         let nonce = &salt[32..];
         let sealed = opened

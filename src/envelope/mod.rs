@@ -3,6 +3,7 @@
 
 pub mod crypto;
 mod exchange;
+mod seal;
 pub mod settings;
 mod suites;
 mod x25519_receiver;

@@ -7,6 +7,8 @@
 
 mod rewrite;
 
+use rewrite::Target;
+
 use crate::access::AccessRecord;
 use crate::admission;
 use crate::authn::{self, unix_now, Attempt, AuthError, Principal};
@@ -17,7 +19,7 @@ use crate::error::GatewayError;
 use crate::forwarding::{self, X_REQUEST_ID};
 use crate::gateway::Gateway;
 use crate::route::settings::{Route, RouteAuth, Sealed};
-use crate::route::{normalize_host, normalize_path, RouteEntry};
+use crate::route::{normalize_host, normalize_path};
 use crate::state::Shared;
 use http::{header, HeaderMap, HeaderValue, Request, Response};
 use http_body_util::BodyExt;
@@ -156,15 +158,6 @@ pub async fn process(
     Ok(upstream
         .forward(Request::from_parts(parts, body), &state.metrics)
         .await?)
-}
-
-/// Where a request goes: within the header limits, a usable host, a normalized
-/// path, and the most specific matching route.
-pub struct Target {
-    pub route: Arc<RouteEntry>,
-    /// The authority as the client addressed it.
-    pub authority: String,
-    pub path: String,
 }
 
 fn route<B>(

@@ -3,13 +3,23 @@
 //! headers appended, then only verified identity set (linkerd2-proxy's rule:
 //! strip, then set from verified data), the Host and the normalized target.
 
-use super::Target;
 use crate::authn::Principal;
 use crate::conn::ConnInfo;
 use crate::error::GatewayError;
 use crate::forwarding::{self, Downstream, X_REQUEST_ID};
 use crate::gateway::Gateway;
+use crate::route::RouteEntry;
 use http::{header, HeaderValue};
+use std::sync::Arc;
+
+/// Where a request goes: within the header limits, a usable host, a normalized
+/// path, and the most specific matching route.
+pub struct Target {
+    pub route: Arc<RouteEntry>,
+    /// The authority as the client addressed it.
+    pub authority: String,
+    pub path: String,
+}
 
 /// What the pipeline learned before the rewrite.
 pub struct Seen<'a> {

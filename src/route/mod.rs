@@ -7,6 +7,7 @@
 //! with a trailing slash when a plain string prefix is wanted).
 
 mod path;
+mod requirements;
 pub mod settings;
 
 pub use path::{normalize_path, PathError};
