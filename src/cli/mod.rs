@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod ohttp;
 pub mod token;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -1,8 +1,7 @@
 //! `sealgate token mint` (development tokens) and `sealgate token verify`
 //! (why a token is accepted or rejected on a route, check by check).
 
-use crate::authn::{self, jwt, unix_now, Authenticator};
-use base64::Engine;
+use crate::authn::unix_now;
 use clap::Subcommand;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value};
@@ -98,7 +97,7 @@ pub fn run(cmd: TokenCommand) -> u8 {
             config,
             route,
             token,
-        } => verify(&config, &route, &token),
+        } => super::verify::verify(&config, &route, &token),
     }
 }
 
@@ -173,165 +172,4 @@ fn mint(
     let mut header = Header::new(alg);
     header.kid = kid;
     jsonwebtoken::encode(&header, &c, &key).map_err(|e| e.to_string())
-}
-
-fn when(t: Option<&Value>, now: u64) -> String {
-    match t.and_then(Value::as_u64) {
-        None => "-".into(),
-        Some(t) if t >= now => format!("{t} (in {}s)", t - now),
-        Some(t) => format!("{t} ({}s ago)", now - t),
-    }
-}
-
-fn verify(config: &Path, route: &str, token: &str) -> u8 {
-    let cfg = match crate::settings::load(config) {
-        Ok(c) => c,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let Some(r) = cfg.routes.iter().find(|r| r.name == route) else {
-        return fail(&format!("no route named {route:?} in {}", config.display()));
-    };
-    println!(
-        "route: {} -> upstream {} (auth: {:?})",
-        r.name, r.upstream, r.auth
-    );
-    let now = unix_now();
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let decode = |part: &str| -> Option<Map<String, Value>> {
-        serde_json::from_slice(&b64.decode(part).ok()?).ok()
-    };
-    match jwt::split(token) {
-        Err(_) => {
-            println!("shape: FAILED: not three non-empty base64url parts (a JWS compact token)")
-        }
-        Ok((h, p, _)) => {
-            match decode(h) {
-                Some(h) => println!(
-                    "header: alg={} kid={} typ={}",
-                    h.get("alg").unwrap_or(&Value::Null),
-                    h.get("kid").unwrap_or(&Value::Null),
-                    h.get("typ").unwrap_or(&Value::Null)
-                ),
-                None => println!("header: FAILED: not base64url JSON"),
-            }
-            match decode(p) {
-                Some(c) => println!(
-                    "claims (unverified): iss={} aud={} sub={} exp={} nbf={} iat={}",
-                    c.get("iss").unwrap_or(&Value::Null),
-                    c.get("aud").unwrap_or(&Value::Null),
-                    c.get("sub").unwrap_or(&Value::Null),
-                    when(c.get("exp"), now),
-                    when(c.get("nbf"), now),
-                    when(c.get("iat"), now)
-                ),
-                None => println!("claims: FAILED: not base64url JSON"),
-            }
-        }
-    }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return fail(&e.to_string()),
-    };
-    rt.block_on(async {
-        let metrics = match crate::metrics::Metrics::new() {
-            Ok(m) => m,
-            Err(e) => return fail(&e.to_string()),
-        };
-        let registry = authn::jwt::KeyRegistry::default();
-        let stores = crate::store::StoreRegistry::default();
-        let gw = match crate::gateway::Gateway::build(cfg.clone(), &registry, &stores, &metrics) {
-            Ok(g) => g,
-            Err(e) => return fail(&e),
-        };
-        // Remote keys: give the first fetch a moment, as the gateway would before readiness.
-        for _ in 0..100 {
-            if gw.not_ready().is_empty() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        for missing in gw.not_ready() {
-            println!("keys: FAILED: {missing}");
-        }
-        let Some(entry) = gw.routes.iter().find(|e| e.config.name == route) else {
-            return fail("route vanished");
-        };
-        if entry.authn.is_empty() {
-            println!("result: ACCEPTED (anonymous route: no token is checked)");
-            return 0;
-        }
-        let headers = presented(&entry.authn, token);
-        let (method, target) = (http::Method::GET, http::Uri::from_static("/"));
-        let at = authn::Attempt::new(&method, &target, "localhost", &headers, now);
-        match authn::authenticate(&entry.authn, &at).await {
-            Err(authn::AuthError::Unavailable(d)) => {
-                println!(
-                    "verification: FAILED: {} (a dependency of the authenticator is down)",
-                    d.reason()
-                );
-                println!("result: REJECTED with 503");
-                1
-            }
-            Err(authn::AuthError::Rejected(f)) => {
-                println!("verification: FAILED: {} ({})", f.reason(), f.description());
-                println!("result: REJECTED with 401");
-                1
-            }
-            Ok(p) => {
-                println!(
-                    "verification: ok (authenticator {}, kind {}, subject {:?})",
-                    p.authenticator(),
-                    p.kind(),
-                    p.subject()
-                );
-                match crate::authz::authorize(&entry.config, &p) {
-                    Ok(()) => {
-                        println!(
-                            "authorization: ok (scopes {:?}, claim rules {})",
-                            entry.config.require_scopes,
-                            entry.config.require_claims.len()
-                        );
-                        println!("result: ACCEPTED");
-                        0
-                    }
-                    Err(f) => {
-                        println!(
-                            "authorization: FAILED: {} ({})",
-                            f.reason(),
-                            f.description()
-                        );
-                        println!("result: REJECTED with 403");
-                        1
-                    }
-                }
-            }
-        }
-    })
-}
-
-/// The request headers carrying `token` where each of the route's authenticators looks for it.
-fn presented(authenticators: &[std::sync::Arc<Authenticator>], token: &str) -> http::HeaderMap {
-    use crate::authn::extract::TokenSource;
-    let mut headers = http::HeaderMap::new();
-    for a in authenticators {
-        let Some(source) = a.token_source() else {
-            continue;
-        };
-        let placed = match source {
-            TokenSource::Bearer => format!("Bearer {token}")
-                .parse()
-                .map(|v| (http::header::AUTHORIZATION, v)),
-            TokenSource::Header(name) => token.parse().map(|v| (name.clone(), v)),
-            TokenSource::Cookie(name) => format!("{name}={token}")
-                .parse()
-                .map(|v| (http::header::COOKIE, v)),
-        };
-        if let Ok((name, value)) = placed {
-            headers.insert(name, value);
-        }
-    }
-    headers
 }

@@ -6,6 +6,7 @@ use super::keys::{KeySet, Selection};
 use crate::authn::failure::AuthFailure;
 use crate::authn::jwt::settings::JwtSettings;
 use base64::Engine;
+use jsonwebtoken::Algorithm;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -116,6 +117,22 @@ pub fn verify(
     }
     let (h64, p64, sig) = split(token)?;
     let header = decode_part(h64)?;
+    let alg = check_header(&header, s)?;
+    let signed = &token[..h64.len() + 1 + p64.len()];
+    check_signature(&header, keys, alg, signed, sig)?;
+    let claims = decode_part(p64)?;
+    if let Some(expected) = &s.typ {
+        match header.get("typ").and_then(Value::as_str) {
+            Some(t) if typ_matches(t, expected) => {}
+            _ => return Err(AuthFailure::WrongType),
+        }
+    }
+    check_claims(claims, s, now)
+}
+
+/// RFC 8725: never trust a key the token names, refuse unknown critical
+/// extensions, and accept only an allowed `alg`.
+fn check_header(header: &Map<String, Value>, s: &JwtSettings) -> Result<Algorithm, AuthFailure> {
     for untrusted in ["jku", "x5u", "jwk", "x5c"] {
         if header.contains_key(untrusted) {
             return Err(AuthFailure::UntrustedHeader);
@@ -129,9 +146,19 @@ pub fn verify(
         .get("alg")
         .and_then(Value::as_str)
         .ok_or(AuthFailure::Malformed)?;
-    let alg = super::keys::algorithm(alg_name)
+    super::keys::algorithm(alg_name)
         .filter(|a| s.algorithms.contains(a))
-        .ok_or(AuthFailure::AlgNotAllowed)?;
+        .ok_or(AuthFailure::AlgNotAllowed)
+}
+
+/// The key the configuration has for `kid`, of a type that fits `alg`, and the signature.
+fn check_signature(
+    header: &Map<String, Value>,
+    keys: &KeySet,
+    alg: Algorithm,
+    signed: &str,
+    sig: &str,
+) -> Result<(), AuthFailure> {
     let kid = match header.get("kid") {
         None => None,
         Some(Value::String(k)) if k.len() <= 256 => Some(k.as_str()),
@@ -144,7 +171,6 @@ pub fn verify(
     if !key.kind.allows(alg) || key.alg.is_some_and(|a| a != alg) {
         return Err(AuthFailure::AlgNotAllowed);
     }
-    let signed = &token[..h64.len() + 1 + p64.len()];
     let valid = match &key.parsed {
         Some(parsed) => base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(sig)
@@ -154,17 +180,19 @@ pub fn verify(
             Ok(true)
         ),
     };
-    if !valid {
-        return Err(AuthFailure::BadSignature);
+    if valid {
+        Ok(())
+    } else {
+        Err(AuthFailure::BadSignature)
     }
+}
 
-    let claims = decode_part(p64)?;
-    if let Some(expected) = &s.typ {
-        match header.get("typ").and_then(Value::as_str) {
-            Some(t) if typ_matches(t, expected) => {}
-            _ => return Err(AuthFailure::WrongType),
-        }
-    }
+/// Issuer, audience, times and subject of a token whose signature verified.
+fn check_claims(
+    claims: Map<String, Value>,
+    s: &JwtSettings,
+    now: u64,
+) -> Result<Verified, AuthFailure> {
     let issuer = claims
         .get("iss")
         .and_then(Value::as_str)
@@ -188,8 +216,7 @@ pub fn verify(
         numeric_date(&claims, "nbf")?,
         numeric_date(&claims, "iat")?,
     );
-    let leeway = s.leeway.as_secs();
-    check_times(exp, nbf, iat, now, leeway, s.require_exp)?;
+    check_times(exp, nbf, iat, now, s.leeway.as_secs(), s.require_exp)?;
     if let Some(max) = s.max_lifetime {
         let (Some(exp), Some(iat)) = (exp, iat) else {
             return Err(AuthFailure::MissingClaim);
