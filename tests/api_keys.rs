@@ -5,30 +5,30 @@
 
 mod common;
 
-use common::{start_gateway, Pki, Process, RedisServer, Upstream};
+use common::{file, list, s, start_gateway, Config, Pki, Process, RedisServer, Route, Upstream};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
 
-fn config(pki: &Pki, up: &Upstream, store: &str) -> String {
+/// The admin API on (token in a file), a shared Redis store at `redis_url`
+/// (else the default), and one route taking API keys.
+fn config(pki: &Pki, up: &Upstream, redis_url: Option<&str>) -> Config {
     let token_file = pki.path("admin.token");
     std::fs::write(&token_file, ADMIN_TOKEN).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let base = pki.base_config().replace(
-        "[admin]\naddress = \"127.0.0.1:0\"\n",
-        &format!(
-            "[admin]\naddress = \"127.0.0.1:0\"\ntoken = \"file:{}\"\n",
-            token_file.display()
-        ),
-    );
-    format!(
-        "{base}{store}\n[upstreams.app]\ntargets = [\"{up}\"]\n\
-         [authenticators.keys]\nkind = \"api-key\"\n\
-         [[routes]]\nname = \"api\"\npath_prefix = \"/api\"\nupstream = \"app\"\nauth = [\"keys\"]\nrequire.scopes = [\"orders:read\"]\n",
-        up = up.url()
-    )
+    let mut cfg = Config::new(pki).set("admin.token", file(&token_file));
+    if let Some(url) = redis_url {
+        cfg = cfg.table("store", &[("kind", s("redis")), ("url", s(url))]);
+    }
+    cfg.upstream("app", &up.url())
+        .authenticator("keys", "api-key", &[])
+        .route(
+            Route::new("api", "/api", "app")
+                .auth(&["keys"])
+                .extra(&[("require.scopes", list(&["orders:read"]))]),
+        )
 }
 
 async fn create(admin: std::net::SocketAddr, body: Value) -> (u16, Value) {
@@ -67,15 +67,7 @@ async fn keys_made_on_one_replica_work_and_die_on_another() {
     let pki = Pki::new();
     let up = Upstream::start().await;
     let path = pki.path("gateway.toml");
-    std::fs::write(
-        &path,
-        config(
-            &pki,
-            &up,
-            &format!("[store]\nkind = \"redis\"\nurl = \"{}\"\n", redis.url()),
-        ),
-    )
-    .unwrap();
+    config(&pki, &up, Some(&redis.url())).write(&path);
     let (mut a, mut b) = (Process::spawn(&path), Process::spawn(&path));
     a.wait_store_connected();
     b.wait_store_connected();
@@ -198,7 +190,7 @@ async fn keys_made_on_one_replica_work_and_die_on_another() {
 async fn a_mistyped_key_is_refused_without_a_store_lookup() {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let (gw, _d) = start_gateway(&config(&pki, &up, "")).await;
+    let (gw, _d) = start_gateway(&config(&pki, &up, None)).await;
     let (_, made) = create(
         gw.admin_addr,
         json!({"authenticator": "keys", "subject": "svc", "scopes": ["orders:read"]}),

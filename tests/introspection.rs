@@ -5,7 +5,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{start_gateway, Pki, Upstream};
+use common::{list, s, start_gateway, Config, Pki, Route, Upstream};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -90,15 +90,33 @@ async fn introspected_tokens_are_checked_cached_and_fail_closed() {
         .local_addr()
         .unwrap();
     std::env::set_var("INTROSPECTION_TEST_SECRET", "s3cret:&");
-    let cfg = format!(
-        "{base}[upstreams.app]\ntargets = [\"{up}\"]\n\
-         [authenticators.idp]\nkind = \"introspection\"\nendpoint = \"http://{idp}/introspect\"\nclient_id = \"sealgate\"\nclient_secret = \"env:INTROSPECTION_TEST_SECRET\"\nissuer = \"https://idp.test\"\naudiences = [\"api\"]\ntimeout = \"500ms\"\ntoken_type_hint = \"access_token\"\n\
-         [authenticators.down]\nkind = \"introspection\"\nendpoint = \"http://{dead}/introspect\"\nclient_id = \"sealgate\"\nclient_secret = \"env:INTROSPECTION_TEST_SECRET\"\nclient_auth = \"client_secret_post\"\n\
-         [[routes]]\nname = \"api\"\npath_prefix = \"/api\"\nupstream = \"app\"\nauth = [\"idp\"]\n\
-         [[routes]]\nname = \"down\"\npath_prefix = \"/down\"\nupstream = \"app\"\nauth = [\"down\"]\n",
-        base = pki.base_config(),
-        up = up.url()
-    );
+    let cfg = Config::new(&pki)
+        .upstream("app", &up.url())
+        .authenticator(
+            "idp",
+            "introspection",
+            &[
+                ("endpoint", s(&format!("http://{idp}/introspect"))),
+                ("client_id", s("sealgate")),
+                ("client_secret", s("env:INTROSPECTION_TEST_SECRET")),
+                ("issuer", s("https://idp.test")),
+                ("audiences", list(&["api"])),
+                ("timeout", s("500ms")),
+                ("token_type_hint", s("access_token")),
+            ],
+        )
+        .authenticator(
+            "down",
+            "introspection",
+            &[
+                ("endpoint", s(&format!("http://{dead}/introspect"))),
+                ("client_id", s("sealgate")),
+                ("client_secret", s("env:INTROSPECTION_TEST_SECRET")),
+                ("client_auth", s("client_secret_post")),
+            ],
+        )
+        .route(Route::new("api", "/api", "app").auth(&["idp"]))
+        .route(Route::new("down", "/down", "app").auth(&["down"]));
     let (gw, _d) = start_gateway(&cfg).await;
     let c = pki.client(gw.main_addr, false);
     let call = |path: &'static str, token: &'static str| {

@@ -7,7 +7,7 @@ mod common;
 
 use base64::Engine;
 use bytes::Bytes;
-use common::{start_gateway, Pki, Upstream};
+use common::{boolean, list, s, start_gateway, Config, Pki, Route, TomlValue, Upstream};
 use futures_util::StreamExt;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
@@ -249,16 +249,22 @@ fn jwks(keys: &[&SigningKey]) -> String {
 // ---------------------------------------------------------------------------
 
 /// A gateway with one route protected by the `idp` authenticator using
-/// discovery; `extra` adds lines to the authenticator table.
-fn config(pki: &Pki, upstream: &Upstream, idp: &Idp, extra: &str) -> String {
-    format!(
-        "{base}[upstreams.app]\ntargets = [\"{up}\"]\n\n\
-         [authenticators.{AUTHN}]\nkind = \"jwt\"\nissuer = \"{issuer}\"\naudiences = [\"api\"]\nalgorithms = [\"ES256\"]\ndiscovery = true\n{extra}\n\n\
-         [[routes]]\nname = \"api\"\npath_prefix = \"/\"\nupstream = \"app\"\nauth = [\"{AUTHN}\"]\n",
-        base = pki.base_config(),
-        up = upstream.url(),
-        issuer = idp.issuer(),
-    )
+/// discovery; `extra` adds keys to the authenticator table.
+fn config(pki: &Pki, upstream: &Upstream, idp: &Idp, extra: &[(&str, TomlValue)]) -> Config {
+    Config::new(pki)
+        .upstream("app", &upstream.url())
+        .authenticator(
+            AUTHN,
+            "jwt",
+            &[
+                ("issuer", s(&idp.issuer())),
+                ("audiences", list(&["api"])),
+                ("algorithms", list(&["ES256"])),
+                ("discovery", boolean(true)),
+            ],
+        )
+        .table(&format!("authenticators.{AUTHN}"), extra)
+        .route(Route::new("api", "/", "app").auth(&[AUTHN]))
 }
 
 struct Admin {
@@ -390,7 +396,7 @@ struct Setup {
     url: String,
 }
 
-async fn setup(idp: &Idp, extra: &str) -> Setup {
+async fn setup(idp: &Idp, extra: &[(&str, TomlValue)]) -> Setup {
     let pki = Pki::new();
     let upstream = Upstream::start().await;
     let (gw, dir) = start_gateway(&config(&pki, &upstream, idp, extra)).await;
@@ -417,7 +423,7 @@ async fn discovery_works_and_readiness_follows_keys() {
     let k1 = SigningKey::new("k1");
     let idp = Idp::start(jwks(&[&k1])).await;
     idp.hold_next_jwks();
-    let s = setup(&idp, "").await;
+    let s = setup(&idp, &[]).await;
     let token = k1.token(&idp.issuer(), "alice");
 
     // The gateway has read the discovery document and is waiting for the JWKS.
@@ -454,7 +460,7 @@ async fn discovery_works_and_readiness_follows_keys() {
 
 /// After a first key works, the IdP switches to a new key with a new kid; a
 /// token signed by it must verify through exactly one unknown-kid refetch.
-async fn rotation(extra: &str) {
+async fn rotation(extra: &[(&str, TomlValue)]) {
     let k1 = SigningKey::new("k1");
     let k2 = SigningKey::new("k2");
     let idp = Idp::start(jwks(&[&k1])).await;
@@ -513,14 +519,14 @@ async fn rotation(extra: &str) {
 /// With the default settings (cooldown 30s), as an operator would run it.
 #[tokio::test]
 async fn rotation_is_picked_up_on_unknown_kid() {
-    rotation("").await;
+    rotation(&[]).await;
 }
 
 /// The same with no cooldown: isolates the refetch-and-retry path from the
 /// cooldown bookkeeping (if only the test above fails, the cooldown is at fault).
 #[tokio::test]
 async fn rotation_is_picked_up_on_unknown_kid_without_cooldown() {
-    rotation("jwks_cooldown = \"0s\"").await;
+    rotation(&[("jwks_cooldown", s("0s"))]).await;
 }
 
 #[tokio::test]
@@ -528,7 +534,7 @@ async fn idp_down_keeps_last_good_keys() {
     let k1 = SigningKey::new("k1");
     let idp = Idp::start(jwks(&[&k1])).await;
     // A short refresh so the gateway really meets the broken IdP during the test.
-    let s = setup(&idp, "jwks_refresh = \"100ms\"").await;
+    let s = setup(&idp, &[("jwks_refresh", common::s("100ms"))]).await;
     s.admin.wait_ready().await;
     let (status, body) = call(&s.client, &s.url, &k1.token(&idp.issuer(), "alice")).await;
     assert_eq!(status, 201, "{body}");
@@ -561,7 +567,7 @@ async fn unknown_kid_flood_is_rate_limited() {
     let k1 = SigningKey::new("k1");
     let attacker = SigningKey::new("attacker");
     let idp = Idp::start(jwks(&[&k1])).await;
-    let s = setup(&idp, "").await;
+    let s = setup(&idp, &[]).await;
     s.admin.wait_ready().await;
     let (status, body) = call(&s.client, &s.url, &k1.token(&idp.issuer(), "alice")).await;
     assert_eq!(status, 201, "{body}");
@@ -623,7 +629,7 @@ async fn discovery_issuer_mismatch_is_refused() {
     let idp = Idp::start(jwks(&[&k1])).await;
     // Differs from the configured issuer only by a trailing slash.
     idp.set_discovery_issuer(format!("{}/", idp.issuer()));
-    let s = setup(&idp, "").await;
+    let s = setup(&idp, &[]).await;
 
     let admin = &s.admin;
     let idp_ref = &idp;
@@ -662,7 +668,7 @@ async fn oversized_jwks_is_refused() {
     let big = padded(1 << 20);
     assert!(big.len() > 1 << 20);
     let idp = Idp::start(big).await;
-    let s = setup(&idp, "").await;
+    let s = setup(&idp, &[]).await;
 
     let admin = &s.admin;
     let idp_ref = &idp;

@@ -5,13 +5,25 @@
 mod common;
 
 use base64::Engine;
-use common::{start_gateway, Pki, Upstream};
+use common::{
+    boolean, file, inline, list, s, start_gateway, Config, Pki, Route, TomlValue, Upstream,
+};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use sealgate::authn::jwt::{self, keys::KeySet};
 use sealgate::authn::AuthFailure;
 use serde_json::{json, Value};
 
 const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt");
+
+/// The keys of a `jwt` authenticator for `https://issuer.test`, audience `api`.
+fn issuer_test(algorithm: &str, keys: TomlValue) -> Vec<(&'static str, TomlValue)> {
+    vec![
+        ("issuer", s("https://issuer.test")),
+        ("audiences", list(&["api"])),
+        ("algorithms", list(&[algorithm])),
+        ("keys", keys),
+    ]
+}
 
 fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
@@ -83,20 +95,33 @@ async fn status_and_reason(
 async fn tokens_from_independent_libraries_verify() {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let asym = r#"["RS256","RS384","RS512","PS256","PS384","PS512","ES256","ES384","EdDSA"]"#;
-    let cfg = format!(
-        "{base}[upstreams.app]\ntargets = [\"{up}\"]\n\
-         [authenticators.jwks]\nkind = \"jwt\"\nissuer = \"https://interop.example\"\naudiences = [\"sealgate-tests\"]\nalgorithms = {asym}\nkeys = \"file:{FIX}/jwks.json\"\n\
-         [authenticators.hmac]\nkind = \"jwt\"\nissuer = \"https://interop.example\"\naudiences = [\"sealgate-tests\"]\nalgorithms = [\"HS256\",\"HS384\",\"HS512\"]\nkeys = \"file:{FIX}/hmac.secret\"\n\
-         [authenticators.pem]\nkind = \"jwt\"\nissuer = \"https://interop.example\"\naudiences = [\"sealgate-tests\"]\nalgorithms = [\"ES256\"]\nkeys = \"file:{FIX}/ec-p256.pub.pem\"\n\
-         [authenticators.at]\nkind = \"jwt\"\nissuer = \"https://interop.example\"\naudiences = [\"sealgate-tests\"]\nalgorithms = [\"ES256\"]\nkeys = \"file:{FIX}/jwks.json\"\ntyp = \"at+jwt\"\n\
-         [[routes]]\nname = \"asym\"\npath_prefix = \"/asym\"\nupstream = \"app\"\nauth = [\"jwks\"]\n\
-         [[routes]]\nname = \"hmac\"\npath_prefix = \"/hmac\"\nupstream = \"app\"\nauth = [\"hmac\"]\n\
-         [[routes]]\nname = \"pem\"\npath_prefix = \"/pem\"\nupstream = \"app\"\nauth = [\"pem\"]\n\
-         [[routes]]\nname = \"at\"\npath_prefix = \"/at\"\nupstream = \"app\"\nauth = [\"at\"]\n",
-        base = pki.base_config(),
-        up = up.url()
-    );
+    let asym = [
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+    ];
+    let interop = |algorithms: &[&str], keys: &str| {
+        vec![
+            ("issuer", s("https://interop.example")),
+            ("audiences", list(&["sealgate-tests"])),
+            ("algorithms", list(algorithms)),
+            ("keys", file(format!("{FIX}/{keys}"))),
+        ]
+    };
+    let mut at = interop(&["ES256"], "jwks.json");
+    at.push(("typ", s("at+jwt")));
+    let cfg = Config::new(&pki)
+        .upstream("app", &up.url())
+        .authenticator("jwks", "jwt", &interop(&asym, "jwks.json"))
+        .authenticator(
+            "hmac",
+            "jwt",
+            &interop(&["HS256", "HS384", "HS512"], "hmac.secret"),
+        )
+        .authenticator("pem", "jwt", &interop(&["ES256"], "ec-p256.pub.pem"))
+        .authenticator("at", "jwt", &at)
+        .route(Route::new("asym", "/asym", "app").auth(&["jwks"]))
+        .route(Route::new("hmac", "/hmac", "app").auth(&["hmac"]))
+        .route(Route::new("pem", "/pem", "app").auth(&["pem"]))
+        .route(Route::new("at", "/at", "app").auth(&["at"]));
     let (gw, _d) = start_gateway(&cfg).await;
     let client = pki.client(gw.main_addr, false);
     let base = format!("https://localhost:{}", gw.main_addr.port());
@@ -241,16 +266,20 @@ async fn attack_matrix_is_refused_with_the_right_reason() {
     let up = Upstream::start().await;
     let (key, jwks) = es256_key();
     std::fs::write(pki.path("jwks.json"), &jwks).unwrap();
-    let cfg = format!(
-        "{base}[upstreams.app]\ntargets = [\"{up}\"]\n\
-         [authenticators.es]\nkind = \"jwt\"\nissuer = \"https://issuer.test\"\naudiences = [\"api\"]\nalgorithms = [\"ES256\"]\nkeys = \"file:{jwks}\"\n\
-         [authenticators.rsa]\nkind = \"jwt\"\nissuer = \"https://issuer.test\"\naudiences = [\"api\"]\nalgorithms = [\"RS256\"]\nkeys = \"file:{FIX}/rsa.pub.pem\"\n\
-         [[routes]]\nname = \"es\"\npath_prefix = \"/\"\nupstream = \"app\"\nauth = [\"es\"]\n\
-         [[routes]]\nname = \"rsa\"\npath_prefix = \"/rsa\"\nupstream = \"app\"\nauth = [\"rsa\"]\n",
-        base = pki.base_config(),
-        up = up.url(),
-        jwks = pki.path("jwks.json").display()
-    );
+    let cfg = Config::new(&pki)
+        .upstream("app", &up.url())
+        .authenticator(
+            "es",
+            "jwt",
+            &issuer_test("ES256", file(pki.path("jwks.json"))),
+        )
+        .authenticator(
+            "rsa",
+            "jwt",
+            &issuer_test("RS256", file(format!("{FIX}/rsa.pub.pem"))),
+        )
+        .route(Route::new("es", "/", "app").auth(&["es"]))
+        .route(Route::new("rsa", "/rsa", "app").auth(&["rsa"]));
     let (gw, _d) = start_gateway(&cfg).await;
     let client = pki.client(gw.main_addr, false);
     let base = format!("https://localhost:{}", gw.main_addr.port());
@@ -482,18 +511,41 @@ async fn backend_gets_verified_identity_and_an_assertion_others_can_verify() {
     let up = Upstream::start().await;
     let (key, jwks) = es256_key();
     std::fs::write(pki.path("jwks.json"), &jwks).unwrap();
-    let cfg = format!(
-        "{base}[upstreams.orders]\ntargets = [\"{up}\"]\n\
-         [authenticators.es]\nkind = \"jwt\"\nissuer = \"https://issuer.test\"\naudiences = [\"api\"]\nalgorithms = [\"ES256\"]\nkeys = \"file:{jwks}\"\n\
-         [[routes]]\nname = \"read\"\npath_prefix = \"/\"\nupstream = \"orders\"\nauth = [\"es\"]\n\
-         [[routes]]\nname = \"admin\"\npath_prefix = \"/admin\"\nupstream = \"orders\"\nauth = [\"es\"]\nrequire.scopes = [\"admin\", \"write\"]\n\
-         [[routes]]\nname = \"staff\"\npath_prefix = \"/staff\"\nupstream = \"orders\"\nauth = [\"es\"]\nrequire.claims = {{ email = {{ glob = \"*@example.com\" }}, groups = {{ contains = \"staff\" }} }}\n\
-         [identity]\nclaims = {{ email = \"x-auth-email\", groups = \"x-auth-groups\" }}\nassertion.key = \"file:{assertion}\"\nassertion.dev_generate = true\n",
-        base = pki.base_config(),
-        up = up.url(),
-        jwks = pki.path("jwks.json").display(),
-        assertion = pki.path("assertion.pem").display()
-    );
+    let cfg = Config::new(&pki)
+        .upstream("orders", &up.url())
+        .authenticator(
+            "es",
+            "jwt",
+            &issuer_test("ES256", file(pki.path("jwks.json"))),
+        )
+        .route(Route::new("read", "/", "orders").auth(&["es"]))
+        .route(
+            Route::new("admin", "/admin", "orders")
+                .auth(&["es"])
+                .extra(&[("require.scopes", list(&["admin", "write"]))]),
+        )
+        .route(
+            Route::new("staff", "/staff", "orders")
+                .auth(&["es"])
+                .extra(&[(
+                    "require.claims",
+                    inline(&[
+                        ("email", inline(&[("glob", s("*@example.com"))])),
+                        ("groups", inline(&[("contains", s("staff"))])),
+                    ]),
+                )]),
+        )
+        .table(
+            "identity",
+            &[
+                (
+                    "claims",
+                    inline(&[("email", s("x-auth-email")), ("groups", s("x-auth-groups"))]),
+                ),
+                ("assertion.key", file(pki.path("assertion.pem"))),
+                ("assertion.dev_generate", boolean(true)),
+            ],
+        );
     let (gw, _d) = start_gateway(&cfg).await;
     let client = pki.client(gw.main_addr, true);
     let base = format!("https://localhost:{}", gw.main_addr.port());
@@ -613,13 +665,21 @@ print(json.dumps({"orig_iss": c["orig_iss"], "email": c["email"], "ttl": c["exp"
 fn check_refuses_a_literal_hmac_secret() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gw.toml");
-    std::fs::write(
-        &path,
-        "[listen]\ntls.dev_self_signed = true\n[upstreams.a]\nbuiltin = \"echo\"\n\
-         [authenticators.h]\nkind = \"jwt\"\nissuer = \"i\"\naudiences = [\"a\"]\nalgorithms = [\"HS256\"]\nkeys = \"correct-horse-battery-staple-0123456789\"\n\
-         [[routes]]\nname = \"r\"\nupstream = \"a\"\nauth = [\"h\"]\n",
-    )
-    .unwrap();
+    Config::empty()
+        .set("listen.tls.dev_self_signed", boolean(true))
+        .echo_upstream("a")
+        .authenticator(
+            "h",
+            "jwt",
+            &[
+                ("issuer", s("i")),
+                ("audiences", list(&["a"])),
+                ("algorithms", list(&["HS256"])),
+                ("keys", s("correct-horse-battery-staple-0123456789")),
+            ],
+        )
+        .route(Route::without_prefix("r", "a").auth(&["h"]))
+        .write(&path);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sealgate"))
         .args(["check", "--config"])
         .arg(&path)
@@ -643,14 +703,12 @@ async fn cookie_tokens_and_lifetime_limits() {
     let up = Upstream::start().await;
     let (key, jwks) = es256_key();
     std::fs::write(pki.path("jwks.json"), &jwks).unwrap();
-    let cfg = format!(
-        "{base}[upstreams.app]\ntargets = [\"{up}\"]\n\
-         [authenticators.web]\nkind = \"jwt\"\nissuer = \"https://issuer.test\"\naudiences = [\"api\"]\nalgorithms = [\"ES256\"]\nkeys = \"file:{jwks}\"\ntoken_cookie = \"session\"\nmax_lifetime = \"1h\"\n\
-         [[routes]]\nname = \"web\"\npath_prefix = \"/\"\nupstream = \"app\"\nauth = [\"web\"]\n",
-        base = pki.base_config(),
-        up = up.url(),
-        jwks = pki.path("jwks.json").display()
-    );
+    let mut web = issuer_test("ES256", file(pki.path("jwks.json")));
+    web.extend([("token_cookie", s("session")), ("max_lifetime", s("1h"))]);
+    let cfg = Config::new(&pki)
+        .upstream("app", &up.url())
+        .authenticator("web", "jwt", &web)
+        .route(Route::new("web", "/", "app").auth(&["web"]));
     let (gw, _d) = start_gateway(&cfg).await;
     let client = pki.client(gw.main_addr, false);
     let url = format!("https://localhost:{}/page", gw.main_addr.port());

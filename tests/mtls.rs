@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{start_gateway, Pki, Upstream};
+use common::{
+    array, boolean, file, list, path, s, start_gateway, Config, Pki, Route, TomlValue, Upstream,
+};
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
     ExtendedKeyUsagePurpose, IsCa, KeyPair, RevokedCertParams, SanType, SerialNumber,
@@ -135,23 +137,36 @@ async fn setup() -> Setup {
     }
 }
 
-fn config(s: &Setup, mode: &str) -> String {
-    let p = |n: &str| s.pki.path(n).display().to_string();
-    format!(
-        "{base}\n[upstreams.app]\ntargets = [\"{up}\"]\n\
-         [identity]\nforward_client_cert = true\n\
-         [authenticators.workloads]\nkind = \"mtls\"\nidentity = \"san_uri\"\nallow = [\"spiffe://prod.example/ns/*/sa/*\"]\n\
-         [authenticators.bound]\nkind = \"jwt\"\nissuer = \"https://issuer.test\"\naudiences = [\"api\"]\nalgorithms = [\"EdDSA\"]\nkeys = \"file:{jwt}\"\ncertificate_bound = true\n\
-         [[routes]]\nname = \"svc\"\npath_prefix = \"/svc\"\nupstream = \"app\"\nauth = [\"workloads\"]\n\
-         [[routes]]\nname = \"tok\"\npath_prefix = \"/tok\"\nupstream = \"app\"\nauth = [\"bound\"]\n\
-         [[routes]]\nname = \"open\"\npath_prefix = \"/open\"\nupstream = \"app\"\nauth = \"anonymous\"\n",
-        base = s.pki.base_config().replace(
-            "[admin]",
-            &format!("tls.client_ca = \"{}\"\ntls.client_auth = \"{mode}\"\ntls.crls = [\"{}\"]\n\n[admin]", p("clients.pem"), p("crl.pem"))
-        ),
-        up = s.up.url(),
-        jwt = p("jwt.pub.pem"),
-    )
+fn config(st: &Setup, mode: &str) -> Config {
+    let p = |n: &str| st.pki.path(n);
+    Config::new(&st.pki)
+        .set("listen.tls.client_ca", path(p("clients.pem")))
+        .set("listen.tls.client_auth", s(mode))
+        .set("listen.tls.crls", array(vec![path(p("crl.pem"))]))
+        .upstream("app", &st.up.url())
+        .set("identity.forward_client_cert", boolean(true))
+        .authenticator(
+            "workloads",
+            "mtls",
+            &[
+                ("identity", s("san_uri")),
+                ("allow", list(&["spiffe://prod.example/ns/*/sa/*"])),
+            ],
+        )
+        .authenticator(
+            "bound",
+            "jwt",
+            &[
+                ("issuer", s("https://issuer.test")),
+                ("audiences", list(&["api"])),
+                ("algorithms", list(&["EdDSA"])),
+                ("keys", file(p("jwt.pub.pem"))),
+                ("certificate_bound", boolean(true)),
+            ],
+        )
+        .route(Route::new("svc", "/svc", "app").auth(&["workloads"]))
+        .route(Route::new("tok", "/tok", "app").auth(&["bound"]))
+        .route(Route::new("open", "/open", "app").anonymous())
 }
 
 fn thumbprint(chain: &[CertificateDer<'_>]) -> String {
@@ -336,29 +351,35 @@ async fn required_mode_refuses_connections_without_a_certificate() {
 #[test]
 fn mtls_needs_client_certificates_and_its_own_keys() {
     let pki = Pki::new();
-    let base = pki.base_config();
-    let check = |extra: &str| {
+    // The authenticator `w` of `kind` with `entries`, on a route of its own.
+    let check = |kind: &str, entries: &[(&str, TomlValue)]| {
         let path = pki.path("check.toml");
-        std::fs::write(&path, format!("{base}{extra}\n[[routes]]\nname = \"r\"\npath_prefix = \"/\"\nupstream = \"e\"\nauth = [\"w\"]\n[upstreams.e]\nbuiltin = \"echo\"\n")).unwrap();
+        Config::new(&pki)
+            .authenticator("w", kind, entries)
+            .route(Route::new("r", "/", "e").auth(&["w"]))
+            .echo_upstream("e")
+            .write(&path);
         sealgate::settings::load(&path)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default()
     };
-    let e = check("[authenticators.w]\nkind = \"mtls\"\nallow = [\"**\"]\n");
+    let e = check("mtls", &[("allow", list(&["**"]))]);
     assert!(
         e.contains("authenticators.w") && e.contains("client_auth"),
         "{e}"
     );
-    let e =
-        check("[authenticators.w]\nkind = \"mtls\"\nallow = [\"**\"]\nissuer = \"https://x\"\n");
+    let e = check(
+        "mtls",
+        &[("allow", list(&["**"])), ("issuer", s("https://x"))],
+    );
     assert!(
         e.contains("authenticators.w")
             && e.contains("unknown field `issuer`")
             && e.contains("allow"),
         "{e}"
     );
-    let e = check("[authenticators.w]\nkind = \"saml\"\n");
+    let e = check("saml", &[]);
     assert!(
         e.contains("authenticators.w") && e.contains("jwt") && e.contains("api-key"),
         "{e}"

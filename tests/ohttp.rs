@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{start_gateway, Pki, Upstream};
+use common::{boolean, file, list, n, s, start_gateway, Config, Pki, Route, Upstream};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sealgate::envelope::crypto::{GatewayKey, KEM_X25519};
 use serde_json::json;
@@ -41,25 +41,50 @@ fn token(key: &EncodingKey) -> String {
     jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, key).unwrap()
 }
 
-fn config(pki: &Pki, up: &Upstream, public: &std::path::Path, keys: &str) -> String {
-    format!(
-        "{base}[upstreams.app]\ntargets = [\"{up}\"]\n\
-         [authenticators.ed]\nkind = \"jwt\"\nissuer = \"https://issuer.test\"\naudiences = [\"api\"]\nalgorithms = [\"EdDSA\"]\nkeys = \"file:{public}\"\n\
-         [[routes]]\nname = \"sealed\"\npath_prefix = \"/sealed\"\nupstream = \"app\"\nauth = [\"ed\"]\nsealed = \"required\"\nreplay_window = \"60s\"\n\
-         [[routes]]\nname = \"either\"\npath_prefix = \"/either\"\nupstream = \"app\"\nauth = [\"ed\"]\nsealed = \"optional\"\n\
-         [[routes]]\nname = \"plain\"\npath_prefix = \"/plain\"\nupstream = \"app\"\nauth = \"anonymous\"\n\
-         [reload]\nwatch = false\n{keys}",
-        base = pki.base_config(),
-        up = up.url(),
-        public = public.display()
-    )
-}
-
-fn keys_toml(entries: &[(u8, &std::path::Path, &str)]) -> String {
-    entries
-        .iter()
-        .map(|(id, path, state)| format!("[[envelope.keys]]\nid = {id}\nkem = \"x25519\"\nprivate_key = \"file:{}\"\nstate = \"{state}\"\n", path.display()))
-        .collect()
+/// Three routes (sealed only, either, plain) and one `[[envelope.keys]]` entry
+/// per `(id, private key file, state)` in `keys`.
+fn config(
+    pki: &Pki,
+    up: &Upstream,
+    public: &std::path::Path,
+    keys: &[(u8, &std::path::Path, &str)],
+) -> Config {
+    let mut cfg = Config::new(pki)
+        .upstream("app", &up.url())
+        .authenticator(
+            "ed",
+            "jwt",
+            &[
+                ("issuer", s("https://issuer.test")),
+                ("audiences", list(&["api"])),
+                ("algorithms", list(&["EdDSA"])),
+                ("keys", file(public)),
+            ],
+        )
+        .route(
+            Route::new("sealed", "/sealed", "app")
+                .auth(&["ed"])
+                .extra(&[("sealed", s("required")), ("replay_window", s("60s"))]),
+        )
+        .route(
+            Route::new("either", "/either", "app")
+                .auth(&["ed"])
+                .extra(&[("sealed", s("optional"))]),
+        )
+        .route(Route::new("plain", "/plain", "app").anonymous())
+        .set("reload.watch", boolean(false));
+    for (id, path, state) in keys {
+        cfg = cfg.array_table(
+            "envelope.keys",
+            &[
+                ("id", n((*id).into())),
+                ("kem", s("x25519")),
+                ("private_key", file(path)),
+                ("state", s(state)),
+            ],
+        );
+    }
+    cfg
 }
 
 /// A gateway with one active X25519 key, a client, and the published key list.
@@ -79,7 +104,7 @@ async fn one_key_gateway() -> OneKey {
     let up = Upstream::start().await;
     let (sign, public) = signer(&pki);
     let k1 = key_file(&pki, 1);
-    let toml = config(&pki, &up, &public, &keys_toml(&[(1, &k1, "active")]));
+    let toml = config(&pki, &up, &public, &[(1, &k1, "active")]);
     let (gw, dir) = start_gateway(&toml).await;
     let client = pki.client(gw.main_addr, false);
     let base = format!("https://localhost:{}", gw.main_addr.port());
@@ -396,29 +421,20 @@ async fn key_rotation_through_reload() {
     let up = Upstream::start().await;
     let (sign, public) = signer(&pki);
     let (k1, k2) = (key_file(&pki, 1), key_file(&pki, 2));
-    let (gw, dir) = start_gateway(&config(
-        &pki,
-        &up,
-        &public,
-        &keys_toml(&[(1, &k1, "active")]),
-    ))
-    .await;
+    let (gw, dir) = start_gateway(&config(&pki, &up, &public, &[(1, &k1, "active")])).await;
     let client = pki.client(gw.main_addr, false);
     let base = format!("https://localhost:{}", gw.main_addr.port());
     let old_keys = keys_of(&client, &base).await;
     let file = dir.path().join("gateway.toml");
 
     // Key 2 becomes active; key 1 is retiring: still accepted, no longer published.
-    std::fs::write(
-        &file,
-        config(
-            &pki,
-            &up,
-            &public,
-            &keys_toml(&[(1, &k1, "retiring"), (2, &k2, "active")]),
-        ),
+    config(
+        &pki,
+        &up,
+        &public,
+        &[(1, &k1, "retiring"), (2, &k2, "active")],
     )
-    .unwrap();
+    .write(&file);
     gw.reload().unwrap();
     let new_keys = keys_of(&client, &base).await;
     assert_eq!(new_keys[2], 2, "only key 2 is published");
@@ -453,11 +469,7 @@ async fn key_rotation_through_reload() {
     );
 
     // Key 1 removed: a request sealed to it gets the key-configuration problem.
-    std::fs::write(
-        &file,
-        config(&pki, &up, &public, &keys_toml(&[(2, &k2, "active")])),
-    )
-    .unwrap();
+    config(&pki, &up, &public, &[(2, &k2, "active")]).write(&file);
     gw.reload().unwrap();
     let err = sealed(
         &client,
@@ -501,13 +513,7 @@ async fn keygen_and_the_ohttp_request_command() {
         0o600
     );
 
-    let (gw, _d) = start_gateway(&config(
-        &pki,
-        &up,
-        &public,
-        &keys_toml(&[(7, &key, "active")]),
-    ))
-    .await;
+    let (gw, _d) = start_gateway(&config(&pki, &up, &public, &[(7, &key, "active")])).await;
     let base = format!("https://localhost:{}", gw.main_addr.port());
     let t = token(&sign);
     let run = std::process::Command::new(bin)

@@ -1,14 +1,15 @@
-//! Operations: `sealgate check`, live reload, metrics and logs.
+//! Operations: `sealgate check`, live reload, metrics and logs; and strings in
+//! test configs reaching the gateway as written.
 
 mod common;
 
-use common::{start_gateway, Pki, Process, Upstream};
+use common::{boolean, list, n, s, start_gateway, toml_str, Config, Pki, Process, Route, Upstream};
 use std::process::Command;
 
-fn check(toml: &str) -> (i32, String) {
+fn check(cfg: &Config) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gw.toml");
-    std::fs::write(&path, toml).unwrap();
+    cfg.write(&path);
     let out = Command::new(env!("CARGO_BIN_EXE_sealgate"))
         .args(["check", "--config"])
         .arg(&path)
@@ -19,38 +20,77 @@ fn check(toml: &str) -> (i32, String) {
     (out.status.code().unwrap(), text)
 }
 
-const VALID_TAIL: &str = "[upstreams.orders]\ntargets = [\"http://127.0.0.1:8080\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"orders\"\nauth = \"anonymous\"\n";
+/// A valid upstream and route after `cfg`, for cases about other keys.
+fn valid_tail(cfg: Config) -> Config {
+    cfg.upstream("orders", "http://127.0.0.1:8080")
+        .route(Route::without_prefix("r", "orders").anonymous())
+}
 
 #[test]
 fn check_names_the_file_key_and_reason() {
-    let head = "[listen]\ntls.dev_self_signed = true\n";
-    let cases: &[(&str, &str)] = &[
-        ("[listen]\nadress = \"127.0.0.1:1\"\n", "unknown field `adress`"),
-        ("[listen]\ntls.dev_self_signed = true\n[upstreams.orders]\ntargets = [\"http://127.0.0.1:8080\"]\n[[routes]]\nname = \"r\"\nupstream = \"ordrs\"\nauth = \"anonymous\"\n",
-         "routes[0].upstream: no upstream named \"ordrs\" (did you mean \"orders\"?)"),
-        ("[listen]\ntls.dev_self_signed = true\n[upstreams.orders]\ntargets = [\"http://127.0.0.1:8080\"]\nconnect_timeout = \"2 fortnights\"\n[[routes]]\nname = \"r\"\nupstream = \"orders\"\nauth = \"anonymous\"\n",
-         "upstreams.orders.connect_timeout: invalid duration"),
-        ("[listen]\ntls.cert = \"/nonexistent/gw.crt\"\ntls.key = \"/nonexistent/gw.key\"\n", "listen.tls.cert: cannot read certificate /nonexistent/gw.crt"),
-        ("[listen]\ntls.dev_self_signed = true\n[upstreams.orders]\ntargets = [\"http://127.0.0.1:8080\"]\n[[routes]]\nname = \"r\"\nupstream = \"orders\"\n",
-         "routes[0].auth: missing; routes deny by default"),
-        ("[listen]\ntls.dev_self_signed = true\n[limits]\nmax_request_body = \"lots\"\n", "limits.max_request_body: invalid size"),
-        ("[listen]\ntls.dev_self_signed = true\nmax_request_body = 5\n", "unknown field `max_request_body`"),
+    let head = || Config::empty().set("listen.tls.dev_self_signed", boolean(true));
+    let cases: Vec<(Config, &str)> = vec![
+        (
+            valid_tail(Config::empty().set("listen.adress", s("127.0.0.1:1"))),
+            "unknown field `adress`",
+        ),
+        (
+            head()
+                .upstream("orders", "http://127.0.0.1:8080")
+                .route(Route::without_prefix("r", "ordrs").anonymous()),
+            "routes[0].upstream: no upstream named \"ordrs\" (did you mean \"orders\"?)",
+        ),
+        (
+            head()
+                .table(
+                    "upstreams.orders",
+                    &[
+                        ("targets", list(&["http://127.0.0.1:8080"])),
+                        ("connect_timeout", s("2 fortnights")),
+                    ],
+                )
+                .route(Route::without_prefix("r", "orders").anonymous()),
+            "upstreams.orders.connect_timeout: invalid duration",
+        ),
+        (
+            valid_tail(Config::empty().table(
+                "listen",
+                &[
+                    ("tls.cert", s("/nonexistent/gw.crt")),
+                    ("tls.key", s("/nonexistent/gw.key")),
+                ],
+            )),
+            "listen.tls.cert: cannot read certificate /nonexistent/gw.crt",
+        ),
+        (
+            head()
+                .upstream("orders", "http://127.0.0.1:8080")
+                .route(Route::without_prefix("r", "orders")),
+            "routes[0].auth: missing; routes deny by default",
+        ),
+        (
+            valid_tail(head().set("limits.max_request_body", s("lots"))),
+            "limits.max_request_body: invalid size",
+        ),
+        (
+            valid_tail(head().set("listen.max_request_body", n(5))),
+            "unknown field `max_request_body`",
+        ),
     ];
-    for (toml, expected) in cases {
-        let toml = if toml.contains("[[routes]]") {
-            toml.to_string()
-        } else {
-            format!("{toml}{VALID_TAIL}")
-        };
-        let (code, out) = check(&toml);
+    for (toml, expected) in &cases {
+        let (code, out) = check(toml);
         assert_eq!(code, 2, "expected exit 2 for {expected}; got:\n{out}");
         assert!(out.contains("gw.toml"), "the file is not named:\n{out}");
         assert!(out.contains(expected), "expected {expected:?} in:\n{out}");
     }
     // Every problem at once, not just the first.
-    let (code, out) = check(&format!(
-        "{head}[limits]\nmax_request_body = \"x\"\n[upstreams.a]\nbuiltin = \"echo\"\nidle_timeout = \"y\"\n[[routes]]\nname = \"r\"\nupstream = \"b\"\n"
-    ));
+    let (code, out) = check(
+        &head()
+            .set("limits.max_request_body", s("x"))
+            .echo_upstream("a")
+            .set("upstreams.a.idle_timeout", s("y"))
+            .route(Route::without_prefix("r", "b")),
+    );
     assert_eq!(code, 2);
     for expected in [
         "limits.max_request_body",
@@ -86,7 +126,7 @@ fn check_passes_the_shipped_config() {
 fn run_refuses_an_invalid_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gw.toml");
-    std::fs::write(&path, "[listen]\nadress = 1\n").unwrap();
+    Config::empty().set("listen.adress", n(1)).write(&path);
     let out = Command::new(env!("CARGO_BIN_EXE_sealgate"))
         .args(["run", "--config"])
         .arg(&path)
@@ -96,12 +136,12 @@ fn run_refuses_an_invalid_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `adress`"));
 }
 
-fn reload_config(pki: &Pki, upstreams: &[(&str, &Upstream)], route_to: &str) -> String {
-    let mut t = pki.base_config() + "[reload]\npoll_interval = \"50ms\"\n\n";
+fn reload_config(pki: &Pki, upstreams: &[(&str, &Upstream)], route_to: &str) -> Config {
+    let mut cfg = Config::new(pki).set("reload.poll_interval", s("50ms"));
     for (name, up) in upstreams {
-        t += &format!("[upstreams.{name}]\ntargets = [\"{}\"]\n", up.url());
+        cfg = cfg.upstream(name, &up.url());
     }
-    t + &format!("\n[[routes]]\nname = \"main\"\npath_prefix = \"/\"\nupstream = \"{route_to}\"\nauth = \"anonymous\"\n")
+    cfg.route(Route::new("main", "/", route_to).anonymous())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,11 +175,7 @@ async fn reload_under_traffic_loses_no_request() {
         tokio::task::yield_now().await;
     }
     // The watcher notices the rewritten file; no signal, no call.
-    std::fs::write(
-        dir.path().join("gateway.toml"),
-        reload_config(&pki, &ups, "green"),
-    )
-    .unwrap();
+    reload_config(&pki, &ups, "green").write(dir.path().join("gateway.toml"));
     reloads.changed().await.unwrap();
     let served_by_blue = blue.requests().len();
     while green.requests().len() < 20 {
@@ -167,7 +203,9 @@ async fn reload_under_traffic_loses_no_request() {
     );
 
     // A broken file changes nothing and is counted.
-    std::fs::write(dir.path().join("gateway.toml"), "[[routes]]\nname = 1\n").unwrap();
+    Config::empty()
+        .array_table("routes", &[("name", n(1))])
+        .write(dir.path().join("gateway.toml"));
     reloads.changed().await.unwrap();
     assert_eq!(
         gw.state
@@ -197,8 +235,9 @@ async fn reload_under_traffic_loses_no_request() {
 async fn metrics_parse_and_move() {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let cfg = pki.base_config()
-        + &format!("[upstreams.app]\ntargets = [\"{}\"]\n[[routes]]\nname = \"api\"\npath_prefix = \"/api\"\nupstream = \"app\"\nauth = \"anonymous\"\n", up.url());
+    let cfg = Config::new(&pki)
+        .upstream("app", &up.url())
+        .route(Route::new("api", "/api", "app").anonymous());
     let (gw, _d) = start_gateway(&cfg).await;
     let client = pki.client(gw.main_addr, false);
     let base = format!("https://localhost:{}", gw.main_addr.port());
@@ -303,10 +342,12 @@ async fn metrics_parse_and_move() {
 async fn access_log_has_the_fields_and_never_the_token() {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let toml = pki.base_config()
-        + &format!("[log]\nlevel = \"trace\"\n[upstreams.app]\ntargets = [\"{}\"]\n[[routes]]\nname = \"all\"\npath_prefix = \"/\"\nupstream = \"app\"\nauth = \"anonymous\"\n", up.url());
     let path = pki.path("gateway.toml");
-    std::fs::write(&path, toml).unwrap();
+    Config::new(&pki)
+        .set("log.level", s("trace"))
+        .upstream("app", &up.url())
+        .route(Route::new("all", "/", "app").anonymous())
+        .write(&path);
     let mut gw = Process::spawn(&path);
     const TOKEN: &str = "eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LXRva2VuLXBheWxvYWQ.c2lnbmF0dXJlLXZhbHVl";
     for http2 in [false, true] {
@@ -347,4 +388,30 @@ async fn access_log_has_the_fields_and_never_the_token() {
         );
     }
     assert!(lines > 0);
+}
+
+/// The builder quotes and escapes every string in one place, so paths the
+/// gateway reads arrive as written even when they need escaping in TOML.
+#[tokio::test]
+async fn config_strings_reach_the_gateway_as_written() {
+    assert_eq!(toml_str(r#"C:\dir "q""#), r#""C:\\dir \"q\"""#);
+    assert_eq!(toml_str("a\tb\nc\u{1}\u{7f}é"), r#""a\tb\nc\u0001\u007Fé""#);
+    // The gateway's certificate and key live under this directory.
+    let odd = tempfile::Builder::new()
+        .prefix("odd \"dir\" \\ é\t\n")
+        .tempdir()
+        .unwrap();
+    let pki = Pki::in_dir(odd);
+    let cfg = Config::new(&pki)
+        .echo_upstream("echo")
+        .route(Route::new("all", "/", "echo").anonymous());
+    let (gw, _d) = start_gateway(&cfg).await;
+    let resp = pki
+        .client(gw.main_addr, false)
+        .get(format!("https://localhost:{}/x", gw.main_addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    gw.shutdown().await;
 }

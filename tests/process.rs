@@ -3,19 +3,22 @@
 
 mod common;
 
-use common::{Pki, Process, Upstream};
+use common::{boolean, s, Config, Pki, Process, Route, Upstream};
 use std::process::Command;
 use std::time::Duration;
 
 const MIB: usize = 1024 * 1024;
 
-fn write_config(pki: &Pki, upstream: &str, extra: &str) -> std::path::PathBuf {
-    let toml = format!(
-        "{}[upstreams.app]\ntargets = [\"{upstream}\"]\n\n[[routes]]\nname = \"all\"\npath_prefix = \"/\"\nupstream = \"app\"\nauth = \"anonymous\"\nmax_request_body = \"64MiB\"\n{extra}",
-        pki.base_config()
-    );
+fn write_config(pki: &Pki, upstream: &str) -> std::path::PathBuf {
     let path = pki.path("gateway.toml");
-    std::fs::write(&path, toml).unwrap();
+    Config::new(pki)
+        .upstream("app", upstream)
+        .route(
+            Route::new("all", "/", "app")
+                .anonymous()
+                .extra(&[("max_request_body", s("64MiB"))]),
+        )
+        .write(&path);
     path
 }
 
@@ -23,7 +26,7 @@ fn write_config(pki: &Pki, upstream: &str, extra: &str) -> std::path::PathBuf {
 async fn fifty_mib_streams_through_without_buffering() {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let mut gw = Process::spawn(&write_config(&pki, &up.url(), ""));
+    let mut gw = Process::spawn(&write_config(&pki, &up.url()));
     let client = pki.client(gw.main_addr, false);
     let base = format!("https://localhost:{}", gw.main_addr.port());
     // Warm up so the baseline includes TLS and pool allocations.
@@ -80,7 +83,7 @@ async fn fifty_mib_streams_through_without_buffering() {
 async fn sigterm_drains_in_flight_requests_and_exits_zero() {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let mut gw = Process::spawn(&write_config(&pki, &up.url(), ""));
+    let mut gw = Process::spawn(&write_config(&pki, &up.url()));
     let client = pki.client(gw.main_addr, false);
     let url = format!("https://localhost:{}/slow", gw.main_addr.port());
     let in_flight = tokio::spawn(async move { client.get(&url).send().await.map(|r| r.status()) });
@@ -232,11 +235,11 @@ async fn sighup_reloads_the_configuration() {
     let pki = Pki::new();
     let (blue, green) = (Upstream::start().await, Upstream::start().await);
     let write = |target: &str| {
-        let toml = format!(
-            "{}[reload]\nwatch = false\n[upstreams.app]\ntargets = [\"{target}\"]\n\n[[routes]]\nname = \"all\"\npath_prefix = \"/\"\nupstream = \"app\"\nauth = \"anonymous\"\n",
-            pki.base_config()
-        );
-        std::fs::write(pki.path("gateway.toml"), toml).unwrap();
+        Config::new(&pki)
+            .set("reload.watch", boolean(false))
+            .upstream("app", target)
+            .route(Route::new("all", "/", "app").anonymous())
+            .write(pki.path("gateway.toml"));
     };
     write(&blue.url());
     let mut gw = Process::spawn(&pki.path("gateway.toml"));

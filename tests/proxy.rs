@@ -3,20 +3,22 @@
 
 mod common;
 
-use common::{start_gateway, Pki, Upstream};
+use common::{
+    array, boolean, inline, list, n, path, s, start_gateway, Config, Pki, Route, Upstream,
+};
 use std::time::Duration;
 
-fn one_route(pki: &Pki, upstream: &str, extra_upstream: &str, extra_route: &str) -> String {
-    format!(
-        "{}[upstreams.app]\ntargets = [\"{upstream}\"]\n{extra_upstream}\n\n[[routes]]\nname = \"all\"\npath_prefix = \"/\"\nupstream = \"app\"\nauth = \"anonymous\"\n{extra_route}\n",
-        pki.base_config()
-    )
+/// One anonymous route `all` on `/` to the upstream `app`, with `route_extra`.
+fn one_route(pki: &Pki, upstream: &str, route_extra: &[(&str, common::TomlValue)]) -> Config {
+    Config::new(pki)
+        .upstream("app", upstream)
+        .route(Route::new("all", "/", "app").anonymous().extra(route_extra))
 }
 
 async fn hygiene(http2: bool) {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let (gw, _d) = start_gateway(&one_route(&pki, &up.url(), "", "")).await;
+    let (gw, _d) = start_gateway(&one_route(&pki, &up.url(), &[])).await;
     let port = gw.main_addr.port();
     let client = pki.client(gw.main_addr, http2);
     let mut rb = client
@@ -96,11 +98,7 @@ async fn http2_forwarding_hygiene() {
 async fn trusted_proxy_values_are_appended() {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let cfg = one_route(&pki, &up.url(), "", "").replacen(
-        "tls.cert",
-        "trusted_proxies = [\"127.0.0.0/8\"]\ntls.cert",
-        1,
-    );
+    let cfg = one_route(&pki, &up.url(), &[]).set("listen.trusted_proxies", list(&["127.0.0.0/8"]));
     let (gw, _d) = start_gateway(&cfg).await;
     let client = pki.client(gw.main_addr, false);
     let url = format!("https://localhost:{}/", gw.main_addr.port());
@@ -126,8 +124,7 @@ async fn body_limits_answer_413_and_never_complete_upstream() {
     let (gw, _d) = start_gateway(&one_route(
         &pki,
         &up.url(),
-        "",
-        "max_request_body = \"1KiB\"",
+        &[("max_request_body", s("1KiB"))],
     ))
     .await;
     let client = pki.client(gw.main_addr, false);
@@ -175,8 +172,10 @@ async fn body_limits_answer_413_and_never_complete_upstream() {
 async fn header_limits_answer_431() {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let cfg = one_route(&pki, &up.url(), "", "")
-        + "\n[limits]\nmax_header_count = 20\nmax_header_bytes = \"8KiB\"\n";
+    let cfg = one_route(&pki, &up.url(), &[]).table(
+        "limits",
+        &[("max_header_count", n(20)), ("max_header_bytes", s("8KiB"))],
+    );
     let (gw, _d) = start_gateway(&cfg).await;
     let url = format!("https://localhost:{}/", gw.main_addr.port());
     for http2 in [false, true] {
@@ -207,13 +206,17 @@ async fn header_limits_answer_431() {
 async fn upstream_down_is_502_and_slow_is_504() {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let cfg = format!(
-        "{}[upstreams.down]\ntargets = [\"http://127.0.0.1:1\"]\n\n[upstreams.slow]\ntargets = [\"{}\"]\nrequest_timeout = \"300ms\"\n\n\
-         [[routes]]\nname = \"down\"\npath_prefix = \"/down\"\nupstream = \"down\"\nauth = \"anonymous\"\n\n\
-         [[routes]]\nname = \"slow\"\npath_prefix = \"/slow\"\nupstream = \"slow\"\nauth = \"anonymous\"\n",
-        pki.base_config(),
-        up.url()
-    );
+    let cfg = Config::new(&pki)
+        .upstream("down", "http://127.0.0.1:1")
+        .table(
+            "upstreams.slow",
+            &[
+                ("targets", list(&[&up.url()])),
+                ("request_timeout", s("300ms")),
+            ],
+        )
+        .route(Route::new("down", "/down", "down").anonymous())
+        .route(Route::new("slow", "/slow", "slow").anonymous());
     let (gw, _d) = start_gateway(&cfg).await;
     let client = pki.client(gw.main_addr, false);
     let base = format!("https://localhost:{}", gw.main_addr.port());
@@ -248,14 +251,15 @@ async fn routing_never_reaches_the_wrong_route() {
     let pki = Pki::new();
     let public = Upstream::start().await;
     let admin = Upstream::start().await;
-    let cfg = format!(
-        "{}[upstreams.public]\ntargets = [\"{}\"]\n[upstreams.admin]\ntargets = [\"{}\"]\n\n\
-         [[routes]]\nname = \"public\"\npath_prefix = \"/public\"\nupstream = \"public\"\nauth = \"anonymous\"\n\n\
-         [[routes]]\nname = \"admin\"\npath_prefix = \"/admin\"\nupstream = \"admin\"\nauth = \"anonymous\"\nmethods = [\"GET\"]\n",
-        pki.base_config(),
-        public.url(),
-        admin.url()
-    );
+    let cfg = Config::new(&pki)
+        .upstream("public", &public.url())
+        .upstream("admin", &admin.url())
+        .route(Route::new("public", "/public", "public").anonymous())
+        .route(
+            Route::new("admin", "/admin", "admin")
+                .anonymous()
+                .extra(&[("methods", list(&["GET"]))]),
+        );
     let (gw, _d) = start_gateway(&cfg).await;
     let client = pki.client(gw.main_addr, false);
     let base = format!("https://localhost:{}", gw.main_addr.port());
@@ -305,16 +309,16 @@ async fn sni_picks_the_certificate() {
     let a = pki.server_cert("a", &["a.test"]);
     let b = pki.server_cert("b", &["*.b.test"]);
     let up = Upstream::start().await;
-    let cfg = one_route(&pki, &up.url(), "", "").replacen(
-        "tls.cert",
-        &format!(
-            "tls.sni = [{{ names = [\"a.test\"], cert = {:?}, key = {:?} }}, {{ names = [\"*.b.test\"], cert = {:?}, key = {:?} }}]\ntls.cert",
-            pki.path("a.crt"),
-            pki.path("a.key"),
-            pki.path("b.crt"),
-            pki.path("b.key")
-        ),
-        1,
+    let sni = |names: &str, stem: &str| {
+        inline(&[
+            ("names", list(&[names])),
+            ("cert", path(pki.path(&format!("{stem}.crt")))),
+            ("key", path(pki.path(&format!("{stem}.key")))),
+        ])
+    };
+    let cfg = one_route(&pki, &up.url(), &[]).set(
+        "listen.tls.sni",
+        array(vec![sni("a.test", "a"), sni("*.b.test", "b")]),
     );
     let (gw, _d) = start_gateway(&cfg).await;
     let served = |name: &'static str| {
@@ -342,11 +346,7 @@ async fn sni_picks_the_certificate() {
 async fn client_certificates_are_required_with_client_ca() {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let cfg = one_route(&pki, &up.url(), "", "").replacen(
-        "tls.cert",
-        &format!("tls.client_ca = {:?}\ntls.cert", pki.path("ca.pem")),
-        1,
-    );
+    let cfg = one_route(&pki, &up.url(), &[]).set("listen.tls.client_ca", path(pki.path("ca.pem")));
     let (gw, _d) = start_gateway(&cfg).await;
     let url = format!("https://localhost:{}/", gw.main_addr.port());
     let anonymous = pki.client(gw.main_addr, false);
@@ -377,7 +377,8 @@ async fn trailers_and_h2c_upstreams() {
     use http_body_util::BodyExt;
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let (gw, _d) = start_gateway(&one_route(&pki, &up.url(), "protocol = \"h2\"", "")).await;
+    let cfg = one_route(&pki, &up.url(), &[]).set("upstreams.app.protocol", s("h2"));
+    let (gw, _d) = start_gateway(&cfg).await;
     // A raw HTTP/2 client so trailers are visible.
     let tcp = tokio::net::TcpStream::connect(gw.main_addr).await.unwrap();
     let cfg = std::sync::Arc::new(pki.client_tls(&[b"h2"], false));
@@ -416,12 +417,17 @@ async fn trailers_and_h2c_upstreams() {
 async fn failing_target_is_ejected() {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let cfg = format!(
-        "{}[upstreams.app]\ntargets = [\"http://127.0.0.1:1\", \"{}\"]\neject_after = 1\neject_for = \"1h\"\nconnect_timeout = \"500ms\"\n\n\
-         [[routes]]\nname = \"all\"\npath_prefix = \"/\"\nupstream = \"app\"\nauth = \"anonymous\"\n",
-        pki.base_config(),
-        up.url()
-    );
+    let cfg = Config::new(&pki)
+        .table(
+            "upstreams.app",
+            &[
+                ("targets", list(&["http://127.0.0.1:1", &up.url()])),
+                ("eject_after", n(1)),
+                ("eject_for", s("1h")),
+                ("connect_timeout", s("500ms")),
+            ],
+        )
+        .route(Route::new("all", "/", "app").anonymous());
     let (gw, _d) = start_gateway(&cfg).await;
     let client = pki.client(gw.main_addr, false);
     let url = format!("https://localhost:{}/", gw.main_addr.port());
@@ -450,20 +456,22 @@ async fn failing_target_is_ejected() {
 async fn https_upstreams_are_verified_against_their_ca() {
     let pki = Pki::new();
     // The backend is a second gateway serving the echo upstream over TLS.
-    let backend_cfg = format!(
-        "{}[upstreams.echo]\nbuiltin = \"echo\"\n[[routes]]\nname = \"all\"\npath_prefix = \"/\"\nupstream = \"echo\"\nauth = \"anonymous\"\n",
-        pki.base_config()
-    );
+    let backend_cfg = Config::new(&pki)
+        .echo_upstream("echo")
+        .route(Route::new("all", "/", "echo").anonymous());
     let (backend, _b) = start_gateway(&backend_cfg).await;
-    let front_cfg = format!(
-        "{}[upstreams.tls]\ntargets = [\"https://localhost:{}\"]\nca = {:?}\n\n[upstreams.untrusted]\ntargets = [\"https://localhost:{}\"]\n\n\
-         [[routes]]\nname = \"tls\"\npath_prefix = \"/tls\"\nupstream = \"tls\"\nauth = \"anonymous\"\n\n\
-         [[routes]]\nname = \"untrusted\"\npath_prefix = \"/untrusted\"\nupstream = \"untrusted\"\nauth = \"anonymous\"\n",
-        pki.base_config(),
-        backend.main_addr.port(),
-        pki.path("ca.pem"),
-        backend.main_addr.port()
-    );
+    let backend_url = format!("https://localhost:{}", backend.main_addr.port());
+    let front_cfg = Config::new(&pki)
+        .table(
+            "upstreams.tls",
+            &[
+                ("targets", list(&[&backend_url])),
+                ("ca", path(pki.path("ca.pem"))),
+            ],
+        )
+        .upstream("untrusted", &backend_url)
+        .route(Route::new("tls", "/tls", "tls").anonymous())
+        .route(Route::new("untrusted", "/untrusted", "untrusted").anonymous());
     let (front, _f) = start_gateway(&front_cfg).await;
     let client = pki.client(front.main_addr, false);
     let base = format!("https://localhost:{}", front.main_addr.port());
@@ -516,11 +524,9 @@ async fn returning_clients_resume_their_tls_session() {
     let up = Upstream::start().await;
     // (session_tickets, session_cache, expected resumption)
     for (tickets, cache, expected) in [(true, 0, true), (false, 100, true), (false, 0, false)] {
-        let cfg = one_route(&pki, &up.url(), "", "").replacen(
-            "[admin]",
-            &format!("tls.session_tickets = {tickets}\ntls.session_cache = {cache}\n\n[admin]"),
-            1,
-        );
+        let cfg = one_route(&pki, &up.url(), &[])
+            .set("listen.tls.session_tickets", boolean(tickets))
+            .set("listen.tls.session_cache", n(cache));
         let (gw, _d) = start_gateway(&cfg).await;
         let client = std::sync::Arc::new(pki.client_tls(&[b"http/1.1"], false));
         assert!(

@@ -4,7 +4,10 @@
 mod common;
 
 use base64::Engine;
-use common::{start_gateway, store_connected, Pki, Process, RedisCluster, RedisServer, Upstream};
+use common::{
+    boolean, file, inline, list, n, path, s, start_gateway, store_connected, Config, Pki, Process,
+    RedisCluster, RedisServer, Route, TomlValue, Upstream,
+};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -40,29 +43,58 @@ fn token(k: &Keys, sub: &str, jti: &str, iat: u64) -> String {
     jsonwebtoken::encode(&h, &c, &k.signing).unwrap()
 }
 
-fn config(pki: &Pki, k: &Keys, up: &Upstream, store: &str) -> String {
+/// The admin API on (token in a file), `store` as the `[store]` table (none
+/// when empty), and one route per store-backed feature.
+fn config(pki: &Pki, k: &Keys, up: &Upstream, store: &[(&str, TomlValue)]) -> Config {
     let token_file = pki.path("admin.token");
     std::fs::write(&token_file, ADMIN_TOKEN).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let base = pki.base_config().replace(
-        "[admin]\naddress = \"127.0.0.1:0\"\n",
-        &format!(
-            "[admin]\naddress = \"127.0.0.1:0\"\ntoken = \"file:{}\"\n",
-            token_file.display()
-        ),
-    );
-    format!(
-        "{base}{store}\n[upstreams.app]\ntargets = [\"{up}\"]\n\
-         [authenticators.es]\nkind = \"jwt\"\nissuer = \"https://issuer.test\"\naudiences = [\"api\"]\nalgorithms = [\"ES256\"]\nkeys = \"file:{jwks}\"\n\
-         [[routes]]\nname = \"api\"\npath_prefix = \"/api\"\nupstream = \"app\"\nauth = [\"es\"]\n\
-         [[routes]]\nname = \"once\"\npath_prefix = \"/once\"\nupstream = \"app\"\nauth = [\"es\"]\nsingle_use = true\n\
-         [[routes]]\nname = \"limited\"\npath_prefix = \"/limited\"\nupstream = \"app\"\nauth = [\"es\"]\nrate_limit = {{ per = \"subject\", rate = \"1/m\", burst = 3 }}\n\
-         [[routes]]\nname = \"open\"\npath_prefix = \"/open\"\nupstream = \"app\"\nauth = [\"es\"]\non_store_error = \"allow\"\n\
-         [[routes]]\nname = \"shared\"\npath_prefix = \"/shared\"\nupstream = \"app\"\nauth = \"anonymous\"\nrate_limit = {{ per = \"ip\", rate = \"1/m\", burst = 4 }}\n",
-        up = up.url(),
-        jwks = k.jwks_path.display()
-    )
+    let mut cfg = Config::new(pki).set("admin.token", file(&token_file));
+    if !store.is_empty() {
+        cfg = cfg.table("store", store);
+    }
+    let rate =
+        |per: &str, burst: i64| inline(&[("per", s(per)), ("rate", s("1/m")), ("burst", n(burst))]);
+    cfg.upstream("app", &up.url())
+        .authenticator(
+            "es",
+            "jwt",
+            &[
+                ("issuer", s("https://issuer.test")),
+                ("audiences", list(&["api"])),
+                ("algorithms", list(&["ES256"])),
+                ("keys", file(&k.jwks_path)),
+            ],
+        )
+        .route(Route::new("api", "/api", "app").auth(&["es"]))
+        .route(
+            Route::new("once", "/once", "app")
+                .auth(&["es"])
+                .extra(&[("single_use", boolean(true))]),
+        )
+        .route(
+            Route::new("limited", "/limited", "app")
+                .auth(&["es"])
+                .extra(&[("rate_limit", rate("subject", 3))]),
+        )
+        .route(
+            Route::new("open", "/open", "app")
+                .auth(&["es"])
+                .extra(&[("on_store_error", s("allow"))]),
+        )
+        .route(
+            Route::new("shared", "/shared", "app")
+                .anonymous()
+                .extra(&[("rate_limit", rate("ip", 4))]),
+        )
+}
+
+/// `[store]` for Redis at `url`, then `more` keys.
+fn redis_store(url: &str, more: &[(&'static str, TomlValue)]) -> Vec<(&'static str, TomlValue)> {
+    let mut store = vec![("kind", s("redis")), ("url", s(url))];
+    store.extend_from_slice(more);
+    store
 }
 
 struct Client {
@@ -120,7 +152,7 @@ impl Client {
 }
 
 /// The behaviour every store must show.
-async fn behaviour(store: &str) {
+async fn behaviour(store: &[(&str, TomlValue)]) {
     let pki = Pki::new();
     let k = keys(&pki);
     let up = Upstream::start().await;
@@ -229,17 +261,13 @@ async fn behaviour(store: &str) {
 
 #[tokio::test]
 async fn memory_store_behaviour() {
-    behaviour("[store]\nkind = \"memory\"\n").await;
+    behaviour(&[("kind", s("memory"))]).await;
 }
 
 #[tokio::test]
 async fn redis_store_behaviour() {
     let redis = RedisServer::start();
-    behaviour(&format!(
-        "[store]\nkind = \"redis\"\nurl = \"{}\"\nkey_prefix = \"t1:\"\n",
-        redis.url()
-    ))
-    .await;
+    behaviour(&redis_store(&redis.url(), &[("key_prefix", s("t1:"))])).await;
 }
 
 /// rediss:// against a TLS-only redis-server whose certificate a private CA
@@ -251,10 +279,12 @@ async fn rediss_store_with_a_private_ca() {
         &redis_pki.path("gateway.crt"),
         &redis_pki.path("gateway.key"),
     );
-    behaviour(&format!(
-        "[store]\nkind = \"redis\"\nurl = \"rediss://localhost:{}\"\nca = {:?}\nkey_prefix = \"t2:\"\n",
-        redis.port,
-        redis_pki.path("ca.pem")
+    behaviour(&redis_store(
+        &format!("rediss://localhost:{}", redis.port),
+        &[
+            ("ca", path(redis_pki.path("ca.pem"))),
+            ("key_prefix", s("t2:")),
+        ],
     ))
     .await;
 }
@@ -265,11 +295,7 @@ async fn rediss_store_with_a_private_ca() {
 #[tokio::test]
 async fn redis_cluster_store_behaviour() {
     let cluster = RedisCluster::start();
-    behaviour(&format!(
-        "[store]\nkind = \"redis\"\nurl = \"{}\"\nkey_prefix = \"t3:\"\n",
-        cluster.url()
-    ))
-    .await;
+    behaviour(&redis_store(&cluster.url(), &[("key_prefix", s("t3:"))])).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,16 +305,7 @@ async fn two_replicas_share_one_redis() {
     let k = keys(&pki);
     let up = Upstream::start().await;
     let path = pki.path("gateway.toml");
-    std::fs::write(
-        &path,
-        config(
-            &pki,
-            &k,
-            &up,
-            &format!("[store]\nkind = \"redis\"\nurl = \"{}\"\n", redis.url()),
-        ),
-    )
-    .unwrap();
+    config(&pki, &k, &up, &redis_store(&redis.url(), &[])).write(&path);
     let (mut a, mut b) = (Process::spawn(&path), Process::spawn(&path));
     a.wait_store_connected();
     b.wait_store_connected();
@@ -346,10 +363,7 @@ async fn redis_outage_follows_on_store_error_and_recovers() {
     let pki = Pki::new();
     let k = keys(&pki);
     let up = Upstream::start().await;
-    let store = format!(
-        "[store]\nkind = \"redis\"\nurl = \"{}\"\ncommand_timeout = \"300ms\"\n",
-        redis.url()
-    );
+    let store = redis_store(&redis.url(), &[("command_timeout", s("300ms"))]);
     let (gw, _d) = start_gateway(&config(&pki, &k, &up, &store)).await;
     store_connected(&gw).await;
     let c = Client::new(&pki, gw.main_addr, gw.admin_addr);
@@ -405,8 +419,10 @@ async fn failed_authentication_is_rate_limited_per_client() {
     let pki = Pki::new();
     let k = keys(&pki);
     let up = Upstream::start().await;
-    let cfg =
-        config(&pki, &k, &up, "") + "\n[limits]\nfailed_auth = { rate = \"1/m\", burst = 5 }\n";
+    let cfg = config(&pki, &k, &up, &[]).set(
+        "limits.failed_auth",
+        inline(&[("rate", s("1/m")), ("burst", n(5))]),
+    );
     let (gw, _d) = start_gateway(&cfg).await;
     let c = Client::new(&pki, gw.main_addr, gw.admin_addr);
     let mut statuses = Vec::new();
@@ -431,11 +447,9 @@ async fn failed_authentication_is_rate_limited_per_client() {
 async fn admin_api_is_off_without_a_token() {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let cfg = format!(
-        "{}[upstreams.app]\ntargets = [\"{}\"]\n[[routes]]\nname = \"r\"\nupstream = \"app\"\nauth = \"anonymous\"\n",
-        pki.base_config(),
-        up.url()
-    );
+    let cfg = Config::new(&pki)
+        .upstream("app", &up.url())
+        .route(Route::without_prefix("r", "app").anonymous());
     let (gw, _d) = start_gateway(&cfg).await;
     let resp = reqwest::Client::new()
         .post(format!("http://{}/admin/revocations", gw.admin_addr))
