@@ -99,13 +99,16 @@ fn fixture(alg: &str) -> (String, Vec<u8>, bool) {
 const ISSUER: &str = "https://interop.example";
 const AUDIENCE: &str = "sealgate-tests";
 
-/// As tests/jwt.rs `settings()`, with the fixtures' audience.
-fn settings(algorithms: Vec<Algorithm>, keys: Arc<KeySet>) -> JwtSettings {
+/// As tests/jwt.rs `settings()`, with the fixtures' audience and key material.
+fn settings(algorithms: Vec<Algorithm>, material: &[u8], hmac: bool) -> JwtSettings {
     JwtSettings {
         issuer: ISSUER.into(),
         audiences: vec![AUDIENCE.into()],
         algorithms,
-        keys: KeySource::Static(keys),
+        keys: KeySource::Static {
+            material: Arc::new(sealgate::config::secret::Secret::new(material.to_vec())),
+            hmac,
+        },
         refresh: Duration::from_secs(300),
         max_stale: Duration::from_secs(86400),
         cooldown: Duration::from_secs(30),
@@ -130,7 +133,7 @@ fn case(alg_name: &str) -> Case {
     let alg = jwt::keys::algorithm(alg_name).unwrap();
     let (token, key, hmac) = fixture(alg_name);
     let keys = Arc::new(KeySet::from_config_bytes(&key, hmac, &[alg]).unwrap());
-    let settings = settings(vec![alg], keys.clone());
+    let settings = settings(vec![alg], &key, hmac);
     Case {
         token,
         keys,

@@ -64,7 +64,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub(crate) fn of(principal: Principal) -> Verdict {
+    pub(in crate::authn) fn of(principal: Principal) -> Verdict {
         Verdict { principal }
     }
 }

@@ -39,7 +39,7 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub(crate) fn new(
+    pub(in crate::authn) fn new(
         authenticator: Arc<str>,
         kind: &'static str,
         identity: Arc<Identity>,

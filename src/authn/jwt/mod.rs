@@ -132,7 +132,9 @@ impl JwtAuthenticator {
         metrics: &Metrics,
     ) -> Result<JwtAuthenticator, String> {
         let keys = match &s.keys {
-            KeySource::Static(set) => KeyHolder::Static(set.clone()),
+            KeySource::Static { material, hmac } => KeyHolder::Static(Arc::new(
+                KeySet::from_config_bytes(material.expose(), *hmac, &s.algorithms)?,
+            )),
             KeySource::DevGenerated(public) => {
                 KeyHolder::Static(Arc::new(dev_keys(name, public, s)?))
             }
@@ -351,7 +353,7 @@ impl Kind for JwtAuthenticator {
             audiences = ?s.audiences,
             algorithms = ?s.algorithms,
             keys = match &s.keys {
-                KeySource::Static(_) | KeySource::DevGenerated(_) => "file",
+                KeySource::Static { .. } | KeySource::DevGenerated(_) => "file",
                 KeySource::Jwks(_) => "jwks_url",
                 KeySource::Discovery(_) => "discovery",
             },

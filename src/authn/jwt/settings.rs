@@ -6,7 +6,7 @@ use super::keys::{algorithm, is_hmac, KeySet};
 use crate::authn::extract::TokenSource;
 use crate::config::diag::Diag;
 use crate::config::file::JwtFile;
-use crate::config::secret::SecretRef;
+use crate::config::secret::{Secret, SecretRef};
 use crate::net::fetch_url;
 use jsonwebtoken::Algorithm;
 use std::path::PathBuf;
@@ -15,8 +15,12 @@ use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub enum KeySource {
-    /// Keys from the file: PEM, JWKS, or an HMAC secret (already loaded and checked).
-    Static(Arc<KeySet>),
+    /// A PEM public key, a JWKS, or an HMAC secret: the bytes, checked here and
+    /// parsed again by the authenticator (settings hold data, not key objects).
+    Static {
+        material: Arc<Secret>,
+        hmac: bool,
+    },
     /// A public key generated with its private half when missing (development).
     DevGenerated(PathBuf),
     Jwks(http::Uri),
@@ -65,7 +69,7 @@ pub fn settings(d: &mut Diag<'_>, name: &str, a: &JwtFile) -> Option<JwtSettings
     let algorithms = algorithms(d, name, &a.algorithms);
     let hmac = algorithms.iter().any(|a| is_hmac(*a));
     let (keys, key_file) = key_source(d, name, a, &issuer, &algorithms, hmac);
-    if hmac && !matches!(keys, Some(KeySource::Static(_)) | None) {
+    if hmac && !matches!(keys, Some(KeySource::Static { .. }) | None) {
         d.push(
             p("algorithms"),
             "HMAC keys must come from keys = \"env:...\" or \"file:...\", not from a JWKS URL",
@@ -211,11 +215,15 @@ fn static_keys(
     // Only an HMAC secret is secret; public keys may be world-readable.
     let mut quiet = Vec::new();
     let warnings = if hmac { &mut *d.warnings } else { &mut quiet };
-    let loaded = r
-        .load(warnings)
-        .and_then(|bytes| KeySet::from_config_bytes(bytes.expose(), hmac, algorithms));
-    let set = d.take(path, loaded.map(Some), None);
-    (set.map(|s| KeySource::Static(Arc::new(s))), key_file)
+    let checked = r.load(warnings).and_then(|bytes| {
+        KeySet::from_config_bytes(bytes.expose(), hmac, algorithms).map(|_| bytes)
+    });
+    let material = d.take(path, checked.map(Some), None);
+    let source = material.map(|m| KeySource::Static {
+        material: Arc::new(m),
+        hmac,
+    });
+    (source, key_file)
 }
 
 /// Where the token is read: `Authorization: Bearer`, a cookie, or a header.
