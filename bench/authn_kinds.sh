@@ -51,7 +51,7 @@ $BIN keygen es256 --out "$W" >/dev/null
 TOKEN=$($BIN token mint --key "$W/es256.key" --iss https://issuer.bench --aud bench --sub bench-user --ttl 2h)
 PORT=$(free_port)
 ADMIN_PORT=$(free_port)
-head -c 32 /dev/urandom | base64 > "$W/admin.token"; chmod 600 "$W/admin.token"
+head -c 32 /dev/urandom | base64 | tr -d '\n' > "$W/admin.token"; chmod 600 "$W/admin.token"
 cat > "$W/gateway.toml" <<TOML
 [listen]
 address = "127.0.0.1:$PORT"

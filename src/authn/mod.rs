@@ -150,6 +150,11 @@ fn choose<'a>(
     list: &'a [Arc<Authenticator>],
     at: &Attempt<'_>,
 ) -> Result<&'a Authenticator, AuthError> {
+    // The common case, one authenticator: it decides, "missing" included, and
+    // reads its credential once (in verify) rather than twice.
+    if let [only] = list {
+        return Ok(only);
+    }
     let first = list
         .iter()
         .find(|a| a.presents(at))

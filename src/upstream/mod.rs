@@ -17,6 +17,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use settings::{UpstreamKind, UpstreamProtocol};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use targets::Target;
 pub use targets::Targets;
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, ReqBody>;
@@ -96,20 +97,7 @@ impl Upstream {
         let Some((index, target)) = targets.pick() else {
             return Err(ForwardError::Connect);
         };
-        let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(target.scheme.clone());
-        parts.authority = Some(target.authority.clone());
-        parts.path_and_query = req.uri().path_and_query().cloned();
-        *req.uri_mut() = Uri::from_parts(parts).map_err(|_| ForwardError::Failed)?;
-        if !self.preserve_host || self.protocol == UpstreamProtocol::Http2 {
-            // HTTP/2 carries the host as :authority; a differing Host header is a protocol error.
-            req.headers_mut().remove(header::HOST);
-        }
-        *req.version_mut() = match self.protocol {
-            UpstreamProtocol::Http1 => Version::HTTP_11,
-            UpstreamProtocol::Http2 => Version::HTTP_2,
-        };
-
+        self.address(&mut req, target)?;
         let outcome = tokio::time::timeout(self.request_timeout, client.request(req)).await;
         let label = &*self.name;
         let result = match outcome {
@@ -121,25 +109,7 @@ impl Upstream {
                 targets.failure(index);
                 Err(ForwardError::Timeout)
             }
-            Ok(Err(e)) => {
-                let err = classify_client_error(&e);
-                if err.is_upstream() {
-                    let kind = if e.is_connect() {
-                        "connect"
-                    } else {
-                        "protocol"
-                    };
-                    metrics
-                        .upstream_errors
-                        .with_label_values(&[label, kind])
-                        .inc();
-                    if e.is_connect() && targets.failure(index) {
-                        tracing::warn!(upstream = label, target = %target.authority, "target ejected after repeated failures");
-                    }
-                    tracing::debug!(upstream = label, error = %e, "upstream request failed");
-                }
-                Err(err)
-            }
+            Ok(Err(e)) => Err(self.failed(&e, targets, index, target, metrics)),
             Ok(Ok(resp)) => {
                 targets.success(index);
                 let (mut parts, body) = resp.into_parts();
@@ -155,6 +125,53 @@ impl Upstream {
             .with_label_values(&[label])
             .observe(started.elapsed().as_secs_f64());
         result
+    }
+
+    /// Points the request at `target`, in the upstream's protocol.
+    fn address(&self, req: &mut Request<ReqBody>, target: &Target) -> Result<(), ForwardError> {
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(target.scheme.clone());
+        parts.authority = Some(target.authority.clone());
+        parts.path_and_query = req.uri().path_and_query().cloned();
+        *req.uri_mut() = Uri::from_parts(parts).map_err(|_| ForwardError::Failed)?;
+        if !self.preserve_host || self.protocol == UpstreamProtocol::Http2 {
+            // HTTP/2 carries the host as :authority; a differing Host header is a protocol error.
+            req.headers_mut().remove(header::HOST);
+        }
+        *req.version_mut() = match self.protocol {
+            UpstreamProtocol::Http1 => Version::HTTP_11,
+            UpstreamProtocol::Http2 => Version::HTTP_2,
+        };
+        Ok(())
+    }
+
+    /// Counts and logs a failed exchange; a connect failure may eject the target.
+    fn failed(
+        &self,
+        e: &hyper_util::client::legacy::Error,
+        targets: &Targets,
+        index: usize,
+        target: &Target,
+        metrics: &Metrics,
+    ) -> ForwardError {
+        let err = classify_client_error(e);
+        if err.is_upstream() {
+            let label = &*self.name;
+            let kind = if e.is_connect() {
+                "connect"
+            } else {
+                "protocol"
+            };
+            metrics
+                .upstream_errors
+                .with_label_values(&[label, kind])
+                .inc();
+            if e.is_connect() && targets.failure(index) {
+                tracing::warn!(upstream = label, target = %target.authority, "target ejected after repeated failures");
+            }
+            tracing::debug!(upstream = label, error = %e, "upstream request failed");
+        }
+        err
     }
 }
 

@@ -145,6 +145,12 @@ impl Kind for ApiKeyAuthenticator {
         matches!(self.key(at.headers), Ok(Some(k)) if k.starts_with(&self.settings.prefix))
     }
 
+    /// Any token where the key would be: when no kind claims it, this one
+    /// explains why it is not a key (malformed) rather than "missing".
+    fn located(&self, at: &Attempt<'_>) -> bool {
+        !matches!(self.key(at.headers), Ok(None))
+    }
+
     async fn verify(&self, at: &Attempt<'_>) -> Result<Verdict, AuthError> {
         let key = self.key(at.headers)?.ok_or(AuthFailure::Missing)?;
         check_shape(&self.settings.prefix, key)?;
