@@ -191,5 +191,31 @@ async fn introspected_tokens_are_checked_cached_and_fail_closed() {
         "{m}"
     );
     assert!(!m.contains("s3cret"));
+
+    // A failing endpoint shows in readiness, by authenticator.
+    let ready = reqwest::get(format!("http://{}/readyz", gw.admin_addr))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let text = ready.text().await.unwrap();
+    assert!(
+        text.contains("authenticators.down: introspection endpoint failing"),
+        "{text}"
+    );
+
+    // `token verify` explains an opaque token and asks the endpoint, as the gateway does.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sealgate"))
+        .args(["token", "verify", "--route", "api", "good2", "--config"])
+        .arg(_d.path().join("gateway.toml"))
+        .env("INTROSPECTION_TEST_SECRET", "s3cret:&")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("shape: not a JWS compact token"), "{text}");
+    assert!(
+        text.contains("verification: ok (authenticator idp, kind introspection, subject \"alice\""),
+        "{text}"
+    );
+    assert!(out.status.success(), "{text}");
     gw.shutdown().await;
 }

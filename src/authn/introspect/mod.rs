@@ -10,6 +10,7 @@
 //! (`introspection_unavailable`), never a 401: the token may well be good.
 
 mod discovery;
+mod health;
 mod settings;
 
 pub use settings::{settings, ClientAuth, Endpoint, IntrospectionSettings};
@@ -17,7 +18,7 @@ pub use settings::{settings, ClientAuth, Endpoint, IntrospectionSettings};
 use crate::authn::cache;
 use crate::authn::extract::TokenSource;
 use crate::authn::failure::{AuthError, AuthFailure, Dependency};
-use crate::authn::kind::{Attempt, Challenge, Kind, Verdict};
+use crate::authn::kind::{unix_now, Attempt, Challenge, Kind, Verdict};
 use crate::authn::principal::{Binding, Identity, Principal};
 use crate::metrics::Metrics;
 use arc_swap::ArcSwapOption;
@@ -63,6 +64,7 @@ pub struct Introspector {
     hits: prometheus::IntCounter,
     misses: prometheus::IntCounter,
     metrics: Metrics,
+    health: health::Health,
 }
 
 impl Introspector {
@@ -91,6 +93,7 @@ impl Introspector {
             hits: counter("hit"),
             misses: counter("miss"),
             metrics: metrics.clone(),
+            health: health::Health::default(),
         });
         if let Endpoint::Discovery(url) = &settings.endpoint {
             let d = discovery::Discovery {
@@ -275,6 +278,7 @@ impl Kind for Introspector {
             .try_get_with(key, async {
                 fresh.store(true, std::sync::atomic::Ordering::Relaxed);
                 let result = self.call(token).await;
+                self.health.record(result.is_ok());
                 let label = match &result {
                     Ok(Answer::Active(_)) => "active",
                     Ok(Answer::Inactive) => "inactive",
@@ -315,12 +319,17 @@ impl Kind for Introspector {
     }
 
     fn not_ready(&self) -> Option<String> {
-        self.endpoint.load().is_none().then(|| {
-            format!(
+        if self.endpoint.load().is_none() {
+            return Some(format!(
                 "authenticators.{}: introspection endpoint not discovered",
                 self.name
-            )
-        })
+            ));
+        }
+        let since = self.health.failing_for(unix_now())?;
+        Some(format!(
+            "authenticators.{}: introspection endpoint failing (last error {since}s ago)",
+            self.name
+        ))
     }
 
     fn watched_files(&self) -> Vec<PathBuf> {
