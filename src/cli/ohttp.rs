@@ -81,60 +81,13 @@ pub async fn request(a: RequestArgs) -> Result<u8, String> {
         .authority()
         .ok_or("the URL needs a host")?
         .to_string();
-    let path = target
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
     let gateway = a
         .gateway
         .clone()
         .unwrap_or_else(|| format!("https://{authority}/.well-known/ohttp-gateway"));
     let c = client(a.cacert.as_deref())?;
-
-    let keys = if a.keys.starts_with("https://") || a.keys.starts_with("http://") {
-        let req = Request::get(&a.keys)
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| e.to_string())?;
-        let (status, _, body) = send(&c, req).await?;
-        if !status.is_success() {
-            return Err(format!("fetching keys: HTTP {status}"));
-        }
-        body.to_vec()
-    } else {
-        std::fs::read(&a.keys).map_err(|e| format!("cannot read {}: {e}", a.keys))?
-    };
-
-    let body = match &a.data {
-        Some(d) if d.starts_with('@') => {
-            std::fs::read(&d[1..]).map_err(|e| format!("cannot read {}: {e}", &d[1..]))?
-        }
-        Some(d) => d.clone().into_bytes(),
-        None => Vec::new(),
-    };
-    let method = a
-        .method
-        .clone()
-        .unwrap_or_else(|| if a.data.is_some() { "POST" } else { "GET" }.into());
-    let mut msg = bhttp::Message::request(
-        method.into_bytes(),
-        b"https".to_vec(),
-        authority.into_bytes(),
-        path.into_bytes(),
-    );
-    msg.put_header(
-        "date",
-        httpdate::fmt_http_date(std::time::SystemTime::now()),
-    );
-    for h in &a.headers {
-        let (k, v) = h
-            .split_once(':')
-            .ok_or_else(|| format!("invalid header {h:?}; write it as 'Name: value'"))?;
-        msg.put_header(k.trim().to_ascii_lowercase(), v.trim());
-    }
-    msg.write_content(&body);
-    let mut encoded = Vec::new();
-    msg.write_bhttp(bhttp::Mode::KnownLength, &mut encoded)
-        .map_err(|e| e.to_string())?;
+    let keys = key_configs(&c, &a.keys).await?;
+    let encoded = inner_request(&a, &target, &authority)?;
     let seal = || {
         ohttp::ClientRequest::from_encoded_config_list(&keys)
             .map_err(|e| format!("no usable key configuration: {e}"))?
@@ -145,7 +98,6 @@ pub async fn request(a: RequestArgs) -> Result<u8, String> {
         return emit(path, a.count, || seal().map(|(envelope, _)| envelope));
     }
     let (envelope, opener) = seal()?;
-
     let req = Request::post(&gateway)
         .header(header::CONTENT_TYPE, "message/ohttp-req")
         .body(Full::new(Bytes::from(envelope)))
@@ -165,11 +117,69 @@ pub async fn request(a: RequestArgs) -> Result<u8, String> {
     let opened = opener
         .decapsulate(&sealed)
         .map_err(|e| format!("cannot open the response: {e}"))?;
-    let resp = bhttp::Message::read_bhttp(&mut std::io::Cursor::new(&opened[..]))
+    print_response(&opened, a.include)
+}
+
+/// The gateway's key configurations, from a URL or a file.
+async fn key_configs(c: &HttpsClient, keys: &str) -> Result<Vec<u8>, String> {
+    if !(keys.starts_with("https://") || keys.starts_with("http://")) {
+        return std::fs::read(keys).map_err(|e| format!("cannot read {keys}: {e}"));
+    }
+    let req = Request::get(keys)
+        .body(Full::new(Bytes::new()))
         .map_err(|e| e.to_string())?;
+    let (status, _, body) = send(c, req).await?;
+    if !status.is_success() {
+        return Err(format!("fetching keys: HTTP {status}"));
+    }
+    Ok(body.to_vec())
+}
+
+/// The request to seal, as Binary HTTP (RFC 9292), with a `Date` for the
+/// gateway's replay window.
+fn inner_request(a: &RequestArgs, target: &Uri, authority: &str) -> Result<Vec<u8>, String> {
+    let path = target.path_and_query().map_or("/", |p| p.as_str());
+    let body = match &a.data {
+        Some(d) if d.starts_with('@') => {
+            std::fs::read(&d[1..]).map_err(|e| format!("cannot read {}: {e}", &d[1..]))?
+        }
+        Some(d) => d.clone().into_bytes(),
+        None => Vec::new(),
+    };
+    let method = a
+        .method
+        .clone()
+        .unwrap_or_else(|| if a.data.is_some() { "POST" } else { "GET" }.into());
+    let mut msg = bhttp::Message::request(
+        method.into_bytes(),
+        b"https".to_vec(),
+        authority.as_bytes().to_vec(),
+        path.as_bytes().to_vec(),
+    );
+    msg.put_header(
+        "date",
+        httpdate::fmt_http_date(std::time::SystemTime::now()),
+    );
+    for h in &a.headers {
+        let (k, v) = h
+            .split_once(':')
+            .ok_or_else(|| format!("invalid header {h:?}; write it as 'Name: value'"))?;
+        msg.put_header(k.trim().to_ascii_lowercase(), v.trim());
+    }
+    msg.write_content(&body);
+    let mut encoded = Vec::new();
+    msg.write_bhttp(bhttp::Mode::KnownLength, &mut encoded)
+        .map_err(|e| e.to_string())?;
+    Ok(encoded)
+}
+
+/// Prints the opened response (curl-like: `-i` adds the status and headers).
+fn print_response(opened: &[u8], include: bool) -> Result<u8, String> {
+    let resp =
+        bhttp::Message::read_bhttp(&mut std::io::Cursor::new(opened)).map_err(|e| e.to_string())?;
     let code = resp.control().status().map_or(0, |s| s.code());
     let mut out = std::io::stdout().lock();
-    if a.include {
+    if include {
         let _ = writeln!(out, "HTTP {code}");
         for f in resp.header().iter() {
             let _ = writeln!(

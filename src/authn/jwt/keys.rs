@@ -170,53 +170,8 @@ fn jwk_key(jwk: &Value, allow_oct: bool) -> Result<Option<Key>, String> {
             None => return Ok(None),
         },
     };
-    let mut raw: Option<Vec<u8>> = None;
-    let (kind, key) = match (field(jwk, "kty")?, jwk.get("crv").and_then(Value::as_str)) {
-        ("RSA", _) => {
-            let n = field(jwk, "n")?;
-            if b64(n)?.len() < 256 {
-                return Err("RSA keys shorter than 2048 bits are refused".into());
-            }
-            let key =
-                DecodingKey::from_rsa_components(n, field(jwk, "e")?).map_err(|e| e.to_string())?;
-            (KeyType::Rsa, key)
-        }
-        ("EC", Some(crv @ ("P-256" | "P-384"))) => {
-            let (x, y) = (field(jwk, "x")?, field(jwk, "y")?);
-            let size = if crv == "P-256" { 32 } else { 48 };
-            if b64(x)?.len() != size || b64(y)?.len() != size {
-                return Err(format!("{crv} coordinates must be {size} bytes"));
-            }
-            let key = DecodingKey::from_ec_components(x, y).map_err(|e| e.to_string())?;
-            let mut point = vec![4u8];
-            point.extend(b64(x)?);
-            point.extend(b64(y)?);
-            raw = Some(point);
-            (
-                if crv == "P-256" {
-                    KeyType::EcP256
-                } else {
-                    KeyType::EcP384
-                },
-                key,
-            )
-        }
-        ("OKP", Some("Ed25519")) => {
-            let x = field(jwk, "x")?;
-            if b64(x)?.len() != 32 {
-                return Err("Ed25519 keys are 32 bytes".into());
-            }
-            raw = Some(b64(x)?);
-            (
-                KeyType::Ed25519,
-                DecodingKey::from_ed_components(x).map_err(|e| e.to_string())?,
-            )
-        }
-        ("oct", _) if allow_oct => (
-            KeyType::Hmac,
-            DecodingKey::from_secret(&b64(field(jwk, "k")?)?),
-        ),
-        _ => return Ok(None),
+    let Some((kind, key, raw)) = jwk_material(jwk, allow_oct)? else {
+        return Ok(None);
     };
     if alg.is_some_and(|a| !kind.allows(a)) {
         return Err("the key's \"alg\" does not fit its type".into());
@@ -229,6 +184,57 @@ fn jwk_key(jwk: &Value, allow_oct: bool) -> Result<Option<Key>, String> {
         key,
         parsed,
     }))
+}
+
+/// The key of a JWK by `kty`/`crv`, with its raw public bytes for aws-lc-rs
+/// (none for RSA and HMAC); `None` for a type this gateway does not verify.
+type Material = (KeyType, DecodingKey, Option<Vec<u8>>);
+
+fn jwk_material(jwk: &Value, allow_oct: bool) -> Result<Option<Material>, String> {
+    Ok(Some(
+        match (field(jwk, "kty")?, jwk.get("crv").and_then(Value::as_str)) {
+            ("RSA", _) => {
+                let n = field(jwk, "n")?;
+                if b64(n)?.len() < 256 {
+                    return Err("RSA keys shorter than 2048 bits are refused".into());
+                }
+                let key = DecodingKey::from_rsa_components(n, field(jwk, "e")?)
+                    .map_err(|e| e.to_string())?;
+                (KeyType::Rsa, key, None)
+            }
+            ("EC", Some(crv @ ("P-256" | "P-384"))) => {
+                let (x, y) = (field(jwk, "x")?, field(jwk, "y")?);
+                let size = if crv == "P-256" { 32 } else { 48 };
+                if b64(x)?.len() != size || b64(y)?.len() != size {
+                    return Err(format!("{crv} coordinates must be {size} bytes"));
+                }
+                let key = DecodingKey::from_ec_components(x, y).map_err(|e| e.to_string())?;
+                let mut point = vec![4u8];
+                point.extend(b64(x)?);
+                point.extend(b64(y)?);
+                let kind = if crv == "P-256" {
+                    KeyType::EcP256
+                } else {
+                    KeyType::EcP384
+                };
+                (kind, key, Some(point))
+            }
+            ("OKP", Some("Ed25519")) => {
+                let x = field(jwk, "x")?;
+                if b64(x)?.len() != 32 {
+                    return Err("Ed25519 keys are 32 bytes".into());
+                }
+                let key = DecodingKey::from_ed_components(x).map_err(|e| e.to_string())?;
+                (KeyType::Ed25519, key, Some(b64(x)?))
+            }
+            ("oct", _) if allow_oct => (
+                KeyType::Hmac,
+                DecodingKey::from_secret(&b64(field(jwk, "k")?)?),
+                None,
+            ),
+            _ => return Ok(None),
+        },
+    ))
 }
 
 #[cfg(test)]
