@@ -300,16 +300,12 @@ fn reload(d: &mut Diag<'_>, r: &ReloadFile) -> Reload {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::diag::Scratch;
 
     #[test]
     fn operational_sections_name_their_keys() {
-        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-        let base = std::env::temp_dir();
-        let mut d = Diag {
-            errors: &mut errors,
-            warnings: &mut warnings,
-            base: &base,
-        };
+        let mut s = Scratch::default();
+        let mut d = s.diag();
         admin(
             &mut d,
             &AdminFile {
@@ -338,7 +334,7 @@ mod tests {
                 poll_interval: Some("1ms".into()),
             },
         );
-        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        let paths: Vec<&str> = s.errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,
             [

@@ -187,18 +187,7 @@ impl Kind for MtlsAuthenticator {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn errors_of(f: impl FnOnce(&mut Diag<'_>)) -> Vec<String> {
-        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-        let base = std::env::temp_dir();
-        let mut d = Diag {
-            errors: &mut errors,
-            warnings: &mut warnings,
-            base: &base,
-        };
-        f(&mut d);
-        errors.into_iter().map(|e| e.path).collect()
-    }
+    use crate::config::diag::errors_of;
 
     #[test]
     fn the_validator_names_identity_and_allow() {

@@ -91,6 +91,50 @@ impl Diag<'_> {
     }
 }
 
+/// For validators' unit tests: an accumulator's storage, relative paths
+/// resolved against the temp dir.
+#[cfg(test)]
+pub struct Scratch {
+    pub errors: Vec<ConfigError>,
+    pub warnings: Vec<String>,
+    pub base: PathBuf,
+}
+
+#[cfg(test)]
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch {
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            base: std::env::temp_dir(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Scratch {
+    pub fn diag(&mut self) -> Diag<'_> {
+        Diag {
+            errors: &mut self.errors,
+            warnings: &mut self.warnings,
+            base: &self.base,
+        }
+    }
+
+    /// The key paths of the errors recorded, in order.
+    pub fn paths(&self) -> Vec<&str> {
+        self.errors.iter().map(|e| e.path.as_str()).collect()
+    }
+}
+
+/// For validators' unit tests: the key paths of the errors `f` records.
+#[cfg(test)]
+pub fn errors_of(f: impl FnOnce(&mut Diag<'_>)) -> Vec<String> {
+    let mut s = Scratch::default();
+    f(&mut s.diag());
+    s.errors.into_iter().map(|e| e.path).collect()
+}
+
 /// Suggests the closest known name, for "did you mean" hints.
 pub fn closest<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> String {
     known

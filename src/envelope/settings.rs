@@ -174,18 +174,7 @@ fn key(d: &mut Diag<'_>, i: usize, k: &EnvelopeKeyFile) -> Option<EnvelopeKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn errors_of(f: impl FnOnce(&mut Diag<'_>)) -> Vec<String> {
-        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-        let base = std::env::temp_dir();
-        let mut d = Diag {
-            errors: &mut errors,
-            warnings: &mut warnings,
-            base: &base,
-        };
-        f(&mut d);
-        errors.into_iter().map(|e| e.path).collect()
-    }
+    use crate::config::diag::errors_of;
 
     fn key(id: i64, kem: &str, state: &str, private_key: &str) -> EnvelopeKeyFile {
         EnvelopeKeyFile {

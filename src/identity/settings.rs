@@ -130,16 +130,12 @@ fn assertion(d: &mut Diag<'_>, a: &AssertionFile) -> Option<Assertion> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::diag::Scratch;
 
     #[test]
     fn header_names_and_the_assertion_key_are_checked() {
-        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-        let base = std::env::temp_dir();
-        let mut d = Diag {
-            errors: &mut errors,
-            warnings: &mut warnings,
-            base: &base,
-        };
+        let mut s = Scratch::default();
+        let mut d = s.diag();
         let mut f = IdentityFile {
             subject_header: Some("bad header".into()),
             ..IdentityFile::default()
@@ -149,7 +145,7 @@ mod tests {
         let id = identity(&mut d, &f);
         assert_eq!(id.claims[0].1, "x-auth-email");
         assert!(id.assertion.is_none());
-        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        let paths: Vec<&str> = s.errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["identity.subject_header", "identity.assertion.key"]);
     }
 }

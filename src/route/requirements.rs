@@ -146,16 +146,12 @@ pub(super) fn claim_rules(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::diag::Scratch;
 
     #[test]
     fn claim_rules_take_exactly_one_form() {
-        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-        let base = std::env::temp_dir();
-        let mut d = Diag {
-            errors: &mut errors,
-            warnings: &mut warnings,
-            base: &base,
-        };
+        let mut s = Scratch::default();
+        let mut d = s.diag();
         let mut rules = BTreeMap::new();
         rules.insert(
             "email".to_string(),
@@ -177,6 +173,6 @@ mod tests {
             out,
             vec![("email".to_string(), ClaimRule::Glob("*@x".into()))]
         );
-        assert_eq!(errors[0].path, "routes[0].require.claims.role");
+        assert_eq!(s.errors[0].path, "routes[0].require.claims.role");
     }
 }

@@ -201,6 +201,7 @@ fn sealed(d: &mut Diag<'_>, i: usize, r: &RouteFile) -> Sealed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::diag::Scratch;
     use crate::config::file::{AuthSpec, RateLimitFile};
 
     #[test]
@@ -230,16 +231,11 @@ mod tests {
             burst: None,
         });
         raw.routes = vec![bad, dup];
-        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-        let base = std::env::temp_dir();
-        let mut d = Diag {
-            errors: &mut errors,
-            warnings: &mut warnings,
-            base: &base,
-        };
+        let mut s = Scratch::default();
+        let mut d = s.diag();
         let routes = routes(&mut d, &raw, 1024);
         assert_eq!(routes.len(), 2);
-        let got: Vec<String> = errors.iter().map(|e| e.path.clone()).collect();
+        let got: Vec<String> = s.errors.iter().map(|e| e.path.clone()).collect();
         for want in [
             "routes[0].upstream",
             "routes[0].auth",
@@ -253,7 +249,8 @@ mod tests {
         ] {
             assert!(got.iter().any(|g| g == want), "{want} missing from {got:?}");
         }
-        assert!(errors
+        assert!(s
+            .errors
             .iter()
             .any(|e| e.message.contains("did you mean \"orders\"")));
     }

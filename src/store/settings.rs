@@ -97,16 +97,12 @@ pub fn store(d: &mut Diag<'_>, st: &StoreFile) -> Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::diag::Scratch;
 
     #[test]
     fn redis_needs_a_redis_url_and_ca_needs_tls() {
-        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-        let base = std::env::temp_dir();
-        let mut d = Diag {
-            errors: &mut errors,
-            warnings: &mut warnings,
-            base: &base,
-        };
+        let mut s = Scratch::default();
+        let mut d = s.diag();
         let ok = StoreFile {
             kind: Some("redis".into()),
             url: Some("redis+cluster://a:1,b:2".into()),
@@ -129,7 +125,7 @@ mod tests {
             ..StoreFile::default()
         };
         store(&mut d, &odd);
-        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        let paths: Vec<&str> = s.errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["store.url", "store.ca", "store.kind"]);
     }
 }

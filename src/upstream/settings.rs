@@ -144,6 +144,7 @@ fn target_uri(t: &str) -> Result<http::Uri, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::diag::Scratch;
 
     #[test]
     fn targets_are_origins_and_kinds_are_exclusive() {
@@ -151,13 +152,8 @@ mod tests {
         assert!(target_uri("https://api.internal/").is_ok());
         assert!(target_uri("https://api.internal/v1").is_err());
         assert!(target_uri("ftp://x").is_err());
-        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-        let base = std::env::temp_dir();
-        let mut d = Diag {
-            errors: &mut errors,
-            warnings: &mut warnings,
-            base: &base,
-        };
+        let mut s = Scratch::default();
+        let mut d = s.diag();
         let both = UpstreamFile {
             builtin: Some("echo".into()),
             targets: vec!["http://a:1".into()],
@@ -174,8 +170,8 @@ mod tests {
             u.kind,
             UpstreamKind::Targets(vec!["http://a:1".parse().unwrap()])
         );
-        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        let paths: Vec<&str> = s.errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["upstreams.u.targets", "upstreams.v.protocol"]);
-        assert_eq!(warnings.len(), 1, "plaintext targets are warned about");
+        assert_eq!(s.warnings.len(), 1, "plaintext targets are warned about");
     }
 }

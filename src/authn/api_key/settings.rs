@@ -155,18 +155,7 @@ fn toml_from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String
 #[cfg(test)]
 mod tests {
     use super::*;
-    fn errors_of(f: impl FnOnce(&mut Diag<'_>)) -> Vec<String> {
-        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-        let base = std::env::temp_dir();
-        let mut d = Diag {
-            errors: &mut errors,
-            warnings: &mut warnings,
-            base: &base,
-        };
-        f(&mut d);
-        errors.into_iter().map(|e| e.path).collect()
-    }
-
+    use crate::config::diag::errors_of;
     #[test]
     fn the_validator_names_prefix_header_and_keys_file() {
         let bad = ApiKeyFile {

@@ -155,18 +155,7 @@ fn client_secret(d: &mut Diag<'_>, name: &str, text: Option<&str>) -> Option<Arc
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn errors_of(f: impl FnOnce(&mut Diag<'_>)) -> Vec<String> {
-        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-        let base = std::env::temp_dir();
-        let mut d = Diag {
-            errors: &mut errors,
-            warnings: &mut warnings,
-            base: &base,
-        };
-        f(&mut d);
-        errors.into_iter().map(|e| e.path).collect()
-    }
+    use crate::config::diag::errors_of;
 
     #[test]
     fn the_validator_names_every_missing_or_wrong_key() {

@@ -248,19 +248,15 @@ fn token_source(d: &mut Diag<'_>, name: &str, a: &JwtFile) -> TokenSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::diag::Scratch;
 
     fn check(f: &JwtFile) -> (Option<JwtSettings>, Vec<String>) {
-        let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-        let base = std::env::temp_dir();
-        let mut d = Diag {
-            errors: &mut errors,
-            warnings: &mut warnings,
-            base: &base,
-        };
-        let s = settings(&mut d, "a", f);
+        let mut scratch = Scratch::default();
+        let got = settings(&mut scratch.diag(), "a", f);
         (
-            s,
-            errors
+            got,
+            scratch
+                .errors
                 .into_iter()
                 .map(|e| format!("{}: {}", e.path, e.message))
                 .collect(),
