@@ -27,5 +27,7 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
+# No module or file imports another that imports it back (DESIGN.md layering).
+python3 scripts/check-cycles.py
 if [ -x scripts/check-alerts.sh ]; then scripts/check-alerts.sh; fi
 cargo test --locked --all-targets
