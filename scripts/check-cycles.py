@@ -40,11 +40,14 @@ for f in files:
             # super from x/y.rs -> x ; from x/y/mod.rs -> x
             parts=parent+rest
             while parts and parts[0]=='super': parts=parts[1:]
-        cands=[parts]
+        # A `{a, b}` list depends on what each item resolves to (a child module,
+        # or the parent itself for an item it defines), not on the parent as such.
+        cands=[] if m.group(4) else [parts]
         if m.group(4):
             for item in m.group(4).split(','):
                 item=item.strip().split(' ')[0].split('::')
-                if item and item[0] not in ('self',''): cands.append(parts+item)
+                if item and item[0] == 'self': cands.append(parts)
+                elif item and item[0]: cands.append(parts+item)
         for c in cands:
             t=resolve(c)
             if t and t!=f: g[f].add(t)

@@ -77,11 +77,16 @@ impl AccessRecord {
                     .with_label_values(&[route, limit])
                     .inc();
             }
-            if let GatewayError::Auth(f) = e {
+            // Authentication, authorization and admission refusals, as before the
+            // split into domains: dashboards read them from one family.
+            if matches!(
+                e,
+                GatewayError::Auth(_) | GatewayError::Forbidden(_) | GatewayError::Admission(_)
+            ) {
                 self.state
                     .metrics
                     .auth_failures
-                    .with_label_values(&[route, f.reason()])
+                    .with_label_values(&[route, e.reason()])
                     .inc();
             }
         }

@@ -50,7 +50,11 @@ impl Gateway {
             .values()
             .filter_map(|a| a.remote_keys().cloned())
             .collect();
-        registry.retain(&in_use);
+        let endpoints: Vec<_> = authenticators
+            .values()
+            .filter_map(|a| a.discovered_endpoint().cloned())
+            .collect();
+        registry.retain(&in_use, &endpoints);
         let assertion = match &config.identity.assertion {
             Some(a) => {
                 Some(AssertionSigner::new(a).map_err(|e| format!("identity.assertion: {e}"))?)

@@ -160,7 +160,7 @@ impl Metrics {
             introspections: counter(
                 &r,
                 "sealgate_introspection_requests_total",
-                "RFC 7662 introspection calls, by authenticator and result (active, inactive, error).",
+                "RFC 7662 introspection calls, by authenticator and result (active, inactive, refused: active but unacceptable, error).",
                 &["authenticator", "result"],
             )?,
             token_cache: counter(

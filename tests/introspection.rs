@@ -55,6 +55,13 @@ async fn idp() -> (std::net::SocketAddr, Calls, Arc<Mutex<Vec<String>>>) {
                         let text = match token.as_str() {
                             "good" | "good2" => active(json!({})),
                             "expired" => active(json!({"exp": now - 3600})),
+                            "certbound" => {
+                                active(json!({"cnf": {"x5t#S256": "bm90LXRoaXMtY2VydA"}}))
+                            }
+                            "dpopbound" => active(
+                                json!({"cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}),
+                            ),
+                            "floatexp" => active(json!({"exp": "soon"})),
                             "wrongaud" => active(json!({"aud": "other"})),
                             "garbage" => "not json".to_string(),
                             "big" => {
@@ -90,6 +97,14 @@ async fn introspected_tokens_are_checked_cached_and_fail_closed() {
         .local_addr()
         .unwrap();
     std::env::set_var("INTROSPECTION_TEST_SECRET", "s3cret:&");
+    // A hashes-only API key file, for a route that takes API keys or introspected tokens.
+    let (api_key, _, hash) = sealgate::authn::api_key::generate("sgk_").unwrap();
+    let keys_file = pki.path("keys.toml");
+    std::fs::write(
+        &keys_file,
+        format!("[[keys]]\nhash = \"{hash}\"\nsubject = \"batch-job\"\n"),
+    )
+    .unwrap();
     let cfg = Config::new(&pki)
         .upstream("app", &up.url())
         .authenticator(
@@ -113,9 +128,16 @@ async fn introspected_tokens_are_checked_cached_and_fail_closed() {
                 ("client_id", s("sealgate")),
                 ("client_secret", s("env:INTROSPECTION_TEST_SECRET")),
                 ("client_auth", s("client_secret_post")),
+                ("audiences", list(&["api"])),
             ],
         )
+        .authenticator(
+            "keys",
+            "api-key",
+            &[("keys_file", s(&keys_file.display().to_string()))],
+        )
         .route(Route::new("api", "/api", "app").auth(&["idp"]))
+        .route(Route::new("mixed", "/mixed", "app").auth(&["idp", "keys"]))
         .route(Route::new("down", "/down", "app").auth(&["down"]));
     let (gw, _d) = start_gateway(&cfg).await;
     let c = pki.client(gw.main_addr, false);
@@ -169,17 +191,42 @@ async fn introspected_tokens_are_checked_cached_and_fail_closed() {
             "{bad}"
         );
     }
+    // A bound token is accepted only with its key: a certificate binding without
+    // the certificate, a DPoP binding (no proof is checked yet), a time that is
+    // not a number: all refused.
+    assert_eq!(
+        call("/api/x", "certbound").await,
+        (401, "certificate_mismatch".into())
+    );
+    assert_eq!(
+        call("/api/x", "dpopbound").await,
+        (401, "unsupported_binding".into())
+    );
+    assert_eq!(call("/api/x", "floatexp").await, (401, "malformed".into()));
+
+    // On a route that takes both, an API key is verified locally and never
+    // sent to the introspection endpoint, whatever the order in `auth`.
+    let leaked = Box::leak(api_key.clone().into_boxed_str());
+    assert_eq!(call("/mixed/x", leaked).await.0, 201);
+    assert_eq!(up.last().headers["x-auth-subject"], "batch-job");
+    // (the IdP records tokens as sent, form-encoded: the prefix "sgk" stays readable)
+    assert!(!calls.lock().unwrap().keys().any(|t| t.starts_with("sgk")));
+
     // Errors are not cached: a second garbage answer means a second call.
     assert_eq!(call("/api/x", "garbage").await.0, 503);
     assert_eq!(calls.lock().unwrap()["garbage"], 2);
-    assert_eq!(
-        call("/down/x", "good2").await,
-        (503, "introspection_unavailable".into())
-    );
+    // Three failed calls in a row make the endpoint count as down (errors are
+    // not cached, so each request is a new call).
+    for _ in 0..3 {
+        assert_eq!(
+            call("/down/x", "good2").await,
+            (503, "introspection_unavailable".into())
+        );
+    }
     assert_eq!(
         up.requests().len(),
-        9,
-        "only the active token reached the upstream"
+        10,
+        "only the active tokens and the API key reached the upstream"
     );
 
     let m = common::scrape_metrics(gw.admin_addr).await;

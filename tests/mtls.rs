@@ -219,7 +219,7 @@ async fn optional_mode_serves_certificates_and_tokens_on_one_listener() {
         "{xfcc}"
     );
     assert!(
-        xfcc.contains("URI=spiffe://prod.example/ns/web/sa/frontend"),
+        xfcc.contains("URI=\"spiffe://prod.example/ns/web/sa/frontend\""),
         "{xfcc}"
     );
     assert_eq!(

@@ -33,6 +33,8 @@ pub enum AuthFailure {
     UnknownKey,
     /// The introspection endpoint answered `active: false` (RFC 7662 §2.2).
     Inactive,
+    /// A `cnf` binding this gateway cannot check (DPoP `jkt`, `jwk`, malformed).
+    UnsupportedBinding,
 }
 
 impl AuthFailure {
@@ -58,6 +60,7 @@ impl AuthFailure {
             AuthFailure::BadChecksum => "bad_checksum",
             AuthFailure::UnknownKey => "unknown_key",
             AuthFailure::Inactive => "inactive",
+            AuthFailure::UnsupportedBinding => "unsupported_binding",
         }
     }
 
@@ -94,6 +97,9 @@ impl AuthFailure {
             AuthFailure::BadChecksum => "the API key is mistyped (its checksum does not match)",
             AuthFailure::UnknownKey => "the API key is unknown or revoked",
             AuthFailure::Inactive => "the token is not active",
+            AuthFailure::UnsupportedBinding => {
+                "the token is bound to a key in a way this gateway does not check"
+            }
         }
     }
 }

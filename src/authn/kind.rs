@@ -88,6 +88,12 @@ pub(crate) trait Kind {
     fn located(&self, at: &Attempt<'_>) -> bool {
         self.presents(at)
     }
+    /// Takes any token where it looks (an opaque token for introspection):
+    /// kinds that recognise their credential's shape are asked first, so a
+    /// JWT or an API key is never sent to an introspection endpoint.
+    fn catch_all(&self) -> bool {
+        false
+    }
     async fn verify(&self, at: &Attempt<'_>) -> Result<Verdict, AuthError>;
     fn challenge(&self) -> Challenge;
     /// Removes this kind's own credential (a cookie, a header) before forwarding.

@@ -14,6 +14,7 @@
 //! `cache` remembers verified ones.
 
 pub mod api_key;
+mod binding;
 mod cache;
 pub mod extract;
 mod failure;
@@ -68,9 +69,9 @@ impl Authenticator {
             S::ApiKey(s) => Authenticator::ApiKey(api_key::ApiKeyAuthenticator::build(
                 name, s, store, metrics,
             )?),
-            S::Introspection(s) => {
-                Authenticator::Introspection(introspect::Introspector::build(name, s, metrics)?)
-            }
+            S::Introspection(s) => Authenticator::Introspection(introspect::Introspector::build(
+                name, s, keys, metrics,
+            )?),
         })
     }
 
@@ -81,6 +82,14 @@ impl Authenticator {
             Authenticator::ApiKey(k) => Some(k.token_source()),
             Authenticator::Introspection(i) => Some(i.token_source()),
             Authenticator::Mtls(_) => None,
+        }
+    }
+
+    /// The discovered endpoint this authenticator keeps alive, if any.
+    pub fn discovered_endpoint(&self) -> Option<&jwt::DiscoveredEndpoint> {
+        match self {
+            Authenticator::Introspection(i) => i.discovered_endpoint(),
+            _ => None,
         }
     }
 
@@ -109,6 +118,9 @@ impl Authenticator {
     fn located(&self, at: &Attempt<'_>) -> bool {
         dispatch!(self, a => a.located(at))
     }
+    fn catch_all(&self) -> bool {
+        dispatch!(self, a => a.catch_all())
+    }
     pub async fn verify(&self, at: &Attempt<'_>) -> Result<Verdict, AuthError> {
         dispatch!(self, a => a.verify(at).await)
     }
@@ -136,7 +148,8 @@ impl std::fmt::Debug for Authenticator {
 }
 
 /// Runs a route's authenticators (any-of): the first, in configured order,
-/// whose credential is present decides. Among several JWT authenticators
+/// whose credential is present decides; a catch-all kind (introspection) only
+/// when no kind recognised the credential. Among several JWT authenticators
 /// reading the same token, the unverified `iss` only picks which one verifies.
 pub async fn authenticate(
     authenticators: &[Arc<Authenticator>],
@@ -157,7 +170,8 @@ fn choose<'a>(
     }
     let first = list
         .iter()
-        .find(|a| a.presents(at))
+        .find(|a| !a.catch_all() && a.presents(at))
+        .or_else(|| list.iter().find(|a| a.presents(at)))
         .or_else(|| list.iter().find(|a| a.located(at)))
         .ok_or(AuthFailure::Missing)?;
     let Authenticator::Jwt(jwt) = &**first else {

@@ -152,9 +152,13 @@ fn create(config: &Path, authenticator: &str, new: NewKey, keys_file: Option<&Pa
 }
 
 fn append_hash(file: &Path, r: &crate::store::tokens::ApiKeyRecord) -> Result<(), String> {
+    let scopes: Vec<String> = r.scopes.iter().map(|s| toml_string(s)).collect();
     let mut entry = format!(
-        "\n[[keys]]\nhash = {:?}\nsubject = {:?}\nscopes = {:?}\ndescription = {:?}\n",
-        r.hash, r.subject, r.scopes, r.description
+        "\n[[keys]]\nhash = {}\nsubject = {}\nscopes = [{}]\ndescription = {}\n",
+        toml_string(&r.hash),
+        toml_string(&r.subject),
+        scopes.join(", "),
+        toml_string(&r.description)
     );
     if let Some(exp) = r.expires_at {
         entry.push_str(&format!("expires_at = {exp}\n"));
@@ -166,6 +170,22 @@ fn append_hash(file: &Path, r: &crate::store::tokens::ApiKeyRecord) -> Result<()
         .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
     f.write_all(entry.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", file.display()))
+}
+
+/// A TOML basic string: `"` and `\` escaped, control characters as \uXXXX.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Runs `f` against the configured store, once it has connected.

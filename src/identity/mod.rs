@@ -18,6 +18,8 @@ use serde_json::Value;
 /// Credential headers that never reach a backend unless a route opts in.
 const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "dpop", "signature", "signature-input"];
 
+const XFCC: &str = "x-forwarded-client-cert";
+
 /// Precomputed, folded names of every header the gateway alone may set.
 #[derive(Debug, Clone)]
 pub struct IdentityHeaders {
@@ -48,6 +50,9 @@ impl IdentityHeaders {
         .into_iter()
         .chain(identity.claims.iter().map(|(_, h)| h))
         .map(|h| fold(h.as_str()))
+        // Envoy's name is stripped even when the gateway writes another one:
+        // backends may read it whatever the configuration says.
+        .chain(std::iter::once(XFCC.to_string()))
         .collect();
         folded.sort();
         folded.dedup();
@@ -75,18 +80,27 @@ impl IdentityHeaders {
 /// `Hash=<hex SHA-256>;Subject="...";URI=...;DNS=...`. Values that a header
 /// cannot carry are left out rather than escaped into something ambiguous.
 pub fn client_cert_value(c: &crate::conn::ClientCert) -> Option<HeaderValue> {
-    let mut v = format!(
-        "Hash={};Subject=\"{}\"",
-        c.sha256_hex,
-        c.subject.replace('"', "\\\"")
-    );
+    // Every value quoted, `\` and `"` escaped (Envoy's XFCC rules), so a SAN
+    // holding `;`, `,` or `=` cannot add an element of its own.
+    fn quoted(out: &mut String, key: &str, value: &str) {
+        out.push(';');
+        out.push_str(key);
+        out.push_str("=\"");
+        for ch in value.chars() {
+            if matches!(ch, '"' | '\\') {
+                out.push('\\');
+            }
+            out.push(ch);
+        }
+        out.push('"');
+    }
+    let mut v = format!("Hash={}", c.sha256_hex);
+    quoted(&mut v, "Subject", &c.subject);
     for u in &c.san_uris {
-        v.push_str(";URI=");
-        v.push_str(u);
+        quoted(&mut v, "URI", u);
     }
     for d in &c.san_dns {
-        v.push_str(";DNS=");
-        v.push_str(d);
+        quoted(&mut v, "DNS", d);
     }
     HeaderValue::from_str(&v).ok()
 }
@@ -153,6 +167,26 @@ mod tests {
             client_cert_header: HeaderName::from_static("x-forwarded-client-cert"),
             forward_client_cert: false,
         }
+    }
+
+    #[test]
+    fn client_cert_values_are_quoted_so_sans_cannot_add_elements() {
+        let c = crate::conn::ClientCert {
+            x5t_s256: "t".into(),
+            sha256_hex: "ab".into(),
+            subject: "CN=a\\\"b".into(),
+            subject_cn: None,
+            san_uris: vec!["spiffe://x/a;URI=spiffe://prod/admin,x".into()],
+            san_dns: vec!["d.example".into()],
+            san_emails: vec![],
+            serial: "01".into(),
+            not_after: 0,
+        };
+        let v = client_cert_value(&c).unwrap();
+        assert_eq!(
+            v,
+            "Hash=ab;Subject=\"CN=a\\\\\\\"b\";URI=\"spiffe://x/a;URI=spiffe://prod/admin,x\";DNS=\"d.example\""
+        );
     }
 
     #[test]

@@ -72,8 +72,10 @@ pub fn server_config(tls: &Tls) -> Result<ServerConfig, String> {
             for path in &tls.crls {
                 crls.extend(crate::net::load_crls(path)?);
             }
-            let mut b =
-                WebPkiClientVerifier::builder_with_provider(roots, provider()).with_crls(crls);
+            // A CRL past its nextUpdate is refused rather than trusted forever.
+            let mut b = WebPkiClientVerifier::builder_with_provider(roots, provider())
+                .with_crls(crls)
+                .enforce_revocation_expiration();
             if tls.client_auth == ClientAuth::Optional {
                 b = b.allow_unauthenticated();
             }

@@ -104,7 +104,13 @@ async fn sealed(
         .await;
     if let Some(reason) = failed {
         record.reason = Some(reason);
-        record.outcome = "upstream_error";
+        // The inner response could not be read (the upstream's fault), or it
+        // could not be sealed (refused, as before the open/seal split).
+        record.outcome = if reason == "upstream_failed" {
+            "upstream_error"
+        } else {
+            "rejected"
+        };
     }
     response
 }

@@ -72,6 +72,7 @@ pub fn new_record(
     new: NewKey,
     now: u64,
 ) -> Result<(ApiKeyRecord, String), String> {
+    check_new(&new)?;
     let (key, id, hash) = generate(prefix)?;
     let record = ApiKeyRecord {
         id,
@@ -80,11 +81,37 @@ pub fn new_record(
         subject: new.subject,
         scopes: new.scopes,
         claims: Map::new(),
-        expires_at: new.ttl.map(|t| now + t.as_secs()),
+        expires_at: new.ttl.map(|t| now.saturating_add(t.as_secs())),
         created_at: now,
         description: new.description,
     };
     Ok((record, key))
+}
+
+/// The longest lifetime a key may be given.
+const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 86400);
+
+/// What the admin API and the CLI both refuse: text that headers, logs or the
+/// keys file could not carry, and lifetimes past any sensible rotation.
+fn check_new(new: &NewKey) -> Result<(), String> {
+    let printable = |s: &str| !s.chars().any(char::is_control);
+    if new.subject.is_empty() || new.subject.len() > 256 || !printable(&new.subject) {
+        return Err("subject: 1-256 printable characters".into());
+    }
+    let scope_ok =
+        |s: &String| !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_graphic());
+    if new.scopes.len() > 64 || !new.scopes.iter().all(scope_ok) {
+        return Err(
+            "scopes: at most 64, each 1-128 visible ASCII characters without spaces".into(),
+        );
+    }
+    if new.description.len() > 256 || !printable(&new.description) {
+        return Err("description: at most 256 printable characters".into());
+    }
+    if new.ttl.is_some_and(|t| t.is_zero() || t > MAX_TTL) {
+        return Err("ttl: more than 0s and at most 10 years".into());
+    }
+    Ok(())
 }
 
 /// The `[[keys]]` of a hashes-only keys file.

@@ -15,16 +15,18 @@ mod settings;
 
 pub use settings::{settings, ClientAuth, Endpoint, IntrospectionSettings};
 
+use crate::authn::binding;
 use crate::authn::cache;
 use crate::authn::extract::TokenSource;
 use crate::authn::failure::{AuthError, AuthFailure, Dependency};
+use crate::authn::jwt::{DiscoveredEndpoint, KeyRegistry};
 use crate::authn::kind::{unix_now, Attempt, Challenge, Kind, Verdict};
-use crate::authn::principal::{Binding, Identity, Principal};
+use crate::authn::principal::{Identity, Principal};
 use crate::metrics::Metrics;
 use arc_swap::ArcSwapOption;
 use base64::Engine;
 use bytes::Bytes;
-use http::{header, HeaderMap, Request, Uri};
+use http::{header, HeaderMap, Request};
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
@@ -36,6 +38,9 @@ use std::time::{Duration, Instant};
 enum Answer {
     Active(Arc<Identity>),
     Inactive,
+    /// Active, but not acceptable whatever the request (a malformed time, an
+    /// uncheckable binding): cached like an inactive answer.
+    Refused(AuthFailure),
 }
 
 struct ByAnswer {
@@ -46,7 +51,7 @@ struct ByAnswer {
 impl moka::Expiry<[u8; 32], Answer> for ByAnswer {
     fn expire_after_create(&self, _: &[u8; 32], v: &Answer, _: Instant) -> Option<Duration> {
         Some(match v {
-            Answer::Inactive => self.inactive,
+            Answer::Inactive | Answer::Refused(_) => self.inactive,
             Answer::Active(id) => id.expires_at.map_or(self.max, |exp| {
                 Duration::from_secs(exp.saturating_sub(crate::authn::kind::unix_now()))
                     .min(self.max)
@@ -58,7 +63,7 @@ impl moka::Expiry<[u8; 32], Answer> for ByAnswer {
 pub struct Introspector {
     name: Arc<str>,
     settings: IntrospectionSettings,
-    endpoint: Arc<ArcSwapOption<Uri>>,
+    endpoint: DiscoveredEndpoint,
     client: crate::net::FetchClient,
     cache: moka::future::Cache<[u8; 32], Answer>,
     hits: prometheus::IntCounter,
@@ -71,17 +76,26 @@ impl Introspector {
     pub fn build(
         name: &str,
         settings: &IntrospectionSettings,
+        registry: &KeyRegistry,
         metrics: &Metrics,
     ) -> Result<Arc<Introspector>, String> {
-        let fixed = match &settings.endpoint {
-            Endpoint::Fixed(u) => Some(Arc::new(u.clone())),
-            Endpoint::Discovery(_) => None,
+        // A fixed endpoint is known now; a discovered one survives reloads in
+        // the registry, and is looked for only when it is new.
+        let (endpoint, discover) = match &settings.endpoint {
+            Endpoint::Fixed(u) => (
+                Arc::new(ArcSwapOption::new(Some(Arc::new(u.clone())))),
+                None,
+            ),
+            Endpoint::Discovery(url) => match registry.endpoint_slot(name, url) {
+                (slot, true) => (slot, Some(url.clone())),
+                (slot, false) => (slot, None),
+            },
         };
         let counter = |result: &str| metrics.token_cache.with_label_values(&[name, result]);
         let me = Arc::new(Introspector {
             name: Arc::from(name),
             settings: settings.clone(),
-            endpoint: Arc::new(ArcSwapOption::new(fixed)),
+            endpoint,
             client: crate::net::fetch_client(settings.timeout)?,
             cache: moka::future::Cache::builder()
                 .max_capacity(100_000)
@@ -95,10 +109,10 @@ impl Introspector {
             metrics: metrics.clone(),
             health: health::Health::default(),
         });
-        if let Endpoint::Discovery(url) = &settings.endpoint {
+        if let Some(url) = discover {
             let d = discovery::Discovery {
                 name: me.name.clone(),
-                url: url.clone(),
+                url,
                 client: me.client.clone(),
                 timeout: settings.timeout,
                 issuer: settings.issuer.clone(),
@@ -106,6 +120,11 @@ impl Introspector {
             tokio::spawn(discovery::discover(d, Arc::downgrade(&me.endpoint)));
         }
         Ok(me)
+    }
+
+    /// The discovered endpoint's slot, kept across reloads (none when fixed).
+    pub fn discovered_endpoint(&self) -> Option<&DiscoveredEndpoint> {
+        matches!(self.settings.endpoint, Endpoint::Discovery(_)).then_some(&self.endpoint)
     }
 
     pub fn name(&self) -> &str {
@@ -176,7 +195,10 @@ impl Introspector {
             return Err(Dependency::Introspection);
         };
         match obj.get("active") {
-            Some(Value::Bool(true)) => Ok(Answer::Active(Arc::new(identity(obj)))),
+            Some(Value::Bool(true)) => Ok(match identity(obj) {
+                Ok(id) => Answer::Active(Arc::new(id)),
+                Err(failure) => Answer::Refused(failure),
+            }),
             Some(Value::Bool(false)) => Ok(Answer::Inactive),
             _ => Err(Dependency::Introspection),
         }
@@ -235,30 +257,36 @@ fn form_urlencoded(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-/// An active answer in kind-neutral form: the members become claims.
-fn identity(mut obj: Map<String, Value>) -> Identity {
+/// An active answer in kind-neutral form: the members become claims. Times
+/// must be numbers (RFC 7662 §2.2 NumericDate) and a `cnf` binding one this
+/// gateway can check; the subject is `sub` (never `username`, which RFC 7662
+/// does not make unique).
+fn identity(mut obj: Map<String, Value>) -> Result<Identity, AuthFailure> {
     obj.remove("active");
     let text =
         |o: &Map<String, Value>, k: &str| o.get(k).and_then(Value::as_str).map(str::to_string);
-    let num = |o: &Map<String, Value>, k: &str| o.get(k).and_then(Value::as_u64);
-    Identity {
-        subject: text(&obj, "sub")
-            .or_else(|| text(&obj, "username"))
-            .unwrap_or_default(),
+    let time = |o: &Map<String, Value>, k: &str| match o.get(k) {
+        None => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .or_else(|| {
+                v.as_f64()
+                    .filter(|f| f.is_finite() && *f >= 0.0)
+                    .map(|f| f as u64)
+            })
+            .map(Some)
+            .ok_or(AuthFailure::Malformed),
+    };
+    Ok(Identity {
+        subject: text(&obj, "sub").unwrap_or_default(),
         issuer: text(&obj, "iss"),
-        expires_at: num(&obj, "exp"),
-        not_before: num(&obj, "nbf"),
-        issued_at: num(&obj, "iat"),
+        expires_at: time(&obj, "exp")?,
+        not_before: time(&obj, "nbf")?,
+        issued_at: time(&obj, "iat")?,
         token_id: text(&obj, "jti"),
-        binding: obj
-            .get("cnf")
-            .and_then(|c| c.get("jkt"))
-            .and_then(Value::as_str)
-            .map(|jkt| Binding::Dpop {
-                jkt: jkt.to_string(),
-            }),
+        binding: binding::parse(&obj)?,
         claims: obj,
-    }
+    })
 }
 
 impl Kind for Introspector {
@@ -282,6 +310,7 @@ impl Kind for Introspector {
                 let label = match &result {
                     Ok(Answer::Active(_)) => "active",
                     Ok(Answer::Inactive) => "inactive",
+                    Ok(Answer::Refused(_)) => "refused",
                     Err(_) => "error",
                 };
                 self.metrics
@@ -299,8 +328,10 @@ impl Kind for Introspector {
         }
         match answer {
             Answer::Inactive => Err(AuthFailure::Inactive.into()),
+            Answer::Refused(failure) => Err(failure.into()),
             Answer::Active(id) => {
                 self.check(&id, at.now)?;
+                binding::check(id.binding.as_ref(), at.client_cert, false)?;
                 Ok(Verdict::of(Principal::new(
                     self.name.clone(),
                     "introspection",
@@ -308,6 +339,10 @@ impl Kind for Introspector {
                 )))
             }
         }
+    }
+
+    fn catch_all(&self) -> bool {
+        true
     }
 
     fn challenge(&self) -> Challenge {

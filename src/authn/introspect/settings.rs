@@ -61,6 +61,14 @@ pub fn settings(
         );
         String::new()
     });
+    if f.audiences.is_empty() {
+        // RFC 7662 §4: without an audience check, any active token the server
+        // issued for any resource server would pass here.
+        d.push(
+            p("audiences"),
+            "required: the `aud` values this gateway accepts in introspection answers",
+        );
+    }
     let client_secret = client_secret(d, name, f.client_secret.as_deref());
     let client_auth = match f.client_auth.as_deref().unwrap_or("client_secret_basic") {
         "client_secret_basic" => ClientAuth::Basic,
@@ -91,7 +99,22 @@ pub fn settings(
         Duration::from_secs(10),
     );
     let timeout = d.duration(p("timeout"), f.timeout.as_ref(), Duration::from_secs(2));
+    if timeout.is_zero() {
+        d.push(p("timeout"), "must be more than 0s");
+    }
+    if max_response < 64 {
+        d.push(
+            p("max_response"),
+            "at least 64 bytes: no introspection answer fits in less",
+        );
+    }
     let leeway = d.duration(p("leeway"), f.leeway.as_ref(), Duration::from_secs(30));
+    if leeway > Duration::from_secs(300) {
+        d.push(
+            p("leeway"),
+            "at most 5m: a large leeway keeps expired tokens alive",
+        );
+    }
     Some(IntrospectionSettings {
         endpoint: endpoint?,
         client_id,
@@ -148,7 +171,16 @@ fn client_secret(d: &mut Diag<'_>, name: &str, text: Option<&str>) -> Option<Arc
         d.push(path, "required: \"env:NAME\" or \"file:PATH\"");
         return None;
     };
-    let loaded = SecretRef::parse(text, d.base).and_then(|r| r.load(&mut *d.warnings));
+    // A secret file usually ends with a newline that is not part of the secret.
+    let loaded = SecretRef::parse(text, d.base)
+        .and_then(|r| r.load(&mut *d.warnings))
+        .and_then(|s| match std::str::from_utf8(s.expose()) {
+            Ok(t) if !t.trim_end_matches(['\r', '\n']).is_empty() => Ok(Secret::new(
+                t.trim_end_matches(['\r', '\n']).as_bytes().to_vec(),
+            )),
+            Ok(_) => Err("the client secret is empty".to_string()),
+            Err(_) => Err("the client secret must be UTF-8 text".to_string()),
+        });
     d.take(path, loaded.map(|s| Some(Arc::new(s))), None)
 }
 
@@ -166,6 +198,7 @@ mod tests {
             [
                 "authenticators.i.endpoint",
                 "authenticators.i.client_id",
+                "authenticators.i.audiences",
                 "authenticators.i.client_secret"
             ]
         );
@@ -174,6 +207,9 @@ mod tests {
             client_id: Some("gw".into()),
             client_secret: Some("literal".into()),
             client_auth: Some("private_key_jwt".into()),
+            audiences: vec!["api".into()],
+            timeout: Some("0s".into()),
+            leeway: Some("1h".into()),
             ..IntrospectionFile::default()
         };
         let errs = errors_of(|d| assert!(settings(d, "i", &odd).is_none()));
@@ -182,14 +218,17 @@ mod tests {
             [
                 "authenticators.i.discovery",
                 "authenticators.i.client_secret",
-                "authenticators.i.client_auth"
+                "authenticators.i.client_auth",
+                "authenticators.i.timeout",
+                "authenticators.i.leeway"
             ]
         );
-        std::env::set_var("SEALGATE_UNIT_INTROSPECTION_SECRET", "s");
+        std::env::set_var("SEALGATE_UNIT_INTROSPECTION_SECRET", "s\n");
         let ok = IntrospectionFile {
             endpoint: Some("https://idp.example/introspect".into()),
             client_id: Some("gw".into()),
             client_secret: Some("env:SEALGATE_UNIT_INTROSPECTION_SECRET".into()),
+            audiences: vec!["api".into()],
             cache_max: Some("1m".into()),
             ..IntrospectionFile::default()
         };
@@ -197,6 +236,11 @@ mod tests {
             let s = settings(d, "i", &ok).unwrap();
             assert_eq!(s.cache_max, Duration::from_secs(60));
             assert_eq!(s.client_auth, ClientAuth::Basic);
+            assert_eq!(
+                s.client_secret.expose(),
+                b"s",
+                "a trailing newline is not part of the secret"
+            );
             assert!(
                 !format!("{s:?}").contains("SEALGATE_UNIT"),
                 "Debug never shows the secret"

@@ -15,10 +15,10 @@ pub mod verify;
 pub use verify::{check_times, split, unverified_issuer, verify, Verified};
 
 use super::cache::{self, VerifiedCache};
-use crate::authn::extract;
 use crate::authn::failure::{AuthError, AuthFailure, Dependency};
 use crate::authn::kind::{Attempt, Challenge, Kind, Verdict};
-use crate::authn::principal::{Binding, Identity, Principal};
+use crate::authn::principal::{Identity, Principal};
+use crate::authn::{binding, extract};
 use crate::metrics::Metrics;
 use http::HeaderMap;
 use keys::KeySet;
@@ -76,7 +76,13 @@ pub struct JwtAuthenticator {
 #[derive(Default)]
 pub struct KeyRegistry {
     sources: Mutex<Vec<Arc<RemoteKeys>>>,
+    /// Introspection endpoints found by discovery, by authenticator and
+    /// discovery URL: a reload keeps the endpoint instead of rediscovering it.
+    endpoints: Mutex<Vec<(String, http::Uri, DiscoveredEndpoint)>>,
 }
+
+/// Where a discovered endpoint is published once known.
+pub type DiscoveredEndpoint = Arc<arc_swap::ArcSwapOption<http::Uri>>;
 
 impl KeyRegistry {
     fn get_or_start(
@@ -102,10 +108,28 @@ impl KeyRegistry {
         Ok(rk)
     }
 
-    /// Drops sources no authenticator uses any more (their refresh tasks then end).
-    pub fn retain(&self, in_use: &[Arc<RemoteKeys>]) {
+    /// The slot for `name`'s endpoint discovered at `url`, and whether it is
+    /// new (then the caller starts discovery).
+    pub fn endpoint_slot(&self, name: &str, url: &http::Uri) -> (DiscoveredEndpoint, bool) {
+        let Ok(mut list) = self.endpoints.lock() else {
+            return (DiscoveredEndpoint::default(), true);
+        };
+        if let Some((_, _, slot)) = list.iter().find(|(n, u, _)| n == name && u == url) {
+            return (slot.clone(), false);
+        }
+        let slot = DiscoveredEndpoint::default();
+        list.push((name.to_string(), url.clone(), slot.clone()));
+        (slot, true)
+    }
+
+    /// Drops sources and endpoints no authenticator uses any more (their
+    /// refresh and discovery tasks then end).
+    pub fn retain(&self, in_use: &[Arc<RemoteKeys>], endpoints: &[DiscoveredEndpoint]) {
         if let Ok(mut list) = self.sources.lock() {
             list.retain(|r| in_use.iter().any(|u| Arc::ptr_eq(u, r)));
+        }
+        if let Ok(mut list) = self.endpoints.lock() {
+            list.retain(|(_, _, s)| endpoints.iter().any(|e| Arc::ptr_eq(e, s)));
         }
     }
 }
@@ -218,9 +242,9 @@ impl JwtAuthenticator {
             }
             (result, _) => (result, set),
         };
-        match result {
-            Ok(verified) => {
-                let identity = Arc::new(identity(verified));
+        match result.and_then(identity) {
+            Ok(identity) => {
+                let identity = Arc::new(identity);
                 self.cache.insert(key, identity.clone());
                 Ok(self.principal(identity))
             }
@@ -246,50 +270,17 @@ impl JwtAuthenticator {
     fn principal(&self, identity: Arc<Identity>) -> Principal {
         Principal::new(self.name.clone(), "jwt", identity)
     }
-
-    /// RFC 8705 §3: a token bound to a certificate is accepted only over a
-    /// connection that presented that certificate; `certificate_bound` requires
-    /// every token to be bound.
-    fn check_binding(&self, p: &Principal, at: &Attempt<'_>) -> Result<(), AuthFailure> {
-        match (p.binding(), at.client_cert) {
-            (Some(Binding::Certificate { x5t_s256 }), Some(cert)) => {
-                if aws_lc_rs::constant_time::verify_slices_are_equal(
-                    x5t_s256.as_bytes(),
-                    cert.x5t_s256.as_bytes(),
-                )
-                .is_ok()
-                {
-                    Ok(())
-                } else {
-                    Err(AuthFailure::CertificateMismatch)
-                }
-            }
-            (Some(Binding::Certificate { .. }), None) => Err(AuthFailure::CertificateMismatch),
-            _ if self.settings.certificate_bound => Err(AuthFailure::CertificateMismatch),
-            _ => Ok(()),
-        }
-    }
 }
 
 /// What a verified JWT says, in kind-neutral form.
-fn identity(v: Verified) -> Identity {
+fn identity(v: Verified) -> Result<Identity, AuthFailure> {
     let token_id = v
         .claims
         .get("jti")
         .and_then(|j| j.as_str())
         .map(str::to_string);
-    let cnf = v.claims.get("cnf");
-    let text = |k: &str| {
-        cnf.and_then(|c| c.get(k))
-            .and_then(|x| x.as_str())
-            .map(str::to_string)
-    };
-    let binding = match (text("x5t#S256"), text("jkt")) {
-        (Some(x5t_s256), _) => Some(Binding::Certificate { x5t_s256 }),
-        (None, Some(jkt)) => Some(Binding::Dpop { jkt }),
-        _ => None,
-    };
-    Identity {
+    let binding = binding::parse(&v.claims)?;
+    Ok(Identity {
         subject: v.subject,
         issuer: Some(v.issuer),
         claims: v.claims,
@@ -298,7 +289,7 @@ fn identity(v: Verified) -> Identity {
         issued_at: v.iat,
         token_id,
         binding,
-    }
+    })
 }
 
 /// Compact JWS: exactly three dot-separated parts.
@@ -322,7 +313,7 @@ impl Kind for JwtAuthenticator {
     async fn verify(&self, at: &Attempt<'_>) -> Result<Verdict, AuthError> {
         let token = self.token(at.headers)?.ok_or(AuthFailure::Missing)?;
         let p = self.verify_token(token, at.now).await?;
-        self.check_binding(&p, at)?;
+        binding::check(p.binding(), at.client_cert, self.settings.certificate_bound)?;
         Ok(Verdict::of(p))
     }
 

@@ -1,0 +1,98 @@
+//! Sender-constrained credentials: a token whose `cnf` claim binds it to a
+//! key (RFC 7800) is accepted only when the request proves possession of that
+//! key. A client certificate binding (RFC 8705 `x5t#S256`) is checked against
+//! the connection's certificate; any binding this gateway cannot check (DPoP
+//! `jkt` until proofs are verified, a `jwk`, a malformed `cnf`) is refused:
+//! accepting a bound token as a plain bearer token would defeat the binding.
+
+use super::failure::AuthFailure;
+use super::principal::Binding;
+use crate::conn::ClientCert;
+use serde_json::{Map, Value};
+
+/// The binding a token's claims (or an introspection answer) declare.
+pub fn parse(claims: &Map<String, Value>) -> Result<Option<Binding>, AuthFailure> {
+    let Some(cnf) = claims.get("cnf") else {
+        return Ok(None);
+    };
+    let Some(cnf) = cnf.as_object() else {
+        return Err(AuthFailure::UnsupportedBinding);
+    };
+    match (cnf.len(), cnf.get("x5t#S256"), cnf.get("jkt")) {
+        (1, Some(Value::String(x5t_s256)), None) => Ok(Some(Binding::Certificate {
+            x5t_s256: x5t_s256.clone(),
+        })),
+        (1, None, Some(Value::String(jkt))) => Ok(Some(Binding::Dpop { jkt: jkt.clone() })),
+        _ => Err(AuthFailure::UnsupportedBinding),
+    }
+}
+
+/// Whether the request holds the key the credential is bound to;
+/// `certificate_required` refuses unbound credentials too.
+pub fn check(
+    binding: Option<&Binding>,
+    cert: Option<&ClientCert>,
+    certificate_required: bool,
+) -> Result<(), AuthFailure> {
+    match (binding, cert) {
+        (Some(Binding::Certificate { x5t_s256 }), Some(cert)) => {
+            aws_lc_rs::constant_time::verify_slices_are_equal(
+                x5t_s256.as_bytes(),
+                cert.x5t_s256.as_bytes(),
+            )
+            .map_err(|_| AuthFailure::CertificateMismatch)
+        }
+        (Some(Binding::Certificate { .. }), None) => Err(AuthFailure::CertificateMismatch),
+        (Some(Binding::Dpop { .. }), _) => Err(AuthFailure::UnsupportedBinding),
+        (None, _) if certificate_required => Err(AuthFailure::CertificateMismatch),
+        (None, _) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn only_checkable_bindings_pass() {
+        assert_eq!(parse(&claims(json!({"sub": "a"}))), Ok(None));
+        let cert = parse(&claims(json!({"cnf": {"x5t#S256": "abc"}}))).unwrap();
+        assert_eq!(
+            cert,
+            Some(Binding::Certificate {
+                x5t_s256: "abc".into()
+            })
+        );
+        for bad in [
+            json!({"cnf": "abc"}),
+            json!({"cnf": {"x5t#S256": 1}}),
+            json!({"cnf": {"jwk": {"kty": "EC"}}}),
+            json!({"cnf": {"x5t#S256": "a", "jkt": "b"}}),
+        ] {
+            assert_eq!(
+                parse(&claims(bad.clone())),
+                Err(AuthFailure::UnsupportedBinding),
+                "{bad}"
+            );
+        }
+        let dpop = parse(&claims(json!({"cnf": {"jkt": "t"}}))).unwrap();
+        assert_eq!(
+            check(dpop.as_ref(), None, false),
+            Err(AuthFailure::UnsupportedBinding)
+        );
+        assert_eq!(
+            check(cert.as_ref(), None, false),
+            Err(AuthFailure::CertificateMismatch)
+        );
+        assert_eq!(
+            check(None, None, true),
+            Err(AuthFailure::CertificateMismatch)
+        );
+        assert_eq!(check(None, None, false), Ok(()));
+    }
+}
