@@ -203,13 +203,11 @@ fn settings(
 #[test]
 fn rfc7515_and_rfc8037_examples() {
     let doc: Value = serde_json::from_str(
-        &std::fs::read_to_string("../shared/vectors/jws-examples.json").unwrap_or_else(|_| {
-            std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/vectors/jws-examples.json"
-            ))
-            .unwrap()
-        }),
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/vectors/jws-examples.json"
+        ))
+        .unwrap(),
     )
     .unwrap();
     let cases = [

@@ -225,7 +225,7 @@ mod tests {
     fn vector() -> serde_json::Value {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/vectors/rfc9458-appendix-a.json"
+            "/tests/fixtures/vectors/rfc9458-appendix-a.json"
         );
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
