@@ -21,6 +21,10 @@ pub enum GatewayError {
     BadPath(PathError),
     #[error("the request has no usable host")]
     MissingHost,
+    #[error("the request's host is ambiguous (userinfo, two Host headers, or a host that differs from :authority)")]
+    BadHost,
+    #[error("this method is not forwarded by the gateway")]
+    MethodNotAllowed,
     #[error("too many request headers")]
     TooManyHeaders,
     #[error("the request headers are too large")]
@@ -128,8 +132,10 @@ impl GatewayError {
     pub fn status(self) -> StatusCode {
         match self {
             GatewayError::NotFound => StatusCode::NOT_FOUND,
+            GatewayError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::BadPath(_)
             | GatewayError::MissingHost
+            | GatewayError::BadHost
             | GatewayError::ClientBodyAborted => StatusCode::BAD_REQUEST,
             GatewayError::TooManyHeaders
             | GatewayError::HeadersTooLarge
@@ -160,6 +166,8 @@ impl GatewayError {
             GatewayError::BadPath(PathError::EncodedNul) => "path_encoded_nul",
             GatewayError::BadPath(PathError::BadEscape) => "path_bad_escape",
             GatewayError::MissingHost => "missing_host",
+            GatewayError::BadHost => "bad_host",
+            GatewayError::MethodNotAllowed => "method_not_allowed",
             GatewayError::TooManyHeaders => "too_many_headers",
             GatewayError::HeadersTooLarge => "headers_too_large",
             GatewayError::BodyTooLarge => "body_too_large",

@@ -541,3 +541,70 @@ async fn returning_clients_resume_their_tls_session() {
         gw.shutdown().await;
     }
 }
+
+/// Sends `request` as is over one TLS connection (HTTP/1.1) and returns the answer.
+async fn raw(pki: &Pki, addr: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cfg = std::sync::Arc::new(pki.client_tls(&[b"http/1.1"], false));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(cfg)
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    tls.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn ambiguous_hosts_and_tunnel_methods_are_refused_before_any_upstream() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let cfg = one_route(&pki, &up.url(), &[]).route(
+        Route::new("wild", "/", "app")
+            .anonymous()
+            .extra(&[("host", s("*.example.com"))]),
+    );
+    let (gw, _d) = start_gateway(&cfg).await;
+    let cases: [(&[u8], &str); 5] = [
+        (
+            b"GET /x HTTP/1.1\r\nHost: user:pw@localhost\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 400",
+        ),
+        (
+            b"GET /x HTTP/1.1\r\nHost: foo.example@admin.example.com\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 400",
+        ),
+        (
+            b"GET /x HTTP/1.1\r\nHost: localhost\r\nHost: admin.example.com\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 400",
+        ),
+        (
+            b"CONNECT localhost:443 HTTP/1.1\r\nHost: localhost:443\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 405",
+        ),
+        (
+            b"TRACE /x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 405",
+        ),
+    ];
+    for (request, status) in cases {
+        let answer = raw(&pki, gw.main_addr, request).await;
+        assert!(
+            answer.starts_with(status),
+            "{}: {answer}",
+            String::from_utf8_lossy(request)
+        );
+    }
+    assert!(up.requests().is_empty(), "{:?}", up.requests());
+    let answer = raw(
+        &pki,
+        gw.main_addr,
+        b"GET /x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    gw.shutdown().await;
+}

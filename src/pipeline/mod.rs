@@ -21,7 +21,7 @@ use crate::gateway::Gateway;
 use crate::route::settings::{Route, RouteAuth, Sealed};
 use crate::route::{normalize_host, normalize_path};
 use crate::state::Shared;
-use http::{header, HeaderMap, HeaderValue, Request, Response};
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use std::convert::Infallible;
@@ -177,7 +177,11 @@ fn route<B>(
         limits.max_header_count,
         limits.max_header_bytes,
     )?;
-    let authority = request_authority(req).ok_or(GatewayError::MissingHost)?;
+    if matches!(*req.method(), Method::CONNECT | Method::TRACE) {
+        // A reverse proxy must not tunnel (CONNECT) or reflect headers (TRACE).
+        return Err(GatewayError::MethodNotAllowed);
+    }
+    let authority = request_authority(req)?;
     let host = normalize_host(&authority);
     let path = normalize_path(req.uri().path()).map_err(GatewayError::BadPath)?;
     record.path = Some(path.clone());
@@ -257,15 +261,36 @@ fn boxed(b: Incoming) -> ReqBody {
     b.map_err(crate::body::BoxError::from).boxed()
 }
 
-/// The authority the client addressed: the request target's (HTTP/2, absolute-form)
-/// or the Host header's.
-fn request_authority<B>(req: &Request<B>) -> Option<String> {
-    if let Some(a) = req.uri().authority() {
-        return Some(a.as_str().to_string());
+/// The authority the client addressed: the request target's (HTTP/2
+/// `:authority`, HTTP/1.1 absolute-form) or the one Host header. Refused
+/// (400 `bad_host`) when backends could read it differently: userinfo in it
+/// (`user@host` would copy credentials into Host and Forwarded, and match
+/// wildcard routes on the wrong name), two Host headers (RFC 9110 §7.2), or
+/// an HTTP/2 `host` that names another authority (RFC 9113 §8.3.1).
+fn request_authority<B>(req: &Request<B>) -> Result<String, GatewayError> {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return Err(GatewayError::BadHost);
     }
-    let host = req.headers().get(header::HOST)?.to_str().ok()?;
-    let valid = !host.is_empty() && host.parse::<http::uri::Authority>().is_ok();
-    valid.then(|| host.to_string())
+    let host = match host {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| GatewayError::BadHost)?),
+    };
+    let authority = match (req.uri().authority(), host) {
+        (Some(a), Some(h))
+            if req.version() == http::Version::HTTP_2 && !a.as_str().eq_ignore_ascii_case(h) =>
+        {
+            return Err(GatewayError::BadHost)
+        }
+        (Some(a), _) => a.as_str(),
+        (None, Some(h)) if !h.is_empty() && h.parse::<http::uri::Authority>().is_ok() => h,
+        (None, _) => return Err(GatewayError::MissingHost),
+    };
+    if authority.contains('@') {
+        return Err(GatewayError::BadHost);
+    }
+    Ok(authority.to_string())
 }
 
 fn check_header_limits(
@@ -284,4 +309,68 @@ fn check_header_limits(
         return Err(GatewayError::HeadersTooLarge);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(version: http::Version, uri: &str, hosts: &[&str]) -> Request<()> {
+        let mut b = Request::builder().version(version).uri(uri);
+        for h in hosts {
+            b = b.header(header::HOST, *h);
+        }
+        b.body(()).unwrap()
+    }
+
+    #[test]
+    fn the_authority_must_be_unambiguous() {
+        use http::Version;
+        let ok = |r: Request<()>| request_authority(&r);
+        assert_eq!(
+            ok(req(Version::HTTP_11, "/x", &["api.example"])),
+            Ok("api.example".into())
+        );
+        assert_eq!(
+            ok(req(
+                Version::HTTP_2,
+                "https://api.example/x",
+                &["API.example"]
+            )),
+            Ok("api.example".into())
+        );
+        assert_eq!(
+            ok(req(
+                Version::HTTP_2,
+                "https://api.example/x",
+                &["admin.example"]
+            )),
+            Err(GatewayError::BadHost)
+        );
+        // HTTP/1.1 absolute-form: the target wins and Host is ignored (RFC 9112 §3.2.2).
+        assert_eq!(
+            ok(req(
+                Version::HTTP_11,
+                "https://api.example/x",
+                &["admin.example"]
+            )),
+            Ok("api.example".into())
+        );
+        assert_eq!(
+            ok(req(Version::HTTP_11, "/x", &["a.example", "b.example"])),
+            Err(GatewayError::BadHost)
+        );
+        assert_eq!(
+            ok(req(Version::HTTP_11, "/x", &["u:p@a.example"])),
+            Err(GatewayError::BadHost)
+        );
+        assert_eq!(
+            ok(req(Version::HTTP_2, "https://u@a.example/x", &[])),
+            Err(GatewayError::BadHost)
+        );
+        assert_eq!(
+            ok(req(Version::HTTP_11, "/x", &[])),
+            Err(GatewayError::MissingHost)
+        );
+    }
 }
