@@ -247,6 +247,7 @@ fn identity_config(assertion: Option<Assertion>) -> Identity {
         assertion,
         client_cert_header: HeaderName::from_static("x-forwarded-client-cert"),
         forward_client_cert: false,
+        strip_query: vec!["access_token".into()],
     }
 }
 

@@ -25,6 +25,10 @@ pub enum GatewayError {
     BadHost,
     #[error("this method is not forwarded by the gateway")]
     MethodNotAllowed,
+    #[error("the request uses a transfer coding this gateway does not implement")]
+    UnsupportedTransferCoding,
+    #[error("the request's Transfer-Encoding is malformed")]
+    BadTransferCoding,
     #[error("too many request headers")]
     TooManyHeaders,
     #[error("the request headers are too large")]
@@ -133,6 +137,8 @@ impl GatewayError {
         match self {
             GatewayError::NotFound => StatusCode::NOT_FOUND,
             GatewayError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            GatewayError::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
+            GatewayError::BadTransferCoding => StatusCode::BAD_REQUEST,
             GatewayError::BadPath(_)
             | GatewayError::MissingHost
             | GatewayError::BadHost
@@ -168,6 +174,8 @@ impl GatewayError {
             GatewayError::MissingHost => "missing_host",
             GatewayError::BadHost => "bad_host",
             GatewayError::MethodNotAllowed => "method_not_allowed",
+            GatewayError::UnsupportedTransferCoding => "unsupported_transfer_coding",
+            GatewayError::BadTransferCoding => "bad_transfer_coding",
             GatewayError::TooManyHeaders => "too_many_headers",
             GatewayError::HeadersTooLarge => "headers_too_large",
             GatewayError::BodyTooLarge => "body_too_large",

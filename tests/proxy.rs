@@ -608,3 +608,55 @@ async fn ambiguous_hosts_and_tunnel_methods_are_refused_before_any_upstream() {
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn transfer_codings_other_than_one_chunked_are_refused() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (gw, _d) = start_gateway(&one_route(&pki, &up.url(), &[])).await;
+    let post = |te: &str| {
+        format!(
+            "POST /x HTTP/1.1\r\nHost: localhost\r\n{te}\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        )
+    };
+    for (te, status) in [
+        ("Transfer-Encoding: gzip, chunked", "HTTP/1.1 501"),
+        ("Transfer-Encoding: identity, chunked", "HTTP/1.1 501"),
+        (
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked",
+            "HTTP/1.1 400",
+        ),
+    ] {
+        let answer = raw(&pki, gw.main_addr, post(te).as_bytes()).await;
+        assert!(answer.starts_with(status), "{te}: {answer}");
+    }
+    assert!(up.requests().is_empty(), "{:?}", up.requests());
+    let answer = raw(
+        &pki,
+        gw.main_addr,
+        post("Transfer-Encoding: chunked").as_bytes(),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert_eq!(up.last().body_len, 5);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn tokens_in_query_strings_never_reach_the_backend() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (gw, _d) = start_gateway(&one_route(&pki, &up.url(), &[])).await;
+    let c = pki.client(gw.main_addr, false);
+    let base = format!("https://localhost:{}", gw.main_addr.port());
+    for (query, seen) in [
+        ("/x?a=1&access_token=eyJ.secret.sig&b=2", "/x?a=1&b=2"),
+        ("/x?access%5Ftoken=eyJ.secret.sig", "/x"),
+        ("/x?a=1", "/x?a=1"),
+    ] {
+        let r = c.get(format!("{base}{query}")).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{query}");
+        assert_eq!(up.last().uri, seen, "{query}");
+    }
+    gw.shutdown().await;
+}

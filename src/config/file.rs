@@ -386,6 +386,8 @@ pub struct IdentityFile {
     pub forward_client_cert: Option<bool>,
     /// Default "x-forwarded-client-cert"; client-sent copies are always removed.
     pub client_cert_header: Option<String>,
+    /// Query parameters removed before forwarding; default ["access_token"].
+    pub strip_query: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

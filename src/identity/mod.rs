@@ -166,6 +166,7 @@ mod tests {
             assertion: None,
             client_cert_header: HeaderName::from_static("x-forwarded-client-cert"),
             forward_client_cert: false,
+            strip_query: vec!["access_token".into()],
         }
     }
 

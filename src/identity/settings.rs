@@ -20,6 +20,8 @@ pub struct Identity {
     /// Where the verified client certificate goes (always stripped from clients).
     pub client_cert_header: HeaderName,
     pub forward_client_cert: bool,
+    /// Query parameters removed before forwarding (credentials in URLs).
+    pub strip_query: Vec<String>,
 }
 
 /// Where a private key comes from: a secret reference, or a dev key generated when missing.
@@ -79,6 +81,10 @@ pub fn identity(d: &mut Diag<'_>, id: &IdentityFile) -> Identity {
             "x-forwarded-client-cert",
         ),
         forward_client_cert: id.forward_client_cert.unwrap_or(false),
+        strip_query: id
+            .strip_query
+            .clone()
+            .unwrap_or_else(|| vec!["access_token".into()]),
     }
 }
 

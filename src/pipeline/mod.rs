@@ -181,6 +181,7 @@ fn route<B>(
         // A reverse proxy must not tunnel (CONNECT) or reflect headers (TRACE).
         return Err(GatewayError::MethodNotAllowed);
     }
+    transfer_coding(req.headers())?;
     let authority = request_authority(req)?;
     let host = normalize_host(&authority);
     let path = normalize_path(req.uri().path()).map_err(GatewayError::BadPath)?;
@@ -293,6 +294,29 @@ fn request_authority<B>(req: &Request<B>) -> Result<String, GatewayError> {
     Ok(authority.to_string())
 }
 
+/// RFC 9112 §6.1: the only transfer coding a request may carry here is one
+/// `chunked`, written once. Any other coding is 501; a repeated, split or
+/// empty-element list is 400. Proxies in front may frame such bodies
+/// differently, which is how requests get smuggled.
+fn transfer_coding(headers: &HeaderMap) -> Result<(), GatewayError> {
+    let lines: Vec<&HeaderValue> = headers.get_all(header::TRANSFER_ENCODING).iter().collect();
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut codings = Vec::new();
+    for line in &lines {
+        let text = line.to_str().map_err(|_| GatewayError::BadTransferCoding)?;
+        codings.extend(text.split(',').map(|c| c.trim().to_ascii_lowercase()));
+    }
+    if codings.iter().any(|c| !c.is_empty() && c != "chunked") {
+        return Err(GatewayError::UnsupportedTransferCoding);
+    }
+    if lines.len() != 1 || codings.len() != 1 || codings[0] != "chunked" {
+        return Err(GatewayError::BadTransferCoding);
+    }
+    Ok(())
+}
+
 fn check_header_limits(
     headers: &HeaderMap,
     max_count: usize,
@@ -321,6 +345,37 @@ mod tests {
             b = b.header(header::HOST, *h);
         }
         b.body(()).unwrap()
+    }
+
+    #[test]
+    fn only_one_plain_chunked_passes() {
+        let h = |values: &[&str]| {
+            let mut m = HeaderMap::new();
+            for v in values {
+                m.append(header::TRANSFER_ENCODING, HeaderValue::from_str(v).unwrap());
+            }
+            transfer_coding(&m)
+        };
+        assert_eq!(h(&[]), Ok(()));
+        assert_eq!(h(&["chunked"]), Ok(()));
+        assert_eq!(h(&["Chunked"]), Ok(()));
+        assert_eq!(
+            h(&["gzip, chunked"]),
+            Err(GatewayError::UnsupportedTransferCoding)
+        );
+        assert_eq!(
+            h(&["identity, chunked"]),
+            Err(GatewayError::UnsupportedTransferCoding)
+        );
+        assert_eq!(h(&[",chunked"]), Err(GatewayError::BadTransferCoding));
+        assert_eq!(
+            h(&["chunked", "chunked"]),
+            Err(GatewayError::BadTransferCoding)
+        );
+        assert_eq!(
+            h(&["chunked, chunked"]),
+            Err(GatewayError::BadTransferCoding)
+        );
     }
 
     #[test]

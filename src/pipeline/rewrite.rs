@@ -59,12 +59,30 @@ pub fn request(
         parts.headers.insert(header::HOST, h);
     }
     let path = &target.path;
-    parts.uri = match parts.uri.query() {
-        Some(q) => format!("{path}?{q}").parse(),
-        None => path.parse(),
+    let strip = &gw.config.identity.strip_query;
+    parts.uri = match parts.uri.query().map(|q| without_params(q, strip)) {
+        Some(q) if !q.is_empty() => format!("{path}?{q}").parse(),
+        _ => path.parse(),
     }
     .map_err(|_| GatewayError::BadPath(crate::route::PathError::BadEscape))?;
     Ok(())
+}
+
+/// The query without the parameters named in `names` (compared after
+/// percent-decoding, so `access%5Ftoken` goes too): a token in a URL is never
+/// used to authenticate (RFC 6750 §2.3 is not supported) and must not reach a
+/// backend or its logs. Unchanged, and not copied, when nothing matches.
+fn without_params<'q>(query: &'q str, names: &[String]) -> std::borrow::Cow<'q, str> {
+    let doomed = |pair: &str| {
+        let key = pair.split('=').next().unwrap_or(pair);
+        let key = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
+        names.iter().any(|n| key.as_ref() == n.as_str())
+    };
+    if names.is_empty() || !query.split('&').any(doomed) {
+        return std::borrow::Cow::Borrowed(query);
+    }
+    let kept: Vec<&str> = query.split('&').filter(|p| !doomed(p)).collect();
+    std::borrow::Cow::Owned(kept.join("&"))
 }
 
 /// The verified client certificate, identity headers and the signed assertion.
@@ -97,4 +115,20 @@ fn identity(
         parts.headers.insert(&identity.assertion_header, value);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_in_queries_are_removed_whatever_their_spelling() {
+        let names = vec!["access_token".to_string()];
+        assert_eq!(without_params("a=1&b=2", &names), "a=1&b=2");
+        assert_eq!(without_params("a=1&access_token=x&b=2", &names), "a=1&b=2");
+        assert_eq!(without_params("access%5Ftoken=x", &names), "");
+        assert_eq!(without_params("access_token&a", &names), "a");
+        assert_eq!(without_params("access_tokens=1", &names), "access_tokens=1");
+        assert_eq!(without_params("access_token=x", &[]), "access_token=x");
+    }
 }
