@@ -739,3 +739,41 @@ async fn cookie_tokens_and_lifetime_limits() {
     assert_eq!(p["type"], "urn:sealgate:problem:lifetime_too_long");
     gw.shutdown().await;
 }
+
+/// `sealgate keygen ed25519` keys load in OpenSSL-based tools: python-cryptography
+/// (OpenSSL 3) reads the private key and checks that it matches the public one.
+#[test]
+fn keygen_ed25519_keys_load_in_python_cryptography() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sealgate"))
+        .args(["keygen", "ed25519", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let script = r#"
+import sys
+from cryptography.hazmat.primitives import serialization
+priv = serialization.load_pem_private_key(open(sys.argv[1], "rb").read(), password=None)
+pub = serialization.load_pem_public_key(open(sys.argv[2], "rb").read())
+raw = lambda k: k.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+assert raw(priv.public_key()) == raw(pub)
+print("ok")
+"#;
+    let out = std::process::Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .arg(dir.path().join("ed25519.key"))
+        .arg(dir.path().join("ed25519.pub.pem"))
+        .output()
+        .unwrap_or_else(|e| panic!("python with cryptography is needed ({}): {e}", python()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

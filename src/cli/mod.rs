@@ -122,17 +122,15 @@ pub fn keygen(kind: &str, out: &std::path::Path, name: Option<&str>) -> u8 {
             } else {
                 &rcgen::PKCS_ED25519
             };
-            rcgen::KeyPair::generate_for(alg)
-                .map_err(|e| e.to_string())
-                .and_then(|pair| {
-                    let (private, public) = (
-                        out.join(format!("{stem}.key")),
-                        out.join(format!("{stem}.pub.pem")),
-                    );
-                    crate::fsutil::write_new(&private, pair.serialize_pem().as_bytes(), 0o600)?;
-                    crate::fsutil::write_new(&public, pair.public_key_pem().as_bytes(), 0o644)?;
-                    Ok(vec![private, public])
-                })
+            crate::keygen::key_pair(alg).and_then(|pair| {
+                let (private, public) = (
+                    out.join(format!("{stem}.key")),
+                    out.join(format!("{stem}.pub.pem")),
+                );
+                crate::fsutil::write_new(&private, pair.serialize_pem().as_bytes(), 0o600)?;
+                crate::fsutil::write_new(&public, pair.public_key_pem().as_bytes(), 0o644)?;
+                Ok(vec![private, public])
+            })
         }
     };
     match result {
