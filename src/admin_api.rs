@@ -16,12 +16,21 @@ fn digest(b: &[u8]) -> aws_lc_rs::digest::Digest {
 
 /// Constant-time comparison of the presented bearer token with the configured one.
 fn authorized(req: &Request<Incoming>, token: &[u8]) -> bool {
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    // As on the main listener: exactly one Authorization header, the scheme
+    // compared case-insensitively (RFC 9110 §11.1).
+    let mut all = req.headers().get_all(header::AUTHORIZATION).iter();
+    let presented = match (all.next(), all.next()) {
+        (Some(v), None) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map_or("", |(_, t)| t.trim_start()),
+        _ => "",
+    };
+    if presented.is_empty() {
+        return false;
+    }
     // Hashing first makes the comparison independent of the lengths too.
     aws_lc_rs::constant_time::verify_slices_are_equal(
         digest(presented.as_bytes()).as_ref(),

@@ -200,6 +200,22 @@ async fn a_mistyped_key_is_refused_without_a_store_lookup() {
     let c = pki.client(gw.main_addr, true);
     assert_eq!(call(&c, gw.main_addr, &key).await.0, 201);
 
+    // The admin token is read as on the main listener: any case of "Bearer",
+    // and never from one of two Authorization headers.
+    let admin = |auth: &[&str]| {
+        let mut rb = reqwest::Client::new().get(format!("http://{}/admin/api-keys", gw.admin_addr));
+        for a in auth {
+            rb = rb.header("authorization", *a);
+        }
+        async move { rb.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(admin(&[&format!("bearer {ADMIN_TOKEN}")]).await, 200);
+    assert_eq!(
+        admin(&[&format!("Bearer {ADMIN_TOKEN}"), "Bearer other"]).await,
+        401
+    );
+    assert_eq!(admin(&[&format!("Basic {ADMIN_TOKEN}")]).await, 401);
+
     let gets = |m: &str| {
         m.lines()
             .find(|l| {
