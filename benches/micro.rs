@@ -248,6 +248,8 @@ fn identity_config(assertion: Option<Assertion>) -> Identity {
         client_cert_header: HeaderName::from_static("x-forwarded-client-cert"),
         forward_client_cert: false,
         strip_query: vec!["access_token".into()],
+        strip_also: vec![],
+        keep: vec![],
     }
 }
 

@@ -57,6 +57,9 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// The client address the gateway saw, for backends that read X-Real-IP.
+pub static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
 /// The peer's address as the forwarding headers write it, made once per connection.
 #[derive(Debug)]
 pub struct PeerForwarding {
@@ -111,6 +114,10 @@ pub fn set_forwarded(headers: &mut HeaderMap, d: &Downstream<'_>) {
     } else {
         headers.insert(&X_FORWARDED_FOR, d.peer.xff.clone());
     }
+
+    // The client address as the gateway saw it (identity::strip removed any
+    // client-sent copy); behind trusted proxies, X-Forwarded-For has the chain.
+    headers.insert(&X_REAL_IP, d.peer.xff.clone());
 
     if !(d.peer_trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
         headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("https"));

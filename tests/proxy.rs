@@ -660,3 +660,37 @@ async fn tokens_in_query_strings_never_reach_the_backend() {
     }
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn headers_backends_trust_are_stripped_on_anonymous_routes_too() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (gw, _d) = start_gateway(&one_route(&pki, &up.url(), &[])).await;
+    let c = pki.client(gw.main_addr, false);
+    let r = c
+        .get(format!("https://localhost:{}/x", gw.main_addr.port()))
+        .header("Remote-User", "admin")
+        .header("X-Forwarded-User", "admin")
+        .header("X-Original-URL", "/admin")
+        .header("X-HTTP-Method-Override", "DELETE")
+        .header("True-Client-IP", "6.6.6.6")
+        .header("X-Real-IP", "6.6.6.6")
+        .header("X-Forwarded-Prefix", "/evil")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let seen = up.last().headers;
+    for name in [
+        "remote-user",
+        "x-forwarded-user",
+        "x-original-url",
+        "x-http-method-override",
+        "true-client-ip",
+        "x-forwarded-prefix",
+    ] {
+        assert!(seen.get(name).is_none(), "{name} reached the backend");
+    }
+    assert_eq!(seen["x-real-ip"], "127.0.0.1");
+    gw.shutdown().await;
+}

@@ -388,6 +388,12 @@ pub struct IdentityFile {
     pub client_cert_header: Option<String>,
     /// Query parameters removed before forwarding; default ["access_token"].
     pub strip_query: Option<Vec<String>>,
+    /// More client-sent headers removed on every route.
+    #[serde(default)]
+    pub strip_also: Vec<String>,
+    /// Headers of the default stripped set to forward deliberately.
+    #[serde(default)]
+    pub keep: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -20,6 +20,41 @@ const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "dpop", "signature", "si
 
 const XFCC: &str = "x-forwarded-client-cert";
 
+/// Headers backends and frameworks trust as identity, client address or the
+/// "real" URL and method, that only a proxy may set: removed on every route
+/// (`identity.keep` forwards one deliberately, `identity.strip_also` adds
+/// more). Sources: oauth2-proxy's and nginx's auth headers, the CDN client-IP
+/// headers, X-Original-URL/X-Rewrite-URL (IIS, Symfony, Laravel) and the
+/// method-override headers (Rails, Express, Spring).
+pub const STRIPPED_BY_DEFAULT: [&str; 26] = [
+    "x-real-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+    "remote-user",
+    "x-remote-user",
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-forwarded-preferred-username",
+    "x-forwarded-groups",
+    "x-forwarded-access-token",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-auth-request-groups",
+    "x-auth-request-access-token",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-method",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
 /// Precomputed, folded names of every header the gateway alone may set.
 #[derive(Debug, Clone)]
 pub struct IdentityHeaders {
@@ -53,6 +88,13 @@ impl IdentityHeaders {
         // Envoy's name is stripped even when the gateway writes another one:
         // backends may read it whatever the configuration says.
         .chain(std::iter::once(XFCC.to_string()))
+        .chain(
+            STRIPPED_BY_DEFAULT
+                .iter()
+                .filter(|h| !identity.keep.iter().any(|k| fold(k) == fold(h)))
+                .map(|h| fold(h)),
+        )
+        .chain(identity.strip_also.iter().map(|h| fold(h)))
         .collect();
         folded.sort();
         folded.dedup();
@@ -167,6 +209,8 @@ mod tests {
             client_cert_header: HeaderName::from_static("x-forwarded-client-cert"),
             forward_client_cert: false,
             strip_query: vec!["access_token".into()],
+            strip_also: vec!["x-legacy-user".into()],
+            keep: vec!["X-Forwarded-Prefix".into()],
         }
     }
 
@@ -209,6 +253,11 @@ mod tests {
             "x-sealgate-assertion",
             "x-auth_issuer",
             "X-Forwarded-Client-Cert",
+            "Remote-User",
+            "x_original_url",
+            "X-HTTP-Method-Override",
+            "True-Client-IP",
+            "x-legacy-user",
         ] {
             h.append(
                 HeaderName::from_bytes(name.as_bytes()).unwrap(),

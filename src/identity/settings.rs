@@ -22,6 +22,10 @@ pub struct Identity {
     pub forward_client_cert: bool,
     /// Query parameters removed before forwarding (credentials in URLs).
     pub strip_query: Vec<String>,
+    /// More client-sent headers to remove on every route.
+    pub strip_also: Vec<String>,
+    /// Headers of `STRIPPED_BY_DEFAULT` forwarded deliberately.
+    pub keep: Vec<String>,
 }
 
 /// Where a private key comes from: a secret reference, or a dev key generated when missing.
@@ -85,7 +89,25 @@ pub fn identity(d: &mut Diag<'_>, id: &IdentityFile) -> Identity {
             .strip_query
             .clone()
             .unwrap_or_else(|| vec!["access_token".into()]),
+        strip_also: header_names(d, "identity.strip_also", &id.strip_also),
+        keep: header_names(d, "identity.keep", &id.keep),
     }
+}
+
+/// Header names, lower-cased; an invalid one is an error naming its index.
+fn header_names(d: &mut Diag<'_>, path: &str, names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| {
+            let valid = HeaderName::from_bytes(n.as_bytes()).map(|h| Some(h.as_str().to_string()));
+            d.take(
+                format!("{path}[{i}]"),
+                valid.map_err(|_| format!("invalid header name {n:?}")),
+                None,
+            )
+        })
+        .collect()
 }
 
 fn assertion(d: &mut Diag<'_>, a: &AssertionFile) -> Option<Assertion> {
