@@ -381,6 +381,12 @@ async fn attack_matrix_is_refused_with_the_right_reason() {
         "wrong_audience",
     ));
     cases.push((
+        "aud array with a non-string member",
+        sign(json!({"aud": ["api", 7]})),
+        "/x",
+        "malformed",
+    ));
+    cases.push((
         "no exp",
         craft(
             &es_header,

@@ -202,6 +202,10 @@ fn check_claims(
     }
     let aud_ok = match claims.get("aud") {
         Some(Value::String(a)) => s.audiences.iter().any(|x| x == a),
+        // RFC 7519 §4.1.3: an array of StringOrURI; any other member is malformed.
+        Some(Value::Array(list)) if list.iter().any(|a| !a.is_string()) => {
+            return Err(AuthFailure::Malformed)
+        }
         Some(Value::Array(list)) => list.iter().any(|a| {
             a.as_str()
                 .is_some_and(|a| s.audiences.iter().any(|x| x == a))
