@@ -694,3 +694,32 @@ async fn headers_backends_trust_are_stripped_on_anonymous_routes_too() {
     assert_eq!(seen["x-real-ip"], "127.0.0.1");
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn hsts_is_sent_on_every_answer_when_configured() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let value = "max-age=31536000; includeSubDomains";
+    let cfg = Config::new(&pki)
+        .set("listen.hsts", s(value))
+        .upstream("app", &up.url())
+        .route(Route::new("all", "/ok", "app").anonymous());
+    let (gw, _d) = start_gateway(&cfg).await;
+    let c = pki.client(gw.main_addr, true);
+    let base = format!("https://localhost:{}", gw.main_addr.port());
+    for (path, status) in [("/ok", 201), ("/missing", 404)] {
+        let r = c.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), status);
+        assert_eq!(r.headers()["strict-transport-security"], value, "{path}");
+    }
+    gw.shutdown().await;
+    let (gw, _d) = start_gateway(&one_route(&pki, &up.url(), &[])).await;
+    let r = pki
+        .client(gw.main_addr, false)
+        .get(format!("https://localhost:{}/x", gw.main_addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("strict-transport-security").is_none());
+    gw.shutdown().await;
+}

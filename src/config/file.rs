@@ -80,6 +80,8 @@ pub struct ListenFile {
     pub handshake_timeout: Option<String>,
     /// How long an HTTP/1.1 client may take to send a request head (slowloris guard).
     pub header_read_timeout: Option<String>,
+    /// Strict-Transport-Security value sent on every response, e.g. "max-age=31536000".
+    pub hsts: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

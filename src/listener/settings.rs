@@ -17,6 +17,8 @@ pub struct Listen {
     pub shutdown_grace: Duration,
     pub handshake_timeout: Duration,
     pub header_read_timeout: Duration,
+    /// `Strict-Transport-Security` on every response of the main listener.
+    pub hsts: Option<http::HeaderValue>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,8 +88,24 @@ pub fn listen(d: &mut Diag<'_>, l: &ListenFile) -> Listen {
             l.header_read_timeout.as_ref(),
             Duration::from_secs(30),
         ),
+        hsts: hsts(d, l.hsts.as_deref()),
         tls,
     }
+}
+
+/// RFC 6797 §6.1: a `max-age` directive is required.
+fn hsts(d: &mut Diag<'_>, text: Option<&str>) -> Option<http::HeaderValue> {
+    let text = text?;
+    let has_max_age = text
+        .split(';')
+        .any(|p| p.trim().to_ascii_lowercase().starts_with("max-age="));
+    let value = http::HeaderValue::from_str(text)
+        .ok()
+        .filter(|_| has_max_age);
+    if value.is_none() {
+        d.push("listen.hsts", "write a Strict-Transport-Security value with max-age, e.g. \"max-age=31536000; includeSubDomains\"");
+    }
+    value
 }
 
 fn tls(d: &mut Diag<'_>, t: &TlsFile) -> Tls {
@@ -226,6 +244,11 @@ mod tests {
             ["listen.tls.client_ca"],
             "an unreadable CA bundle is named"
         );
+        f.hsts = Some("includeSubDomains".into());
+        let (l, errs) = run(&f);
+        assert!(l.hsts.is_none());
+        assert_eq!(errs, ["listen.tls.client_ca", "listen.hsts"]);
+        f.hsts = Some("max-age=600".into());
         f.tls.client_auth = Some("sometimes".into());
         f.trusted_proxies = vec!["10.0.0.0/8".into(), "nonsense".into()];
         let (_, errs) = run(&f);

@@ -89,6 +89,9 @@ pub fn server_config(tls: &Tls) -> Result<ServerConfig, String> {
         _ => builder.with_no_client_auth().with_cert_resolver(resolver),
     };
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // The server's suite order (aws-lc's: AEAD with forward secrecy, strongest
+    // first) wins over a client that lists a weaker suite first.
+    cfg.ignore_client_order = true;
     // Resumption skips the key exchange and certificate signature for returning
     // clients. Both stores are rebuilt on reload, so a session never outlives
     // the configuration (e.g. client_ca) it was verified under.

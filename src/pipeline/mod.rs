@@ -56,6 +56,11 @@ pub async fn handle(
         }
     };
     response.headers_mut().insert(&X_REQUEST_ID, request_id);
+    if let Some(hsts) = &gw.config.listen.hsts {
+        response
+            .headers_mut()
+            .insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+    }
     record.status = response.status();
     Ok(response.map(|body| AccountedBody::new(body, Box::new(record))))
 }
