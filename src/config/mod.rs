@@ -4,6 +4,7 @@
 //! overrides; validating the sections belongs to their domains, composed by
 //! `crate::settings`. This module imports no domain.
 
+mod authn_file;
 pub mod diag;
 pub mod file;
 pub mod secret;

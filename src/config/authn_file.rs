@@ -1,0 +1,175 @@
+//! The serde mirror of `[authenticators.NAME]`: one table per kind, tagged by
+//! `kind`, unknown keys denied per kind (part of `file`, kept apart for size).
+
+use serde::Deserialize;
+
+/// A string, or a number or boolean written without quotes (`max_token_size =
+/// 16384`, or an environment override the config crate parsed as a number).
+/// Inside a kind-tagged table serde buffers the values first, and a buffered
+/// number no longer converts to a string by itself.
+fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Int(i64),
+        Uint(u64),
+        Float(f64),
+        Bool(bool),
+    }
+    Ok(Option::<Scalar>::deserialize(d)?.map(|v| match v {
+        Scalar::Text(s) => s,
+        Scalar::Int(n) => n.to_string(),
+        Scalar::Uint(n) => n.to_string(),
+        Scalar::Float(n) => n.to_string(),
+        Scalar::Bool(b) => b.to_string(),
+    }))
+}
+
+/// One `[authenticators.NAME]` table, tagged by `kind`: each kind has its own
+/// keys, so a key of one kind on another kind's table is an error naming it.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum AuthenticatorFile {
+    Jwt(JwtFile),
+    Mtls(MtlsFile),
+    ApiKey(ApiKeyFile),
+    Introspection(IntrospectionFile),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtFile {
+    #[serde(default, deserialize_with = "lenient")]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    #[serde(default)]
+    pub algorithms: Vec<String>,
+    /// `file:`/`env:` reference: a PEM public key or a JWKS, or the HMAC secret for HS*.
+    #[serde(default, deserialize_with = "lenient")]
+    pub keys: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub jwks_url: Option<String>,
+    pub discovery: Option<bool>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub jwks_refresh: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub jwks_max_stale: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub jwks_cooldown: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub leeway: Option<String>,
+    pub require_exp: Option<bool>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub max_lifetime: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub typ: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub max_token_size: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub token_cookie: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub token_header: Option<String>,
+    /// Generate an Ed25519 key pair at `keys` (public) when missing: development only.
+    pub dev_generate: Option<bool>,
+    /// RFC 8705: accept only tokens bound to the presented client certificate.
+    pub certificate_bound: Option<bool>,
+}
+
+/// `kind = "mtls"`: the verified TLS client certificate is the credential.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MtlsFile {
+    /// san_uri (default; SPIFFE IDs), san_dns, san_email or subject_cn.
+    #[serde(default, deserialize_with = "lenient")]
+    pub identity: Option<String>,
+    /// Patterns the identity must match: `*` within a segment, `**` across.
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+/// `kind = "api-key"`: hashed keys in the store (or a hashes-only file).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyFile {
+    /// Recognisable key prefix (default "sgk_").
+    #[serde(default, deserialize_with = "lenient")]
+    pub prefix: Option<String>,
+    /// Read the key from this header instead of `Authorization: Bearer`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub header: Option<String>,
+    /// A TOML file of `[[keys]]` hashes instead of the store.
+    #[serde(default, deserialize_with = "lenient")]
+    pub keys_file: Option<String>,
+}
+
+/// `kind = "introspection"`: RFC 7662 token introspection.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionFile {
+    #[serde(default, deserialize_with = "lenient")]
+    pub endpoint: Option<String>,
+    /// Find `introspection_endpoint` in `{issuer}/.well-known/openid-configuration`.
+    pub discovery: Option<bool>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub client_id: Option<String>,
+    /// `env:`/`file:` reference.
+    #[serde(default, deserialize_with = "lenient")]
+    pub client_secret: Option<String>,
+    /// client_secret_basic (default) or client_secret_post.
+    #[serde(default, deserialize_with = "lenient")]
+    pub client_auth: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub token_type_hint: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub cache_max: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub cache_inactive: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub timeout: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub max_response: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub max_token_size: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub token_header: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub leeway: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml: &str) -> Result<AuthenticatorFile, String> {
+        ::config::Config::builder()
+            .add_source(::config::File::from_str(toml, ::config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn kind_tables_take_numbers_for_text_keys_and_name_foreign_keys() {
+        match parse("kind = \"jwt\"\nmax_token_size = 16384\n") {
+            Ok(AuthenticatorFile::Jwt(j)) => assert_eq!(j.max_token_size.as_deref(), Some("16384")),
+            other => panic!("{other:?}"),
+        }
+        match parse("kind = \"introspection\"\nclient_id = 123456\n") {
+            Ok(AuthenticatorFile::Introspection(i)) => {
+                assert_eq!(i.client_id.as_deref(), Some("123456"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = parse("kind = \"mtls\"\nissuer = \"x\"\n").unwrap_err();
+        assert!(
+            e.contains("unknown field `issuer`") && e.contains("allow"),
+            "{e}"
+        );
+    }
+}
