@@ -88,6 +88,7 @@ pub async fn after_auth(
     gw: &Gateway,
     route: &Route,
     p: Option<&Principal>,
+    replay: Option<&(String, Duration)>,
     ip: IpAddr,
     now: u64,
 ) -> Result<(), AdmissionError> {
@@ -112,8 +113,13 @@ pub async fn after_auth(
         revocation: p.map(|p| (p.jti(), p.subject())),
         single_use,
         rate: rate_key.as_ref().map(|(k, r)| (k.as_str(), *r)),
+        nonce: replay.map(|(k, ttl)| (k.as_str(), *ttl)),
     };
-    if batch.revocation.is_none() && batch.single_use.is_none() && batch.rate.is_none() {
+    if batch.revocation.is_none()
+        && batch.single_use.is_none()
+        && batch.rate.is_none()
+        && batch.nonce.is_none()
+    {
         return Ok(());
     }
     let out = match gw.store.run(&batch, &state.metrics).await {
@@ -133,7 +139,7 @@ pub async fn after_auth(
             return Err(AdmissionError::Refused(Refusal::Revoked));
         }
     }
-    if !out.first_use {
+    if !out.first_use || !out.nonce_fresh {
         return Err(AdmissionError::Refused(Refusal::Replayed));
     }
     if let Some(wait) = out.retry_after {

@@ -173,3 +173,37 @@ pub fn json(status: http::StatusCode, v: &serde_json::Value) -> http::Response<R
     );
     r
 }
+
+/// Why a body could not be read whole.
+#[derive(Debug)]
+pub enum ReadError {
+    /// Longer than the limit (a `BodyTooLarge` from a `LimitedBody` counts too).
+    TooLarge,
+    Failed,
+}
+
+/// Reads a whole body, at most `limit` bytes. (A frame loop rather than
+/// `http_body_util::Limited`, whose error conversion is not general enough for
+/// the request future to stay `Send`.)
+pub async fn read_to_limit(
+    mut body: BoxBody<Bytes, BoxError>,
+    limit: u64,
+) -> Result<Bytes, ReadError> {
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            if e.is::<BodyTooLarge>() {
+                ReadError::TooLarge
+            } else {
+                ReadError::Failed
+            }
+        })?;
+        if let Some(data) = frame.data_ref() {
+            if out.len() as u64 + data.len() as u64 > limit {
+                return Err(ReadError::TooLarge);
+            }
+            out.extend_from_slice(data);
+        }
+    }
+    Ok(out.freeze())
+}

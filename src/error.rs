@@ -74,6 +74,10 @@ pub enum GatewayError {
     EnvelopeStale,
     #[error("the inner request is not a valid Binary HTTP request")]
     BadInnerRequest,
+    #[error("the request body does not match its declared digest")]
+    DigestMismatch,
+    #[error("the response could not be signed")]
+    ResponseNotSigned,
 }
 
 impl From<IdentityError> for GatewayError {
@@ -111,6 +115,7 @@ impl From<ForwardError> for GatewayError {
             ForwardError::Failed => GatewayError::UpstreamFailed,
             ForwardError::BodyTooLarge => GatewayError::BodyTooLarge,
             ForwardError::ClientBodyAborted => GatewayError::ClientBodyAborted,
+            ForwardError::DigestMismatch => GatewayError::DigestMismatch,
         }
     }
 }
@@ -156,7 +161,10 @@ impl GatewayError {
             GatewayError::SealedRequired
             | GatewayError::SealedNotAllowed
             | GatewayError::EnvelopeReplayed => StatusCode::FORBIDDEN,
-            GatewayError::EnvelopeStale | GatewayError::BadInnerRequest => StatusCode::BAD_REQUEST,
+            GatewayError::EnvelopeStale
+            | GatewayError::BadInnerRequest
+            | GatewayError::DigestMismatch => StatusCode::BAD_REQUEST,
+            GatewayError::ResponseNotSigned => StatusCode::BAD_GATEWAY,
             GatewayError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::UpstreamConnect | GatewayError::UpstreamFailed => StatusCode::BAD_GATEWAY,
             GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -202,6 +210,8 @@ impl GatewayError {
             GatewayError::EnvelopeReplayed => "envelope_replayed",
             GatewayError::EnvelopeStale => "envelope_date_out_of_window",
             GatewayError::BadInnerRequest => "bad_inner_request",
+            GatewayError::DigestMismatch => "digest_mismatch",
+            GatewayError::ResponseNotSigned => "response_not_signed",
         }
     }
 
@@ -212,6 +222,7 @@ impl GatewayError {
             GatewayError::UpstreamConnect
                 | GatewayError::UpstreamTimeout
                 | GatewayError::UpstreamFailed
+                | GatewayError::ResponseNotSigned
         )
     }
 
@@ -257,6 +268,8 @@ impl GatewayError {
             .iter()
             .filter_map(|c| match c {
                 Challenge::Bearer => Some(bearer_challenge(error)),
+                Challenge::Signature => Some(signature_challenge(self)),
+                Challenge::OAuth { realm } => Some(oauth_challenge(realm, self)),
                 Challenge::None => None,
             })
             .collect();
@@ -276,6 +289,33 @@ fn bearer_challenge(error: Option<(&str, &str, Option<&str>)>) -> String {
         )
         }
     }
+}
+
+/// Signed requests (RFC 9421): the realm, and the refusal's reason once
+/// something was presented.
+fn signature_challenge(e: GatewayError) -> String {
+    match e {
+        GatewayError::Auth(AuthFailure::Missing) => "Signature realm=\"sealgate\"".to_string(),
+        e => format!("Signature realm=\"sealgate\", error=\"{}\"", e.reason()),
+    }
+}
+
+/// RFC 5849 §3.2 `OAuth realm="..."`, with the OAuth Problem Reporting
+/// extension's `oauth_problem` once something was presented.
+fn oauth_challenge(realm: &str, e: GatewayError) -> String {
+    let problem = match e {
+        GatewayError::Auth(AuthFailure::Missing) => return format!("OAuth realm=\"{realm}\""),
+        GatewayError::Auth(AuthFailure::BadSignature) => "signature_invalid",
+        GatewayError::Auth(AuthFailure::UnknownKid) => "consumer_key_unknown",
+        GatewayError::Auth(AuthFailure::Expired) => "consumer_key_rejected",
+        GatewayError::Auth(AuthFailure::Stale) => "timestamp_refused",
+        GatewayError::Auth(AuthFailure::AlgNotAllowed) => "signature_method_rejected",
+        GatewayError::Auth(AuthFailure::MissingComponent) => "parameter_absent",
+        GatewayError::Admission(Refusal::Replayed) => "nonce_used",
+        GatewayError::Forbidden(_) => "permission_denied",
+        _ => "parameter_rejected",
+    };
+    format!("OAuth realm=\"{realm}\", oauth_problem=\"{problem}\"")
 }
 
 #[cfg(test)]

@@ -25,3 +25,24 @@ pub fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), String> {
     f.write_all(data)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
+
+/// Replaces `path` atomically with `data` (a temporary file in the same
+/// directory, renamed over it), so a reader never sees half a file.
+pub fn write_replace(path: &Path, data: &[u8], mode: u32) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    write_new(&tmp, data, mode)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot replace {}: {e}", path.display())
+    })
+}

@@ -16,6 +16,7 @@ pub mod body;
 pub mod cli;
 pub mod config;
 pub mod conn;
+pub mod digest;
 pub mod envelope;
 pub mod error;
 pub mod forwarding;

@@ -35,6 +35,12 @@ pub enum AuthFailure {
     Inactive,
     /// A `cnf` binding this gateway cannot check (DPoP `jkt`, `jwk`, malformed).
     UnsupportedBinding,
+    /// A signed request that does not cover a required component or parameter.
+    MissingComponent,
+    /// A signature or OAuth timestamp older than the allowed window.
+    Stale,
+    /// A signature without the application tag this route requires.
+    WrongTag,
 }
 
 impl AuthFailure {
@@ -61,6 +67,9 @@ impl AuthFailure {
             AuthFailure::UnknownKey => "unknown_key",
             AuthFailure::Inactive => "inactive",
             AuthFailure::UnsupportedBinding => "unsupported_binding",
+            AuthFailure::MissingComponent => "missing_component",
+            AuthFailure::Stale => "stale",
+            AuthFailure::WrongTag => "wrong_tag",
         }
     }
 
@@ -70,15 +79,15 @@ impl AuthFailure {
             AuthFailure::Missing => "no credentials were presented",
             AuthFailure::Malformed => "the credential is not well-formed",
             AuthFailure::TokenTooLarge => "the token is larger than allowed",
-            AuthFailure::BadSignature => "the token signature is invalid",
-            AuthFailure::UnknownKid => "the token was signed with an unknown key",
+            AuthFailure::BadSignature => "the signature is invalid",
+            AuthFailure::UnknownKid => "the credential names an unknown key",
             AuthFailure::Expired => "the credential has expired",
-            AuthFailure::NotYetValid => "the token is not valid yet",
+            AuthFailure::NotYetValid => "the credential is not valid yet",
             AuthFailure::WrongIssuer => {
                 "the token was issued by an issuer this route does not accept"
             }
             AuthFailure::WrongAudience => "the token is not meant for this audience",
-            AuthFailure::AlgNotAllowed => "the token's algorithm is not allowed",
+            AuthFailure::AlgNotAllowed => "the credential's algorithm is not allowed",
             AuthFailure::UntrustedHeader => {
                 "the token names its own key (jku, x5u, jwk, x5c), which is never trusted"
             }
@@ -100,6 +109,11 @@ impl AuthFailure {
             AuthFailure::UnsupportedBinding => {
                 "the token is bound to a key in a way this gateway does not check"
             }
+            AuthFailure::MissingComponent => {
+                "the signature does not cover a required component or parameter"
+            }
+            AuthFailure::Stale => "the signature is too old or its timestamp is out of range",
+            AuthFailure::WrongTag => "the signature is not tagged for this application",
         }
     }
 }

@@ -5,9 +5,11 @@
 use super::failure::AuthError;
 use super::principal::Principal;
 use crate::conn::ClientCert;
+use crate::digest::BodyCheck;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
@@ -55,25 +57,71 @@ impl<'a> Attempt<'a> {
         self.client_cert = cert;
         self
     }
+
+    pub fn with_body(mut self, body: Option<&'a Bytes>) -> Attempt<'a> {
+        self.body = body;
+        self
+    }
 }
 
-/// A successful verification.
+/// A successful verification: who, and what the rest of the request still
+/// owes (a body that must match its digest, a nonce the store must not have
+/// seen, a response to sign).
 #[non_exhaustive]
 pub struct Verdict {
     pub principal: Principal,
+    /// The body must hash to this; `buffer`: checked before forwarding.
+    pub body: Option<BodyRequirement>,
+    /// Single use: this key must be new to the store, remembered this long.
+    pub replay: Option<(String, Duration)>,
+    /// Sign the response (RFC 9421 §2.4) for this signed request.
+    pub respond: Option<crate::authn::signature::ResponseSigning>,
+}
+
+/// A body check the pipeline runs while (or before) forwarding.
+pub struct BodyRequirement {
+    pub check: BodyCheck,
+    pub buffer: bool,
 }
 
 impl Verdict {
     pub(in crate::authn) fn of(principal: Principal) -> Verdict {
-        Verdict { principal }
+        Verdict {
+            principal,
+            body: None,
+            replay: None,
+            respond: None,
+        }
+    }
+
+    pub(in crate::authn) fn with_body_check(mut self, check: BodyCheck, buffer: bool) -> Verdict {
+        self.body = Some(BodyRequirement { check, buffer });
+        self
+    }
+
+    pub(in crate::authn) fn with_replay_key(mut self, key: String, ttl: Duration) -> Verdict {
+        self.replay = Some((key, ttl));
+        self
+    }
+
+    pub(in crate::authn) fn with_response_signing(
+        mut self,
+        signing: crate::authn::signature::ResponseSigning,
+    ) -> Verdict {
+        self.respond = Some(signing);
+        self
     }
 }
 
 /// What a kind puts in `WWW-Authenticate` (RFC 9110 §11.6.1) when it refuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Challenge {
     /// RFC 6750 bearer tokens: JWTs, API keys, introspected tokens.
     Bearer,
+    /// RFC 9421 signed requests.
+    Signature,
+    /// RFC 5849 §3.2 (`OAuth realm="..."`).
+    OAuth { realm: std::sync::Arc<str> },
     /// No HTTP challenge: the credential is a TLS client certificate.
     None,
 }
@@ -94,10 +142,19 @@ pub(crate) trait Kind {
     fn catch_all(&self) -> bool {
         false
     }
+    /// The credential is (partly) in the body: the pipeline reads the body,
+    /// bounded by the route's limit, before verifying (OAuth 1.0a forms).
+    fn needs_body(&self, _headers: &HeaderMap) -> bool {
+        false
+    }
     async fn verify(&self, at: &Attempt<'_>) -> Result<Verdict, AuthError>;
     fn challenge(&self) -> Challenge;
     /// Removes this kind's own credential (a cookie, a header) before forwarding.
     fn strip(&self, _headers: &mut HeaderMap) {}
+    /// Query parameters with this prefix are this kind's credential (`oauth_`).
+    fn query_prefix(&self) -> Option<&'static str> {
+        None
+    }
     /// What keeps this kind from verifying, for `/readyz`.
     fn not_ready(&self) -> Option<String> {
         None

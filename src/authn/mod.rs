@@ -16,18 +16,21 @@
 pub mod api_key;
 mod binding;
 mod cache;
+pub mod credentials;
 pub mod extract;
 mod failure;
 pub mod introspect;
 pub mod jwt;
 mod kind;
 pub mod mtls;
+pub mod oauth1;
 mod principal;
 pub mod settings;
+pub mod signature;
 
 pub use failure::{AuthError, AuthFailure, Dependency};
 pub(crate) use kind::Kind;
-pub use kind::{unix_now, Attempt, Challenge, Verdict};
+pub use kind::{unix_now, Attempt, BodyRequirement, Challenge, Verdict};
 pub use principal::{Binding, Identity, Principal};
 
 use http::HeaderMap;
@@ -40,6 +43,8 @@ pub enum Authenticator {
     Mtls(mtls::MtlsAuthenticator),
     ApiKey(api_key::ApiKeyAuthenticator),
     Introspection(Arc<introspect::Introspector>),
+    HttpSignature(signature::HttpSignatureAuthenticator),
+    OAuth1(oauth1::OAuth1Authenticator),
 }
 
 macro_rules! dispatch {
@@ -49,6 +54,8 @@ macro_rules! dispatch {
             Authenticator::Mtls($a) => $e,
             Authenticator::ApiKey($a) => $e,
             Authenticator::Introspection($a) => $e,
+            Authenticator::HttpSignature($a) => $e,
+            Authenticator::OAuth1($a) => $e,
         }
     };
 }
@@ -72,6 +79,10 @@ impl Authenticator {
             S::Introspection(s) => Authenticator::Introspection(introspect::Introspector::build(
                 name, s, keys, metrics,
             )?),
+            S::HttpSignature(s) => {
+                Authenticator::HttpSignature(signature::HttpSignatureAuthenticator::new(name, s))
+            }
+            S::OAuth1(s) => Authenticator::OAuth1(oauth1::OAuth1Authenticator::new(name, s)),
         })
     }
 
@@ -81,7 +92,17 @@ impl Authenticator {
             Authenticator::Jwt(j) => Some(&j.settings.token_from),
             Authenticator::ApiKey(k) => Some(k.token_source()),
             Authenticator::Introspection(i) => Some(i.token_source()),
-            Authenticator::Mtls(_) => None,
+            Authenticator::Mtls(_) | Authenticator::HttpSignature(_) | Authenticator::OAuth1(_) => {
+                None
+            }
+        }
+    }
+
+    /// The largest response a signing authenticator will buffer to sign.
+    pub fn max_signed_response(&self) -> Option<u64> {
+        match self {
+            Authenticator::HttpSignature(s) => s.max_signed_response(),
+            _ => None,
         }
     }
 
@@ -110,6 +131,8 @@ impl Authenticator {
             Authenticator::Mtls(_) => "mtls",
             Authenticator::ApiKey(_) => "api-key",
             Authenticator::Introspection(_) => "introspection",
+            Authenticator::HttpSignature(_) => "http-signature",
+            Authenticator::OAuth1(_) => "oauth1",
         }
     }
     pub fn presents(&self, at: &Attempt<'_>) -> bool {
@@ -129,6 +152,12 @@ impl Authenticator {
     }
     pub fn strip(&self, headers: &mut HeaderMap) {
         dispatch!(self, a => a.strip(headers))
+    }
+    pub fn needs_body(&self, headers: &HeaderMap) -> bool {
+        dispatch!(self, a => a.needs_body(headers))
+    }
+    pub fn query_prefix(&self) -> Option<&'static str> {
+        dispatch!(self, a => a.query_prefix())
     }
     pub fn not_ready(&self) -> Option<String> {
         dispatch!(self, a => a.not_ready())
@@ -154,9 +183,9 @@ impl std::fmt::Debug for Authenticator {
 pub async fn authenticate(
     authenticators: &[Arc<Authenticator>],
     at: &Attempt<'_>,
-) -> Result<Principal, AuthError> {
+) -> Result<Verdict, AuthError> {
     let chosen = choose(authenticators, at)?;
-    chosen.verify(at).await.map(|v| v.principal)
+    chosen.verify(at).await
 }
 
 fn choose<'a>(

@@ -17,6 +17,8 @@ pub enum AuthnSettings {
     Mtls(super::mtls::MtlsSettings),
     ApiKey(super::api_key::ApiKeySettings),
     Introspection(super::introspect::IntrospectionSettings),
+    HttpSignature(super::signature::settings::HttpSignatureSettings),
+    OAuth1(super::oauth1::settings::OAuth1Settings),
 }
 
 impl AuthnSettings {
@@ -47,6 +49,12 @@ pub fn authenticator(
         }
         AuthenticatorFile::Introspection(i) => {
             AuthnSettings::Introspection(super::introspect::settings(d, name, i)?)
+        }
+        AuthenticatorFile::HttpSignature(h) => {
+            AuthnSettings::HttpSignature(super::signature::settings::settings(d, name, h)?)
+        }
+        AuthenticatorFile::Oauth1(o) => {
+            AuthnSettings::OAuth1(super::oauth1::settings::settings(d, name, o)?)
         }
     };
     Some(AuthenticatorSettings {

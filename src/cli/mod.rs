@@ -2,6 +2,7 @@
 //! `token mint`, `token verify` and `api-key`.
 
 pub mod api_key;
+pub mod credentials;
 pub mod ohttp;
 pub mod token;
 pub mod verify;
@@ -58,6 +59,11 @@ pub enum Command {
     ApiKey {
         #[command(subcommand)]
         command: api_key::ApiKeyCommand,
+    },
+    /// Signed-request credentials (RFC 9421, OAuth 1.0a): secrets encrypted at rest.
+    Credentials {
+        #[command(subcommand)]
+        command: credentials::CredentialsCommand,
     },
     /// Development tokens: mint one, or explain why one is accepted or rejected.
     Token {

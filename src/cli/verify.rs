@@ -144,7 +144,12 @@ async fn check(cfg: Config, route: &str, token: &str) -> u8 {
     let headers = presented(&entry.authn, token);
     let (method, target) = (http::Method::GET, http::Uri::from_static("/"));
     let at = authn::Attempt::new(&method, &target, "localhost", &headers, unix_now());
-    report(authn::authenticate(&entry.authn, &at).await, entry)
+    report(
+        authn::authenticate(&entry.authn, &at)
+            .await
+            .map(|v| v.principal),
+        entry,
+    )
 }
 
 fn report(result: Result<authn::Principal, authn::AuthError>, entry: &RouteEntry) -> u8 {

@@ -35,6 +35,8 @@ pub enum AuthenticatorFile {
     Mtls(MtlsFile),
     ApiKey(ApiKeyFile),
     Introspection(IntrospectionFile),
+    HttpSignature(HttpSignatureFile),
+    Oauth1(OAuth1File),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -172,4 +174,57 @@ mod tests {
             "{e}"
         );
     }
+}
+
+/// `kind = "http-signature"`: RFC 9421 HTTP Message Signatures.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSignatureFile {
+    /// The credentials file (HMAC secrets sealed under `kek`, public keys).
+    #[serde(default, deserialize_with = "lenient")]
+    pub credentials: Option<String>,
+    /// `env:`/`file:` reference to the key-encryption key.
+    #[serde(default, deserialize_with = "lenient")]
+    pub kek: Option<String>,
+    /// Verify only the signature with this label (default: any that verifies).
+    #[serde(default, deserialize_with = "lenient")]
+    pub label: Option<String>,
+    /// Components every signature must cover (default @method @authority @path
+    /// @query, and content-digest when the request has a body).
+    pub required_components: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub max_age: Option<String>,
+    /// How far in the future `created` may be (clock skew).
+    #[serde(default, deserialize_with = "lenient")]
+    pub leeway: Option<String>,
+    pub require_nonce: Option<bool>,
+    /// The application tag a signature must carry.
+    #[serde(default, deserialize_with = "lenient")]
+    pub tag: Option<String>,
+    /// "stream" (default): the body is checked as it is forwarded; "buffer":
+    /// before anything is forwarded.
+    #[serde(default, deserialize_with = "lenient")]
+    pub verify_body: Option<String>,
+    /// Sign responses (RFC 9421 §2.4) with the gateway's assertion key.
+    pub sign_responses: Option<bool>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub max_signed_response: Option<String>,
+}
+
+/// `kind = "oauth1"`: 2-legged OAuth 1.0a (RFC 5849).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth1File {
+    #[serde(default, deserialize_with = "lenient")]
+    pub credentials: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub kek: Option<String>,
+    /// The realm in `WWW-Authenticate: OAuth realm="..."`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub realm: Option<String>,
+    /// How far `oauth_timestamp` may be from now (default 300 s).
+    #[serde(default, deserialize_with = "lenient")]
+    pub timestamp_window: Option<String>,
+    /// Require `oauth_body_hash` on requests with a non-form body.
+    pub require_body_hash: Option<bool>,
 }

@@ -5,7 +5,10 @@
 //! validator in `mod.rs` parses them so it can report every problem at once
 //! with its key path.
 
-pub use super::authn_file::{ApiKeyFile, AuthenticatorFile, IntrospectionFile, JwtFile, MtlsFile};
+pub use super::authn_file::{
+    ApiKeyFile, AuthenticatorFile, HttpSignatureFile, IntrospectionFile, JwtFile, MtlsFile,
+    OAuth1File,
+};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 

@@ -17,6 +17,8 @@ pub struct AssertionSigner {
     issuer: String,
     ttl: Duration,
     jwks: bytes::Bytes,
+    /// The key's id in the JWKS (RFC 7638 thumbprint), also the `keyid` of response signatures.
+    kid: String,
 }
 
 impl AssertionSigner {
@@ -50,12 +52,30 @@ impl AssertionSigner {
             issuer: cfg.issuer.clone(),
             ttl: cfg.ttl,
             jwks: jwks.into(),
+            kid: header.kid.clone().unwrap_or_default(),
         })
     }
 
     /// The JWKS document published on the admin listener.
     pub fn jwks(&self) -> bytes::Bytes {
         self.jwks.clone()
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The key's RFC 9421 algorithm name (section 6.2.2).
+    pub fn http_signature_alg(&self) -> &'static str {
+        match self.key.algorithm() {
+            jsonwebtoken::Algorithm::EdDSA => "ed25519",
+            _ => "ecdsa-p256-sha256",
+        }
+    }
+
+    /// Signs raw bytes (an RFC 9421 signature base) with the assertion key.
+    pub fn sign_bytes(&self, input: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(self.key.sign(input)?.as_ref().to_vec())
     }
 
     /// Signs an assertion about `p` for the upstream named `audience`.

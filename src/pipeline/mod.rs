@@ -5,6 +5,7 @@
 //! (open) -> route (limits, host, path) -> sealed rule -> authenticate +
 //! authorize -> admission -> rewrite (`rewrite`) -> forward -> (seal).
 
+mod body;
 mod checks;
 mod rewrite;
 
@@ -13,7 +14,7 @@ use rewrite::Target;
 
 use crate::access::AccessRecord;
 use crate::admission;
-use crate::authn::{self, unix_now, Attempt, AuthError, Principal};
+use crate::authn::{self, unix_now, Attempt, AuthError, Verdict};
 use crate::body::{AccountedBody, LimitedBody, ReqBody, ResBody};
 use crate::conn::ConnInfo;
 use crate::envelope::{Opening, Sealing};
@@ -137,12 +138,6 @@ pub async fn process(
     let rc = &target.route.config;
     let now = unix_now();
     sealed_rule(gw, state, rc, &req, sealing, now).await?;
-    let principal = authenticate(gw, state, conn, &target, &req, sealing, now).await?;
-    if let Some(p) = &principal {
-        record.subject = Some(p.subject().to_string());
-        crate::authz::authorize(rc, p).map_err(GatewayError::Forbidden)?;
-    }
-    admission::after_auth(state, gw, rc, principal.as_ref(), conn.peer.ip(), now).await?;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -151,11 +146,42 @@ pub async fn process(
     if declared.is_some_and(|n| n > rc.max_request_body) {
         return Err(GatewayError::BodyTooLarge);
     }
-    let (mut parts, body) = req.into_parts();
+    let (mut parts, mut body) = req.into_parts();
+    // A kind that verifies parameters in the body (OAuth 1.0a forms) sees it whole.
+    let early = if target
+        .route
+        .authn
+        .iter()
+        .any(|a| a.needs_body(&parts.headers))
+    {
+        let bytes = body::read(body, rc.max_request_body).await?;
+        body = body::replay(bytes.clone());
+        Some(bytes)
+    } else {
+        None
+    };
+    let verdict = authenticate(
+        gw,
+        state,
+        conn,
+        &target,
+        &parts,
+        early.as_ref(),
+        sealing,
+        now,
+    )
+    .await?;
+    let principal = verdict.as_ref().map(|v| &v.principal);
+    if let Some(p) = principal {
+        record.subject = Some(p.subject().to_string());
+        crate::authz::authorize(rc, p).map_err(GatewayError::Forbidden)?;
+    }
+    let replay = verdict.as_ref().and_then(|v| v.replay.as_ref());
+    admission::after_auth(state, gw, rc, principal, replay, conn.peer.ip(), now).await?;
     let seen = rewrite::Seen {
         conn,
         request_id,
-        principal: principal.as_ref(),
+        principal,
         sealed: sealing.is_some(),
         now,
     };
@@ -163,14 +189,44 @@ pub async fn process(
     let counter = Arc::new(AtomicU64::new(0));
     record.bytes_in = Some(counter.clone());
     let body: ReqBody = LimitedBody::new(body, rc.max_request_body, counter).boxed();
+    let body_check = verdict.as_ref().and_then(|v| v.body.as_ref());
+    let body = body::check(body, body_check, rc.max_request_body).await?;
     let upstream = gw
         .upstreams
         .get(&rc.upstream)
         .ok_or(GatewayError::UpstreamFailed)?;
     record.upstream = Some(upstream.name.clone());
-    Ok(upstream
+    let response = upstream
         .forward(Request::from_parts(parts, body), &state.metrics)
-        .await?)
+        .await?;
+    match verdict.as_ref().and_then(|v| v.respond.as_ref()) {
+        Some(signing) => sign_response(gw, &target, signing, response, now).await,
+        None => Ok(response),
+    }
+}
+
+/// Signs the upstream's answer to a signed request (RFC 9421 §2.4).
+async fn sign_response(
+    gw: &Gateway,
+    target: &Target,
+    signing: &authn::signature::ResponseSigning,
+    response: Response<ResBody>,
+    now: u64,
+) -> Result<Response<ResBody>, GatewayError> {
+    let signer = gw
+        .assertion
+        .as_ref()
+        .ok_or(GatewayError::ResponseNotSigned)?;
+    let max = target
+        .route
+        .authn
+        .iter()
+        .find_map(|a| a.max_signed_response())
+        .unwrap_or(8 << 20);
+    signing
+        .sign(response, signer, max, now)
+        .await
+        .map_err(|_| GatewayError::ResponseNotSigned)
 }
 
 fn route<B>(
@@ -228,15 +284,17 @@ async fn sealed_rule<B>(
 }
 
 /// Authentication: any-of the route's authenticators; `None` on an anonymous route.
-async fn authenticate<B>(
+#[allow(clippy::too_many_arguments)]
+async fn authenticate(
     gw: &Gateway,
     state: &Shared,
     conn: &ConnInfo,
     target: &Target,
-    req: &Request<B>,
+    req: &http::request::Parts,
+    body: Option<&bytes::Bytes>,
     sealing: Option<&Sealing>,
     now: u64,
-) -> Result<Option<Principal>, GatewayError> {
+) -> Result<Option<Verdict>, GatewayError> {
     let rc = &target.route.config;
     if rc.auth == RouteAuth::Anonymous {
         return Ok(None);
@@ -245,16 +303,11 @@ async fn authenticate<B>(
     admission::before_auth(state, ip)?;
     // Inside an envelope the TLS peer is the relay: its certificate says nothing of the client.
     let cert = conn.client_cert.as_deref().filter(|_| sealing.is_none());
-    let at = Attempt::new(
-        req.method(),
-        req.uri(),
-        &target.authority,
-        req.headers(),
-        now,
-    )
-    .with_client_cert(cert);
-    let p = match authn::authenticate(&target.route.authn, &at).await {
-        Ok(p) => p,
+    let at = Attempt::new(&req.method, &req.uri, &target.authority, &req.headers, now)
+        .with_client_cert(cert)
+        .with_body(body);
+    let verdict = match authn::authenticate(&target.route.authn, &at).await {
+        Ok(v) => v,
         Err(e) => {
             if matches!(e, AuthError::Rejected(_)) {
                 admission::auth_failed(state, gw, ip).await;
@@ -262,7 +315,7 @@ async fn authenticate<B>(
             return Err(e.into());
         }
     };
-    Ok(Some(p))
+    Ok(Some(verdict))
 }
 
 fn boxed(b: Incoming) -> ReqBody {

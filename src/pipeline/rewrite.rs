@@ -60,7 +60,21 @@ pub fn request(
     }
     let path = &target.path;
     let strip = &gw.config.identity.strip_query;
-    parts.uri = match parts.uri.query().map(|q| without_params(q, strip)) {
+    let prefixes: Vec<&str> = if rc.forward_credentials {
+        Vec::new()
+    } else {
+        target
+            .route
+            .authn
+            .iter()
+            .filter_map(|a| a.query_prefix())
+            .collect()
+    };
+    parts.uri = match parts
+        .uri
+        .query()
+        .map(|q| without_params(q, strip, &prefixes))
+    {
         Some(q) if !q.is_empty() => format!("{path}?{q}").parse(),
         _ => path.parse(),
     }
@@ -72,13 +86,18 @@ pub fn request(
 /// percent-decoding, so `access%5Ftoken` goes too): a token in a URL is never
 /// used to authenticate (RFC 6750 §2.3 is not supported) and must not reach a
 /// backend or its logs. Unchanged, and not copied, when nothing matches.
-fn without_params<'q>(query: &'q str, names: &[String]) -> std::borrow::Cow<'q, str> {
+fn without_params<'q>(
+    query: &'q str,
+    names: &[String],
+    prefixes: &[&str],
+) -> std::borrow::Cow<'q, str> {
     let doomed = |pair: &str| {
         let key = pair.split('=').next().unwrap_or(pair);
         let key = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
         names.iter().any(|n| key.as_ref() == n.as_str())
+            || prefixes.iter().any(|p| key.starts_with(p))
     };
-    if names.is_empty() || !query.split('&').any(doomed) {
+    if (names.is_empty() && prefixes.is_empty()) || !query.split('&').any(doomed) {
         return std::borrow::Cow::Borrowed(query);
     }
     let kept: Vec<&str> = query.split('&').filter(|p| !doomed(p)).collect();
@@ -124,11 +143,21 @@ mod tests {
     #[test]
     fn tokens_in_queries_are_removed_whatever_their_spelling() {
         let names = vec!["access_token".to_string()];
-        assert_eq!(without_params("a=1&b=2", &names), "a=1&b=2");
-        assert_eq!(without_params("a=1&access_token=x&b=2", &names), "a=1&b=2");
-        assert_eq!(without_params("access%5Ftoken=x", &names), "");
-        assert_eq!(without_params("access_token&a", &names), "a");
-        assert_eq!(without_params("access_tokens=1", &names), "access_tokens=1");
-        assert_eq!(without_params("access_token=x", &[]), "access_token=x");
+        assert_eq!(without_params("a=1&b=2", &names, &[]), "a=1&b=2");
+        assert_eq!(
+            without_params("a=1&access_token=x&b=2", &names, &[]),
+            "a=1&b=2"
+        );
+        assert_eq!(without_params("access%5Ftoken=x", &names, &[]), "");
+        assert_eq!(without_params("access_token&a", &names, &[]), "a");
+        assert_eq!(
+            without_params("access_tokens=1", &names, &[]),
+            "access_tokens=1"
+        );
+        assert_eq!(without_params("access_token=x", &[], &[]), "access_token=x");
+        assert_eq!(
+            without_params("a=1&oauth_nonce=x&oauth%5Fsignature=y", &[], &["oauth_"]),
+            "a=1"
+        );
     }
 }

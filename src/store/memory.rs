@@ -71,9 +71,19 @@ impl MemoryStore {
             .collect()
     }
 
+    /// Inserts `key` unless present: true when it was new.
+    fn first_use(&self, key: String, ttl: Duration) -> bool {
+        let entry = self.cache.entry(key).or_insert_with(|| Entry {
+            value: Arc::from("1"),
+            ttl: ttl.max(Duration::from_millis(1)),
+        });
+        entry.is_fresh()
+    }
+
     pub fn run(&self, b: &Batch<'_>) -> Outcome {
         let mut out = Outcome {
             first_use: true,
+            nonce_fresh: true,
             ..Outcome::default()
         };
         if let Some((jti, sub)) = b.revocation {
@@ -81,11 +91,10 @@ impl MemoryStore {
             out.subject_not_before = self.get(&sub_key(sub)).and_then(|v| v.parse().ok());
         }
         if let Some((jti, ttl)) = b.single_use {
-            let entry = self.cache.entry(used_key(jti)).or_insert_with(|| Entry {
-                value: Arc::from("1"),
-                ttl: ttl.max(Duration::from_millis(1)),
-            });
-            out.first_use = entry.is_fresh();
+            out.first_use = self.first_use(used_key(jti), ttl);
+        }
+        if let Some((nonce, ttl)) = b.nonce {
+            out.nonce_fresh = self.first_use(used_key(nonce), ttl);
         }
         if let Some((key, rate)) = b.rate {
             let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);

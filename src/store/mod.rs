@@ -62,6 +62,8 @@ pub struct Batch<'a> {
     pub single_use: Option<(&'a str, Duration)>,
     /// One rate-limit step on this key.
     pub rate: Option<(&'a str, Rate)>,
+    /// A signed request's nonce key: new, or a replay.
+    pub nonce: Option<(&'a str, Duration)>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -71,6 +73,8 @@ pub struct Outcome {
     pub subject_not_before: Option<u64>,
     /// False when the single-use `jti` had been seen before.
     pub first_use: bool,
+    /// False when the nonce had been seen before.
+    pub nonce_fresh: bool,
     /// `Some(wait)` when the rate limit refused the request.
     pub retry_after: Option<Duration>,
 }

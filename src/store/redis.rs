@@ -144,10 +144,10 @@ impl RedisStore {
                 .cmd("GET")
                 .arg(self.key(&sub_key(sub)));
         }
-        if let Some((jti, ttl)) = b.single_use {
+        for (key, ttl) in b.single_use.iter().chain(b.nonce.iter()) {
             let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
             pipe.cmd("SET")
-                .arg(self.key(&used_key(jti)))
+                .arg(self.key(&used_key(key)))
                 .arg(1)
                 .arg("NX")
                 .arg("PX")
@@ -169,6 +169,7 @@ impl RedisStore {
         let mut next = || replies.pop().unwrap_or(redis::Value::Nil);
         let mut out = Outcome {
             first_use: true,
+            nonce_fresh: true,
             ..Outcome::default()
         };
         if let Some((jti, _)) = b.revocation {
@@ -180,6 +181,9 @@ impl RedisStore {
         }
         if b.single_use.is_some() {
             out.first_use = !matches!(next(), redis::Value::Nil);
+        }
+        if b.nonce.is_some() {
+            out.nonce_fresh = !matches!(next(), redis::Value::Nil);
         }
         if b.rate.is_some() {
             let (allowed, wait): (i64, i64) =

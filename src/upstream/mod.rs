@@ -41,6 +41,8 @@ pub enum ForwardError {
     /// The client's body grew past the route's limit while streaming.
     BodyTooLarge,
     ClientBodyAborted,
+    /// The client's body did not match its signed digest; the upstream request was aborted.
+    DigestMismatch,
 }
 
 impl ForwardError {
@@ -191,6 +193,9 @@ fn classify_body_error(e: &(dyn std::error::Error + 'static)) -> ForwardError {
     while let Some(err) = source {
         if err.is::<BodyTooLarge>() {
             return ForwardError::BodyTooLarge;
+        }
+        if err.is::<crate::digest::DigestMismatch>() {
+            return ForwardError::DigestMismatch;
         }
         if err
             .downcast_ref::<hyper::Error>()

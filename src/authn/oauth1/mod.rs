@@ -1,0 +1,296 @@
+//! `kind = "oauth1"`: 2-legged OAuth 1.0a (RFC 5849) for partners bound to it.
+//!
+//! Protocol parameters come from the `Authorization: OAuth` header, the query
+//! or an `application/x-www-form-urlencoded` body (read, bounded, before
+//! verifying, and forwarded unchanged); each may appear once. The consumer
+//! key chooses the credential, whose configured methods decide: PLAINTEXT is
+//! never accepted. The timestamp must be within the window and the nonce new
+//! for that consumer (store, shared by replicas). `oauth_body_hash` (the OAuth
+//! Request Body Hash extension) becomes a body check like `Content-Digest`.
+
+mod base;
+pub mod settings;
+
+pub use base::encode;
+
+use super::credentials::{Algorithm, KeyKind};
+use super::failure::{AuthError, AuthFailure};
+use super::kind::{Attempt, Challenge, Kind, Verdict};
+use super::principal::{Identity, Principal};
+use crate::digest::{BodyCheck, DigestAlg};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use http::{header, HeaderMap};
+use serde_json::Value;
+use settings::OAuth1Settings;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Most protocol and request parameters considered, so a request is bounded.
+const MAX_PARAMS: usize = 256;
+
+pub struct OAuth1Authenticator {
+    name: Arc<str>,
+    settings: OAuth1Settings,
+}
+
+/// The protocol parameters, once each.
+struct Protocol {
+    consumer_key: String,
+    method: String,
+    signature: String,
+    timestamp: String,
+    nonce: Option<String>,
+    token: Option<String>,
+    version: Option<String>,
+    body_hash: Option<String>,
+}
+
+impl OAuth1Authenticator {
+    pub fn new(name: &str, settings: &OAuth1Settings) -> OAuth1Authenticator {
+        OAuth1Authenticator {
+            name: Arc::from(name),
+            settings: settings.clone(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Every parameter of the request (§3.4.1.3.1), and whether a form body carried some.
+    fn parameters(&self, at: &Attempt<'_>) -> Result<Vec<(String, String)>, AuthFailure> {
+        let mut params = Vec::new();
+        if let Some(h) = oauth_header(at.headers) {
+            let found = base::header_params(h).ok_or(AuthFailure::Malformed)?;
+            params.extend(found.into_iter().filter(|(k, _)| k != "realm"));
+        }
+        if let Some(q) = at.target.query() {
+            params.extend(base::form_params(q.as_bytes()));
+        }
+        if is_form(at.headers) {
+            if let Some(body) = at.body {
+                params.extend(base::form_params(body));
+            }
+        }
+        if params.len() > MAX_PARAMS {
+            return Err(AuthFailure::TokenTooLarge);
+        }
+        Ok(params)
+    }
+
+    fn principal(&self, cred: &super::credentials::Credential, ts: u64) -> Principal {
+        let mut claims = cred.claims.clone();
+        if !cred.scopes.is_empty() {
+            claims.insert("scope".into(), Value::from(cred.scopes.join(" ")));
+        }
+        let identity = Identity {
+            subject: cred.id.clone(),
+            claims,
+            issued_at: Some(ts),
+            ..Identity::default()
+        };
+        Principal::new(self.name.clone(), "oauth1", Arc::new(identity))
+    }
+
+    fn verify_sync(&self, at: &Attempt<'_>) -> Result<Verdict, AuthFailure> {
+        let s = &self.settings;
+        let params = self.parameters(at)?;
+        let p = protocol(&params)?;
+        let alg = Algorithm::parse(&p.method)
+            .filter(|a| a.is_oauth())
+            .ok_or(AuthFailure::AlgNotAllowed)?;
+        if p.version.as_deref().is_some_and(|v| v != "1.0")
+            || p.token.as_deref().is_some_and(|t| !t.is_empty())
+        {
+            return Err(AuthFailure::Malformed);
+        }
+        let ts: u64 = p.timestamp.parse().map_err(|_| AuthFailure::Malformed)?;
+        if ts.abs_diff(at.now) > s.timestamp_window.as_secs() {
+            return Err(AuthFailure::Stale);
+        }
+        let nonce = p
+            .nonce
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .ok_or(AuthFailure::MissingComponent)?;
+        let cred = s
+            .credentials
+            .set
+            .get(&p.consumer_key)
+            .ok_or(AuthFailure::UnknownKid)?;
+        let body_check = self.body_check(at, &p, alg)?;
+        let scheme = at.target.scheme_str().unwrap_or("https");
+        let uri = base::base_uri(scheme, at.authority, at.target.path());
+        let base = base::base_string(at.method.as_str(), &uri, &params);
+        let signature = STANDARD
+            .decode(&p.signature)
+            .map_err(|_| AuthFailure::Malformed)?;
+        match alg.key_kind() {
+            KeyKind::Hmac => cred.verify_oauth_hmac(alg, at.now, base.as_bytes(), &signature)?,
+            _ => cred.verify(alg, at.now, base.as_bytes(), &signature)?,
+        }
+        let ttl = s.timestamp_window * 2 + std::time::Duration::from_secs(1);
+        let mut verdict = Verdict::of(self.principal(cred, ts))
+            .with_replay_key(replay_key(&self.name, &p.consumer_key, nonce), ttl);
+        if let Some(check) = body_check {
+            verdict = verdict.with_body_check(check, false);
+        }
+        Ok(verdict)
+    }
+
+    /// `oauth_body_hash`: checked against a non-form body (SHA-1 for the *-SHA1
+    /// methods, SHA-256 for *-SHA256); never with a form body.
+    fn body_check(
+        &self,
+        at: &Attempt<'_>,
+        p: &Protocol,
+        alg: Algorithm,
+    ) -> Result<Option<BodyCheck>, AuthFailure> {
+        let form = is_form(at.headers);
+        let Some(hash) = &p.body_hash else {
+            let has_body = at.headers.contains_key(header::TRANSFER_ENCODING)
+                || at
+                    .headers
+                    .get(header::CONTENT_LENGTH)
+                    .is_some_and(|v| v.as_bytes() != b"0");
+            if self.settings.require_body_hash && !form && has_body {
+                return Err(AuthFailure::MissingComponent);
+            }
+            return Ok(None);
+        };
+        if form {
+            return Err(AuthFailure::Malformed);
+        }
+        let digest = match alg {
+            Algorithm::OAuthHmacSha1 | Algorithm::OAuthRsaSha1 => DigestAlg::Sha1,
+            _ => DigestAlg::Sha256,
+        };
+        let expected = STANDARD.decode(hash).map_err(|_| AuthFailure::Malformed)?;
+        Ok(BodyCheck::new(vec![(digest, expected)]))
+    }
+}
+
+/// The protocol parameters, each at most once across header, query and body.
+fn protocol(params: &[(String, String)]) -> Result<Protocol, AuthFailure> {
+    let mut seen: Vec<&str> = Vec::new();
+    for (k, _) in params.iter().filter(|(k, _)| k.starts_with("oauth_")) {
+        if seen.contains(&k.as_str()) {
+            return Err(AuthFailure::Malformed);
+        }
+        seen.push(k);
+    }
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let need = |name: &str| get(name).ok_or(AuthFailure::MissingComponent);
+    Ok(Protocol {
+        consumer_key: need("oauth_consumer_key")?,
+        method: need("oauth_signature_method")?,
+        signature: need("oauth_signature")?,
+        timestamp: need("oauth_timestamp")?,
+        nonce: get("oauth_nonce"),
+        token: get("oauth_token"),
+        version: get("oauth_version"),
+        body_hash: get("oauth_body_hash"),
+    })
+}
+
+fn oauth_header(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.len() >= 5 && v.as_bytes()[..5].eq_ignore_ascii_case(b"oauth"))
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+fn has_query_signature(at: &Attempt<'_>) -> bool {
+    at.target.query().is_some_and(|q| {
+        base::form_params(q.as_bytes())
+            .iter()
+            .any(|(k, _)| k == "oauth_signature")
+    })
+}
+
+fn replay_key(authenticator: &str, consumer: &str, nonce: &str) -> String {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for part in [consumer, "\0", nonce] {
+        ctx.update(part.as_bytes());
+    }
+    format!(
+        "oauth1:{authenticator}:{}",
+        hex::encode(ctx.finish().as_ref())
+    )
+}
+
+impl Kind for OAuth1Authenticator {
+    fn presents(&self, at: &Attempt<'_>) -> bool {
+        oauth_header(at.headers).is_some()
+            || has_query_signature(at)
+            || (is_form(at.headers)
+                && at.body.is_some_and(|b| {
+                    base::form_params(b)
+                        .iter()
+                        .any(|(k, _)| k == "oauth_signature")
+                }))
+    }
+
+    fn needs_body(&self, headers: &HeaderMap) -> bool {
+        is_form(headers)
+    }
+
+    async fn verify(&self, at: &Attempt<'_>) -> Result<Verdict, AuthError> {
+        if !self.presents(at) {
+            return Err(AuthFailure::Missing.into());
+        }
+        Ok(self.verify_sync(at)?)
+    }
+
+    fn challenge(&self) -> Challenge {
+        Challenge::OAuth {
+            realm: self.settings.realm.clone(),
+        }
+    }
+
+    fn strip(&self, headers: &mut HeaderMap) {
+        let oauth = oauth_header(headers).is_some();
+        if oauth {
+            headers.remove(header::AUTHORIZATION);
+        }
+    }
+
+    fn query_prefix(&self) -> Option<&'static str> {
+        Some("oauth_")
+    }
+
+    fn watched_files(&self) -> Vec<PathBuf> {
+        self.settings.credentials.watched.clone()
+    }
+
+    fn log_settings(&self) {
+        let s = &self.settings;
+        tracing::info!(
+            authenticator = %self.name,
+            kind = "oauth1",
+            credentials = %s.credentials.set.path.display(),
+            entries = s.credentials.set.len(),
+            timestamp_window_secs = s.timestamp_window.as_secs(),
+            require_body_hash = s.require_body_hash,
+            "authenticator ready"
+        );
+    }
+}

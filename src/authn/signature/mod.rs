@@ -1,0 +1,352 @@
+//! `kind = "http-signature"`: RFC 9421 HTTP Message Signatures, with RFC 9530
+//! `Content-Digest` for the body.
+//!
+//! The credential is chosen by the signature's `keyid` in the configured
+//! credentials file; its configured algorithm decides (a different `alg`
+//! parameter is refused). A signature must cover the required components, be
+//! recent (`created` within `max_age`, not in the future beyond `leeway`),
+//! unexpired, and carry the configured `tag`; its `nonce` is single-use
+//! through the store. A covered `content-digest` becomes a body check that the
+//! pipeline runs as the body streams (or before forwarding, `verify_body =
+//! "buffer"`). `base` builds the signature base, `respond` signs responses.
+
+pub mod base;
+pub mod respond;
+pub mod settings;
+
+use super::credentials::{Algorithm, Credential};
+use super::failure::{AuthError, AuthFailure};
+use super::kind::{Attempt, Challenge, Kind, Verdict};
+use super::principal::{Identity, Principal};
+use crate::digest::{parse_content_digest, BodyCheck};
+use base::{signature_base, Message, RequestParts};
+use http::{HeaderMap, HeaderName};
+use serde_json::Value;
+use settings::HttpSignatureSettings;
+use sfv::{InnerList, ListEntry};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use respond::ResponseSigning;
+
+pub static SIGNATURE: HeaderName = HeaderName::from_static("signature");
+pub static SIGNATURE_INPUT: HeaderName = HeaderName::from_static("signature-input");
+static CONTENT_DIGEST: HeaderName = HeaderName::from_static("content-digest");
+
+/// Longest `Signature`/`Signature-Input` accepted, and most signatures tried.
+const MAX_FIELD: usize = 8192;
+const MAX_TRIED: usize = 4;
+
+pub struct HttpSignatureAuthenticator {
+    name: Arc<str>,
+    settings: HttpSignatureSettings,
+}
+
+impl HttpSignatureAuthenticator {
+    pub fn new(name: &str, settings: &HttpSignatureSettings) -> HttpSignatureAuthenticator {
+        HttpSignatureAuthenticator {
+            name: Arc::from(name),
+            settings: settings.clone(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn max_signed_response(&self) -> Option<u64> {
+        self.settings
+            .sign_responses
+            .then_some(self.settings.max_signed_response)
+    }
+
+    /// Verifies the signature labelled `label`.
+    fn verify_one(
+        &self,
+        at: &Attempt<'_>,
+        label: &str,
+        covered: &InnerList,
+        signature: &[u8],
+    ) -> Result<Verdict, AuthFailure> {
+        let s = &self.settings;
+        let params = Params::read(covered)?;
+        let cred = s
+            .credentials
+            .set
+            .get(params.keyid)
+            .ok_or(AuthFailure::UnknownKid)?;
+        let alg = algorithm(cred, params.alg)?;
+        if s.tag.as_deref().is_some_and(|t| params.tag != Some(t)) {
+            return Err(AuthFailure::WrongTag);
+        }
+        let created = params.created.ok_or(AuthFailure::MissingComponent)?;
+        if created > at.now + s.leeway.as_secs() {
+            return Err(AuthFailure::NotYetValid);
+        }
+        if at.now.saturating_sub(created) > s.max_age.as_secs() {
+            return Err(AuthFailure::Stale);
+        }
+        if params.expires.is_some_and(|e| at.now >= e) {
+            return Err(AuthFailure::Expired);
+        }
+        if s.require_nonce && params.nonce.is_none() {
+            return Err(AuthFailure::MissingComponent);
+        }
+        self.check_coverage(covered, at)?;
+        let msg = Message {
+            request: RequestParts {
+                method: at.method,
+                target: at.target,
+                authority: at.authority,
+                headers: at.headers,
+            },
+            response: None,
+        };
+        let base = signature_base(covered, &msg).map_err(|e| match e {
+            base::BaseError::Missing => AuthFailure::MissingComponent,
+            base::BaseError::Invalid => AuthFailure::Malformed,
+        })?;
+        cred.verify(alg, at.now, base.as_bytes(), signature)?;
+        let mut verdict = Verdict::of(self.principal(cred, created, params.expires));
+        if let Some(nonce) = params.nonce {
+            let ttl = s.max_age + s.leeway + Duration::from_secs(1);
+            verdict = verdict.with_replay_key(replay_key(&self.name, params.keyid, nonce), ttl);
+        }
+        if covers(covered, "content-digest") {
+            let buffer = s.verify_body == settings::VerifyBody::Buffer;
+            verdict = verdict.with_body_check(body_check(at.headers)?, buffer);
+        }
+        if s.sign_responses {
+            verdict = verdict.with_response_signing(ResponseSigning::new(label, signature));
+        }
+        Ok(verdict)
+    }
+
+    /// Every required component is covered, and `content-digest` too when
+    /// the request has a body (unless the operator chose the list).
+    fn check_coverage(&self, covered: &InnerList, at: &Attempt<'_>) -> Result<(), AuthFailure> {
+        let s = &self.settings;
+        let missing = s.required.iter().any(|r| !covers(covered, r));
+        let body_uncovered =
+            s.default_required && has_body(at) && !covers(covered, "content-digest");
+        if missing || body_uncovered {
+            return Err(AuthFailure::MissingComponent);
+        }
+        Ok(())
+    }
+
+    fn principal(&self, cred: &Credential, created: u64, expires: Option<u64>) -> Principal {
+        let mut claims = cred.claims.clone();
+        if !cred.scopes.is_empty() {
+            claims.insert("scope".into(), Value::from(cred.scopes.join(" ")));
+        }
+        let identity = Identity {
+            subject: cred.id.clone(),
+            claims,
+            expires_at: expires,
+            issued_at: Some(created),
+            ..Identity::default()
+        };
+        Principal::new(self.name.clone(), "http-signature", Arc::new(identity))
+    }
+}
+
+/// The signature parameters this gateway reads (RFC 9421 §2.3).
+struct Params<'a> {
+    keyid: &'a str,
+    alg: Option<&'a str>,
+    created: Option<u64>,
+    expires: Option<u64>,
+    nonce: Option<&'a str>,
+    tag: Option<&'a str>,
+}
+
+impl<'a> Params<'a> {
+    fn read(covered: &'a InnerList) -> Result<Params<'a>, AuthFailure> {
+        let text = |k: &str| -> Result<Option<&'a str>, AuthFailure> {
+            match covered.params.get(k) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_string()
+                    .map(|s| Some(s.as_str()))
+                    .ok_or(AuthFailure::Malformed),
+            }
+        };
+        let int = |k: &str| -> Result<Option<u64>, AuthFailure> {
+            match covered.params.get(k) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_integer()
+                    .and_then(|i| u64::try_from(i64::from(i)).ok())
+                    .map(Some)
+                    .ok_or(AuthFailure::Malformed),
+            }
+        };
+        Ok(Params {
+            keyid: text("keyid")?.ok_or(AuthFailure::MissingComponent)?,
+            alg: text("alg")?,
+            created: int("created")?,
+            expires: int("expires")?,
+            nonce: text("nonce")?,
+            tag: text("tag")?,
+        })
+    }
+}
+
+/// The credential's configured algorithm wins: an `alg` parameter must name
+/// one of its algorithms; without one, the credential must have exactly one.
+fn algorithm(cred: &Credential, alg: Option<&str>) -> Result<Algorithm, AuthFailure> {
+    match alg {
+        Some(name) => Algorithm::parse(name)
+            .filter(|a| !a.is_oauth() && cred.algorithms.contains(a))
+            .ok_or(AuthFailure::AlgNotAllowed),
+        None => match cred.algorithms.as_slice() {
+            [only] => Ok(*only),
+            _ => Err(AuthFailure::AlgNotAllowed),
+        },
+    }
+}
+
+/// Whether `component` is covered as a plain identifier (no parameters).
+fn covers(covered: &InnerList, component: &str) -> bool {
+    covered.items.iter().any(|i| {
+        i.params.is_empty()
+            && i.bare_item
+                .as_string()
+                .is_some_and(|s| s.as_str() == component)
+    })
+}
+
+fn has_body(at: &Attempt<'_>) -> bool {
+    let h = at.headers;
+    if h.contains_key(http::header::TRANSFER_ENCODING) {
+        return true;
+    }
+    match h.get(http::header::CONTENT_LENGTH) {
+        Some(v) => v.as_bytes() != b"0",
+        None => matches!(
+            *at.method,
+            http::Method::POST | http::Method::PUT | http::Method::PATCH
+        ),
+    }
+}
+
+fn body_check(headers: &HeaderMap) -> Result<BodyCheck, AuthFailure> {
+    let value = joined(headers, &CONTENT_DIGEST)?.ok_or(AuthFailure::MissingComponent)?;
+    let digests = parse_content_digest(&value).ok_or(AuthFailure::Malformed)?;
+    BodyCheck::new(digests).ok_or(AuthFailure::AlgNotAllowed)
+}
+
+/// The single-use key of a nonce: per authenticator and key, hashed so its
+/// length is bounded whatever the client sent.
+fn replay_key(authenticator: &str, keyid: &str, nonce: &str) -> String {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for part in [keyid, "\0", nonce] {
+        ctx.update(part.as_bytes());
+    }
+    format!("sig:{authenticator}:{}", hex::encode(ctx.finish().as_ref()))
+}
+
+/// A field's lines joined with ", " (bounded); `None` when absent.
+fn joined(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>, AuthFailure> {
+    let mut out: Option<String> = None;
+    for v in headers.get_all(name) {
+        let text = v.to_str().map_err(|_| AuthFailure::Malformed)?;
+        let o = out.get_or_insert_with(String::new);
+        if !o.is_empty() {
+            o.push_str(", ");
+        }
+        o.push_str(text);
+        if o.len() > MAX_FIELD {
+            return Err(AuthFailure::TokenTooLarge);
+        }
+    }
+    Ok(out)
+}
+
+fn dictionary(headers: &HeaderMap, name: &HeaderName) -> Result<sfv::Dictionary, AuthFailure> {
+    let text = joined(headers, name)?.ok_or(AuthFailure::Missing)?;
+    sfv::Parser::new(&text)
+        .parse()
+        .map_err(|_| AuthFailure::Malformed)
+}
+
+impl Kind for HttpSignatureAuthenticator {
+    fn presents(&self, at: &Attempt<'_>) -> bool {
+        at.headers.contains_key(&SIGNATURE_INPUT) && at.headers.contains_key(&SIGNATURE)
+    }
+
+    fn located(&self, at: &Attempt<'_>) -> bool {
+        at.headers.contains_key(&SIGNATURE_INPUT) || at.headers.contains_key(&SIGNATURE)
+    }
+
+    async fn verify(&self, at: &Attempt<'_>) -> Result<Verdict, AuthError> {
+        let inputs = dictionary(at.headers, &SIGNATURE_INPUT)?;
+        let signatures = dictionary(at.headers, &SIGNATURE)?;
+        let mut first_failure = None;
+        let candidates = inputs
+            .iter()
+            .filter(|(label, _)| {
+                self.settings
+                    .label
+                    .as_deref()
+                    .is_none_or(|l| l == label.as_str())
+            })
+            .take(MAX_TRIED);
+        for (label, entry) in candidates {
+            let ListEntry::InnerList(covered) = entry else {
+                first_failure.get_or_insert(AuthFailure::Malformed);
+                continue;
+            };
+            let signature = signatures
+                .get(label.as_str())
+                .and_then(|s| match s {
+                    ListEntry::Item(i) => i.bare_item.as_byte_sequence(),
+                    ListEntry::InnerList(_) => None,
+                })
+                .ok_or(AuthFailure::Malformed);
+            let result =
+                signature.and_then(|sig| self.verify_one(at, label.as_str(), covered, sig));
+            match result {
+                Ok(v) => return Ok(v),
+                Err(f) => {
+                    first_failure.get_or_insert(f);
+                }
+            }
+        }
+        Err(first_failure.unwrap_or(AuthFailure::Missing).into())
+    }
+
+    fn challenge(&self) -> Challenge {
+        Challenge::Signature
+    }
+
+    fn strip(&self, headers: &mut HeaderMap) {
+        headers.remove(&SIGNATURE);
+        headers.remove(&SIGNATURE_INPUT);
+    }
+
+    fn watched_files(&self) -> Vec<PathBuf> {
+        self.settings.credentials.watched.clone()
+    }
+
+    fn log_settings(&self) {
+        let s = &self.settings;
+        tracing::info!(
+            authenticator = %self.name,
+            kind = "http-signature",
+            credentials = %s.credentials.set.path.display(),
+            entries = s.credentials.set.len(),
+            required = ?s.required,
+            max_age_secs = s.max_age.as_secs(),
+            require_nonce = s.require_nonce,
+            verify_body = ?s.verify_body,
+            sign_responses = s.sign_responses,
+            "authenticator ready"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;

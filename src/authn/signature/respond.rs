@@ -1,0 +1,145 @@
+//! Response signatures (RFC 9421 §2.4): the gateway adds `Content-Digest` to
+//! the upstream's answer and signs `@status`, `content-digest`, the content
+//! type, and the request's own signature (`"signature";req;key="<label>"`)
+//! with its assertion key, so the client can check that this answer came
+//! through the gateway, unmodified, for the request it signed.
+
+use super::base::{signature_base, Message, RequestParts};
+use super::{SIGNATURE, SIGNATURE_INPUT};
+use crate::body::{full, ResBody};
+use crate::digest::{content_digest, DigestAlg};
+use crate::identity::assertion::AssertionSigner;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use http::{HeaderMap, HeaderValue, Method, Response, Uri};
+use sfv::{BareItem, InnerList, Item, KeyRef, Parameters, StringRef};
+
+/// The label of the gateway's response signature.
+const LABEL: &str = "sealgate";
+
+/// What the pipeline needs to sign the response to a verified signed request.
+#[derive(Debug, Clone)]
+pub struct ResponseSigning {
+    label: String,
+    request_signature: Vec<u8>,
+}
+
+/// Why the response could not be signed (the client gets 502: unsigned would
+/// look like tampering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignError {
+    TooLarge,
+    Failed,
+}
+
+impl ResponseSigning {
+    pub fn new(label: &str, request_signature: &[u8]) -> ResponseSigning {
+        ResponseSigning {
+            label: label.to_string(),
+            request_signature: request_signature.to_vec(),
+        }
+    }
+
+    /// Buffers the body (at most `max` bytes), then adds `Content-Digest`,
+    /// `Signature-Input` and `Signature`.
+    pub async fn sign(
+        &self,
+        response: Response<ResBody>,
+        signer: &AssertionSigner,
+        max: u64,
+        now: u64,
+    ) -> Result<Response<ResBody>, SignError> {
+        let (mut parts, body) = response.into_parts();
+        let bytes = crate::body::read_to_limit(body, max)
+            .await
+            .map_err(|e| match e {
+                crate::body::ReadError::TooLarge => SignError::TooLarge,
+                crate::body::ReadError::Failed => SignError::Failed,
+            })?;
+        let digest = content_digest(DigestAlg::Sha256, &bytes);
+        parts.headers.insert(
+            "content-digest",
+            HeaderValue::from_str(&digest).map_err(|_| SignError::Failed)?,
+        );
+        let covered = self.covered(&parts.headers, signer, now)?;
+        let request_headers = self.request_headers()?;
+        let (method, target) = (Method::GET, Uri::from_static("/"));
+        let msg = Message {
+            request: RequestParts {
+                method: &method,
+                target: &target,
+                authority: "",
+                headers: &request_headers,
+            },
+            response: Some((parts.status, &parts.headers)),
+        };
+        let base = signature_base(&covered, &msg).map_err(|_| SignError::Failed)?;
+        let signature = signer
+            .sign_bytes(base.as_bytes())
+            .map_err(|_| SignError::Failed)?;
+        let input = super::base::serialize_inner_list(&covered).ok_or(SignError::Failed)?;
+        let value = |s: String| HeaderValue::from_str(&s).map_err(|_| SignError::Failed);
+        parts
+            .headers
+            .append(&SIGNATURE_INPUT, value(format!("{LABEL}={input}"))?);
+        parts.headers.append(
+            &SIGNATURE,
+            value(format!("{LABEL}=:{}:", STANDARD.encode(signature)))?,
+        );
+        Ok(Response::from_parts(parts, full(bytes)))
+    }
+
+    /// `("@status" "content-digest" ["content-type"] "signature";req;key=LABEL)`
+    /// with `created`, `keyid` and `alg`.
+    fn covered(
+        &self,
+        headers: &HeaderMap,
+        signer: &AssertionSigner,
+        now: u64,
+    ) -> Result<InnerList, SignError> {
+        let s = |v: &str| -> Result<BareItem, SignError> {
+            Ok(BareItem::String(
+                StringRef::from_str(v)
+                    .map_err(|_| SignError::Failed)?
+                    .to_owned(),
+            ))
+        };
+        let key = |k: &str| {
+            KeyRef::from_str(k)
+                .map(|k| k.to_owned())
+                .map_err(|_| SignError::Failed)
+        };
+        let mut items = vec![Item::new(s("@status")?), Item::new(s("content-digest")?)];
+        if headers.contains_key(http::header::CONTENT_TYPE) {
+            items.push(Item::new(s("content-type")?));
+        }
+        let mut req = Parameters::new();
+        req.insert(key("req")?, BareItem::Boolean(true));
+        req.insert(key("key")?, s(&self.label)?);
+        items.push(Item::with_params(s("signature")?, req));
+        let mut params = Parameters::new();
+        params.insert(
+            key("created")?,
+            BareItem::Integer(sfv::Integer::try_from(now).map_err(|_| SignError::Failed)?),
+        );
+        params.insert(key("keyid")?, s(signer.kid())?);
+        params.insert(key("alg")?, s(signer.http_signature_alg())?);
+        Ok(InnerList::with_params(items, params))
+    }
+
+    /// The request's `Signature` field as far as the base needs it: the
+    /// verified signature under its label.
+    fn request_headers(&self) -> Result<HeaderMap, SignError> {
+        let mut h = HeaderMap::new();
+        let line = format!(
+            "{}=:{}:",
+            self.label,
+            STANDARD.encode(&self.request_signature)
+        );
+        h.insert(
+            &SIGNATURE,
+            HeaderValue::from_str(&line).map_err(|_| SignError::Failed)?,
+        );
+        Ok(h)
+    }
+}
