@@ -22,6 +22,8 @@ pub struct Seen {
     pub body_len: u64,
     pub body_chunks: u64,
     pub complete: bool,
+    /// The body's first MiB, as received.
+    pub body: Vec<u8>,
 }
 
 /// An HTTP/1.1 + h2c upstream that records every request. Paths:
@@ -98,6 +100,7 @@ async fn answer(
         body_len: 0,
         body_chunks: 0,
         complete: false,
+        body: Vec::new(),
     };
     let path = parts.uri.path().to_string();
     if path == "/slow" {
@@ -114,6 +117,8 @@ async fn answer(
                 if let Some(d) = f.data_ref() {
                     record.body_len += d.len() as u64;
                     record.body_chunks += 1;
+                    let room = (1usize << 20).saturating_sub(record.body.len());
+                    record.body.extend_from_slice(&d[..d.len().min(room)]);
                 }
             }
             Some(Err(_)) => break,

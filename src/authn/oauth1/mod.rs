@@ -139,8 +139,7 @@ impl OAuth1Authenticator {
         Ok(verdict)
     }
 
-    /// `oauth_body_hash`: checked against a non-form body (SHA-1 for the *-SHA1
-    /// methods, SHA-256 for *-SHA256); never with a form body.
+    /// `oauth_body_hash`: checked against a non-form body; never with a form body.
     fn body_check(
         &self,
         at: &Attempt<'_>,
@@ -162,11 +161,15 @@ impl OAuth1Authenticator {
         if form {
             return Err(AuthFailure::Malformed);
         }
-        let digest = match alg {
-            Algorithm::OAuthHmacSha1 | Algorithm::OAuthRsaSha1 => DigestAlg::Sha1,
-            _ => DigestAlg::Sha256,
-        };
         let expected = STANDARD.decode(hash).map_err(|_| AuthFailure::Malformed)?;
+        // The extension defines SHA-1; for the SHA-256 methods some clients
+        // (node oauth-1.0a) hash with SHA-256 and others (oauthlib) keep SHA-1:
+        // the length tells which. Either is a second-preimage-resistant check.
+        let digest = match (expected.len(), alg) {
+            (20, _) => DigestAlg::Sha1,
+            (32, Algorithm::OAuthHmacSha256 | Algorithm::OAuthRsaSha256) => DigestAlg::Sha256,
+            _ => return Err(AuthFailure::Malformed),
+        };
         Ok(BodyCheck::new(vec![(digest, expected)]))
     }
 }
