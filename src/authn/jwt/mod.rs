@@ -85,12 +85,14 @@ pub struct KeyRegistry {
 pub type DiscoveredEndpoint = Arc<arc_swap::ArcSwapOption<http::Uri>>;
 
 impl KeyRegistry {
-    fn get_or_start(
+    /// The running key source of authenticator `name` for `source`, started
+    /// when new; a reload with the same settings keeps the fetched keys.
+    pub fn get_or_start(
         &self,
         name: &str,
         source: &http::Uri,
         issuer: Option<String>,
-        s: &JwtSettings,
+        policy: remote::RefreshPolicy,
         metrics: &Metrics,
     ) -> Result<Arc<RemoteKeys>, String> {
         let mut list = self
@@ -103,7 +105,7 @@ impl KeyRegistry {
         {
             return Ok(rk.clone());
         }
-        let rk = RemoteKeys::start(name, source.clone(), issuer, s, metrics.clone())?;
+        let rk = RemoteKeys::start(name, source.clone(), issuer, policy, metrics.clone())?;
         list.push(rk.clone());
         Ok(rk)
     }
@@ -162,14 +164,18 @@ impl JwtAuthenticator {
             KeySource::DevGenerated(public) => {
                 KeyHolder::Static(Arc::new(dev_keys(name, public, s)?))
             }
-            KeySource::Jwks(uri) => {
-                KeyHolder::Remote(registry.get_or_start(name, uri, None, s, metrics)?)
-            }
+            KeySource::Jwks(uri) => KeyHolder::Remote(registry.get_or_start(
+                name,
+                uri,
+                None,
+                s.refresh_policy(),
+                metrics,
+            )?),
             KeySource::Discovery(uri) => KeyHolder::Remote(registry.get_or_start(
                 name,
                 uri,
                 Some(s.issuer.clone()),
-                s,
+                s.refresh_policy(),
                 metrics,
             )?),
         };

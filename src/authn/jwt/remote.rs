@@ -20,6 +20,15 @@ pub const MAX_RESPONSE: usize = 1 << 20;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 const MIN_REFRESH: Duration = Duration::from_secs(30);
 
+/// How often remote keys are refreshed, how long stale ones keep serving, and
+/// the least time between unknown-`kid` refetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshPolicy {
+    pub refresh: Duration,
+    pub max_stale: Duration,
+    pub cooldown: Duration,
+}
+
 pub struct RemoteKeys {
     pub authenticator: String,
     source: Uri,
@@ -48,7 +57,7 @@ impl RemoteKeys {
         authenticator: &str,
         source: Uri,
         discovery_issuer: Option<String>,
-        settings: &crate::authn::jwt::settings::JwtSettings,
+        policy: RefreshPolicy,
         metrics: Metrics,
     ) -> Result<Arc<RemoteKeys>, String> {
         let client = crate::net::fetch_client(Duration::from_secs(5))?;
@@ -62,9 +71,9 @@ impl RemoteKeys {
             last_kid_fetch: std::sync::Mutex::new(None),
             fetching: tokio::sync::Mutex::new(()),
             client,
-            refresh: settings.refresh,
-            max_stale: settings.max_stale,
-            cooldown: settings.cooldown,
+            refresh: policy.refresh,
+            max_stale: policy.max_stale,
+            cooldown: policy.cooldown,
             metrics,
         });
         tokio::spawn(refresh_loop(Arc::downgrade(&rk)));

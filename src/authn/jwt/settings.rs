@@ -50,6 +50,16 @@ pub struct JwtSettings {
     pub certificate_bound: bool,
 }
 
+impl JwtSettings {
+    pub fn refresh_policy(&self) -> super::remote::RefreshPolicy {
+        super::remote::RefreshPolicy {
+            refresh: self.refresh,
+            max_stale: self.max_stale,
+            cooldown: self.cooldown,
+        }
+    }
+}
+
 /// Validates a `kind = "jwt"` table.
 pub fn settings(d: &mut Diag<'_>, name: &str, a: &JwtFile) -> Option<JwtSettings> {
     let p = |k: &str| format!("authenticators.{name}.{k}");
