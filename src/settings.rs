@@ -5,7 +5,7 @@
 //! and hands out one [`Config`]. Loading never stops at the first problem:
 //! every error comes back with its key path, so `sealgate check` prints all.
 
-use crate::authn::settings::AuthenticatorSettings;
+use crate::authn::settings::{AuthenticatorSettings, AuthnSettings};
 use crate::config::diag::Diag;
 use crate::config::file::{AdminFile, FileConfig, LimitsFile, LogFile, ReloadFile};
 use crate::config::secret::{Secret, SecretRef};
@@ -192,6 +192,13 @@ fn cross_check(
         );
     }
     for (name, a) in authenticators {
+        let signs = matches!(&a.settings, AuthnSettings::HttpSignature(h) if h.sign_responses);
+        if signs && identity.assertion.is_none() {
+            d.push(
+                format!("authenticators.{name}.sign_responses"),
+                "responses are signed with the assertion key: configure [identity.assertion] key",
+            );
+        }
         if let (Some(what), false) = (a.settings.needs_client_certificates(), certs) {
             d.push(
                 format!("authenticators.{name}"),

@@ -769,3 +769,102 @@ fn the_credentials_file_never_holds_a_secret_and_bad_keks_are_named() {
     );
     assert!(!msg.contains("hunter2"));
 }
+
+/// A plain-HTTP JWKS endpoint on loopback (allowed for 127.0.0.1 only).
+async fn jwks_server(doc: String) -> std::net::SocketAddr {
+    use http_body_util::Full;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let doc = bytes::Bytes::from(doc);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let doc = doc.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |_req| {
+                    let doc = doc.clone();
+                    async move {
+                        let mut r = http::Response::new(Full::new(doc));
+                        r.headers_mut()
+                            .insert("content-type", "application/json".parse().unwrap());
+                        Ok::<_, std::convert::Infallible>(r)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_keys_can_come_from_a_jwks() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let vectors: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/vectors/rfc9421-appendix-b.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut jwk = vectors["keys"]["test-key-ed25519"]["jwk"].clone();
+    jwk.as_object_mut().unwrap().remove("d");
+    let idp = jwks_server(json!({ "keys": [jwk] }).to_string()).await;
+    let cfg = Config::new(&pki)
+        .upstream("app", &up.url())
+        .authenticator(
+            "jwks",
+            "http-signature",
+            &[("jwks_url", s(&format!("http://{idp}/jwks.json")))],
+        )
+        .route(Route::new("orders", "/orders", "app").auth(&["jwks"]));
+    let (gw, _d) = start_gateway(&cfg).await;
+    let port = gw.main_addr.port();
+    let c = pki.client(gw.main_addr, false);
+    let body = r#"{"order": 1}"#;
+    let keys = Keys {
+        hmac_secret: String::new(),
+        kek: String::new(),
+        file: PathBuf::new(),
+    };
+    let signed = independent(job(
+        port,
+        "/orders",
+        "test-key-ed25519",
+        "ed25519",
+        &keys,
+        "j1",
+        body,
+    ));
+    let (status, _, r) = send(&c, port, "/orders", &signed, body).await;
+    assert_eq!(status, 201, "{}", reason(r).await);
+    assert_eq!(up.last().headers["x-auth-subject"], "test-key-ed25519");
+    // An unknown kid (refetched once), and an algorithm the JWK does not fit.
+    let signed = independent(job(
+        port,
+        "/orders",
+        "other-key",
+        "ed25519",
+        &keys,
+        "j2",
+        body,
+    ));
+    let (status, _, r) = send(&c, port, "/orders", &signed, body).await;
+    assert_eq!((status, reason(r).await.as_str()), (401, "unknown_kid"));
+    let mut j = job(
+        port,
+        "/orders",
+        "test-key-ed25519",
+        "ecdsa-p256-sha256",
+        &keys,
+        "j3",
+        body,
+    );
+    j["private_pem"] = json!(pem("test-key-ecc-p256.priv.pem"));
+    let (status, _, r) = send(&c, port, "/orders", &independent(j), body).await;
+    assert_eq!((status, reason(r).await.as_str()), (401, "alg_not_allowed"));
+    gw.shutdown().await;
+}

@@ -79,9 +79,9 @@ impl Authenticator {
             S::Introspection(s) => Authenticator::Introspection(introspect::Introspector::build(
                 name, s, keys, metrics,
             )?),
-            S::HttpSignature(s) => {
-                Authenticator::HttpSignature(signature::HttpSignatureAuthenticator::new(name, s))
-            }
+            S::HttpSignature(s) => Authenticator::HttpSignature(
+                signature::HttpSignatureAuthenticator::build(name, s, keys, metrics)?,
+            ),
             S::OAuth1(s) => Authenticator::OAuth1(oauth1::OAuth1Authenticator::new(name, s)),
         })
     }
@@ -118,6 +118,7 @@ impl Authenticator {
     pub fn remote_keys(&self) -> Option<&Arc<jwt::remote::RemoteKeys>> {
         match self {
             Authenticator::Jwt(j) => j.remote(),
+            Authenticator::HttpSignature(s) => s.remote(),
             _ => None,
         }
     }

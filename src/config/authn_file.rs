@@ -209,6 +209,17 @@ pub struct HttpSignatureFile {
     pub sign_responses: Option<bool>,
     #[serde(default, deserialize_with = "lenient")]
     pub max_signed_response: Option<String>,
+    /// Public keys by `kid` from a JWKS, for `keyid`s not in the credentials file.
+    #[serde(default, deserialize_with = "lenient")]
+    pub jwks_url: Option<String>,
+    /// RFC 9421 algorithms JWKS keys may use (default ed25519, ecdsa-p256-sha256).
+    pub jwks_algorithms: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub jwks_refresh: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub jwks_max_stale: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub jwks_cooldown: Option<String>,
 }
 
 /// `kind = "oauth1"`: 2-legged OAuth 1.0a (RFC 5849).

@@ -38,6 +38,8 @@ pub struct Key {
     pub key: DecodingKey,
     /// EC and Ed25519 keys parsed once (aws-lc-rs), instead of on every verification.
     pub parsed: Option<aws_lc_rs::signature::ParsedPublicKey>,
+    /// An RSA JWK's modulus and exponent, for verifiers outside JOSE (RFC 9421).
+    pub rsa: Option<aws_lc_rs::signature::RsaPublicKeyComponents<Vec<u8>>>,
 }
 
 /// Pre-parses the public key of an EC or Ed25519 key from its raw encoding
@@ -100,6 +102,7 @@ pub fn pem_public_key(pem: &[u8]) -> Result<Key, String> {
         alg: None,
         key: key.map_err(|e| format!("unusable public key: {e}"))?,
         parsed: spki_raw(kind, der).and_then(|r| parse_raw(kind, r)),
+        rsa: None,
     })
 }
 

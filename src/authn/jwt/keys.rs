@@ -102,6 +102,7 @@ impl KeySet {
                     alg: None,
                     key: DecodingKey::from_secret(bytes),
                     parsed: None,
+                    rsa: None,
                 }],
             });
         }
@@ -177,12 +178,20 @@ fn jwk_key(jwk: &Value, allow_oct: bool) -> Result<Option<Key>, String> {
         return Err("the key's \"alg\" does not fit its type".into());
     }
     let parsed = raw.as_deref().and_then(|r| parse_raw(kind, r));
+    let rsa = match kind {
+        KeyType::Rsa => Some(aws_lc_rs::signature::RsaPublicKeyComponents {
+            n: b64(field(jwk, "n")?)?,
+            e: b64(field(jwk, "e")?)?,
+        }),
+        _ => None,
+    };
     Ok(Some(Key {
         kid,
         kind,
         alg,
         key,
         parsed,
+        rsa,
     }))
 }
 

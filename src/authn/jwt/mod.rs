@@ -6,7 +6,7 @@
 //! a cheap amplifier. Certificate-bound tokens (RFC 8705) are checked against
 //! the connection's client certificate on every request, cached or not.
 
-mod key;
+pub mod key;
 pub mod keys;
 pub mod remote;
 pub mod settings;

@@ -11,11 +11,15 @@
 //! "buffer"`). `base` builds the signature base, `respond` signs responses.
 
 pub mod base;
+mod remote;
 pub mod respond;
 pub mod settings;
 
 use super::credentials::{Algorithm, Credential};
-use super::failure::{AuthError, AuthFailure};
+use super::failure::{AuthError, AuthFailure, Dependency};
+use super::jwt::keys::KeySet;
+use super::jwt::remote::RemoteKeys;
+use super::jwt::KeyRegistry;
 use super::kind::{Attempt, Challenge, Kind, Verdict};
 use super::principal::{Identity, Principal};
 use crate::digest::{parse_content_digest, BodyCheck};
@@ -41,14 +45,66 @@ const MAX_TRIED: usize = 4;
 pub struct HttpSignatureAuthenticator {
     name: Arc<str>,
     settings: HttpSignatureSettings,
+    remote: Option<Arc<RemoteKeys>>,
+}
+
+/// The key a signature's `keyid` names.
+enum Signer {
+    /// An entry of the credentials file.
+    File(Arc<Credential>),
+    /// A JWK of the `jwks_url` key set.
+    Jwks(Arc<KeySet>),
 }
 
 impl HttpSignatureAuthenticator {
-    pub fn new(name: &str, settings: &HttpSignatureSettings) -> HttpSignatureAuthenticator {
-        HttpSignatureAuthenticator {
+    pub fn build(
+        name: &str,
+        settings: &HttpSignatureSettings,
+        registry: &KeyRegistry,
+        metrics: &crate::metrics::Metrics,
+    ) -> Result<HttpSignatureAuthenticator, String> {
+        let remote = match &settings.jwks {
+            Some(j) => Some(registry.get_or_start(name, &j.url, None, j.policy, metrics)?),
+            None => None,
+        };
+        Ok(HttpSignatureAuthenticator {
             name: Arc::from(name),
             settings: settings.clone(),
+            remote,
+        })
+    }
+
+    /// The JWKS this authenticator keeps fetched, if any.
+    pub fn remote(&self) -> Option<&Arc<RemoteKeys>> {
+        self.remote.as_ref()
+    }
+
+    /// Finds the key for `keyid`: the credentials file first, then the JWKS
+    /// (refetched once, within the cooldown, for an unknown kid).
+    async fn resolve(&self, keyid: &str) -> Result<Signer, AuthError> {
+        let file = self.settings.credentials.as_ref();
+        if let Some(c) = file.and_then(|f| f.set.get(keyid)) {
+            return Ok(Signer::File(c.clone()));
         }
+        let Some(remote) = &self.remote else {
+            return Err(AuthFailure::UnknownKid.into());
+        };
+        let current = || {
+            remote
+                .current()
+                .ok_or(AuthError::Unavailable(Dependency::Keys))
+        };
+        let set = current()?;
+        if set.select(Some(keyid)).is_ok() {
+            return Ok(Signer::Jwks(set));
+        }
+        if remote.refresh_for_unknown_kid().await {
+            let set = current()?;
+            if set.select(Some(keyid)).is_ok() {
+                return Ok(Signer::Jwks(set));
+            }
+        }
+        Err(AuthFailure::UnknownKid.into())
     }
 
     pub fn name(&self) -> &str {
@@ -61,22 +117,25 @@ impl HttpSignatureAuthenticator {
             .then_some(self.settings.max_signed_response)
     }
 
-    /// Verifies the signature labelled `label`.
+    /// Verifies the signature labelled `label`, made with `signer`'s key.
     fn verify_one(
         &self,
         at: &Attempt<'_>,
-        label: &str,
-        covered: &InnerList,
+        (label, covered, params): (&str, &InnerList, &Params<'_>),
         signature: &[u8],
+        signer: &Signer,
     ) -> Result<Verdict, AuthFailure> {
         let s = &self.settings;
-        let params = Params::read(covered)?;
-        let cred = s
-            .credentials
-            .set
-            .get(params.keyid)
-            .ok_or(AuthFailure::UnknownKid)?;
-        let alg = algorithm(cred, params.alg)?;
+        let alg = match signer {
+            Signer::File(cred) => algorithm(cred, params.alg)?,
+            Signer::Jwks(set) => {
+                let key = set
+                    .select(Some(params.keyid))
+                    .map_err(|_| AuthFailure::UnknownKid)?;
+                let allowed = s.jwks.as_ref().map_or(&[][..], |j| &j.algorithms[..]);
+                remote::algorithm(key, allowed, params.alg)?
+            }
+        };
         if s.tag.as_deref().is_some_and(|t| params.tag != Some(t)) {
             return Err(AuthFailure::WrongTag);
         }
@@ -107,8 +166,20 @@ impl HttpSignatureAuthenticator {
             base::BaseError::Missing => AuthFailure::MissingComponent,
             base::BaseError::Invalid => AuthFailure::Malformed,
         })?;
-        cred.verify(alg, at.now, base.as_bytes(), signature)?;
-        let mut verdict = Verdict::of(self.principal(cred, created, params.expires));
+        let principal = match signer {
+            Signer::File(cred) => {
+                cred.verify(alg, at.now, base.as_bytes(), signature)?;
+                self.principal(cred, created, params.expires)
+            }
+            Signer::Jwks(set) => {
+                let key = set
+                    .select(Some(params.keyid))
+                    .map_err(|_| AuthFailure::UnknownKid)?;
+                remote::verify(key, alg, base.as_bytes(), signature)?;
+                self.jwks_principal(params.keyid, created, params.expires)
+            }
+        };
+        let mut verdict = Verdict::of(principal);
         if let Some(nonce) = params.nonce {
             let ttl = s.max_age + s.leeway + Duration::from_secs(1);
             verdict = verdict.with_replay_key(replay_key(&self.name, params.keyid, nonce), ttl);
@@ -123,6 +194,26 @@ impl HttpSignatureAuthenticator {
         Ok(verdict)
     }
 
+    /// One labelled signature: its parameters, its key, then the checks.
+    async fn attempt(
+        &self,
+        at: &Attempt<'_>,
+        label: &str,
+        covered: &InnerList,
+        signatures: &sfv::Dictionary,
+    ) -> Result<Verdict, AuthError> {
+        let signature = signatures
+            .get(label)
+            .and_then(|s| match s {
+                ListEntry::Item(i) => i.bare_item.as_byte_sequence(),
+                ListEntry::InnerList(_) => None,
+            })
+            .ok_or(AuthFailure::Malformed)?;
+        let params = Params::read(covered)?;
+        let signer = self.resolve(params.keyid).await?;
+        Ok(self.verify_one(at, (label, covered, &params), signature, &signer)?)
+    }
+
     /// Every required component is covered, and `content-digest` too when
     /// the request has a body (unless the operator chose the list).
     fn check_coverage(&self, covered: &InnerList, at: &Attempt<'_>) -> Result<(), AuthFailure> {
@@ -134,6 +225,17 @@ impl HttpSignatureAuthenticator {
             return Err(AuthFailure::MissingComponent);
         }
         Ok(())
+    }
+
+    /// A JWKS key has no entry of its own: its `kid` is the subject.
+    fn jwks_principal(&self, kid: &str, created: u64, expires: Option<u64>) -> Principal {
+        let identity = Identity {
+            subject: kid.to_string(),
+            expires_at: expires,
+            issued_at: Some(created),
+            ..Identity::default()
+        };
+        Principal::new(self.name.clone(), "http-signature", Arc::new(identity))
     }
 
     fn principal(&self, cred: &Credential, created: u64, expires: Option<u64>) -> Principal {
@@ -299,20 +401,12 @@ impl Kind for HttpSignatureAuthenticator {
                 first_failure.get_or_insert(AuthFailure::Malformed);
                 continue;
             };
-            let signature = signatures
-                .get(label.as_str())
-                .and_then(|s| match s {
-                    ListEntry::Item(i) => i.bare_item.as_byte_sequence(),
-                    ListEntry::InnerList(_) => None,
-                })
-                .ok_or(AuthFailure::Malformed);
-            let result =
-                signature.and_then(|sig| self.verify_one(at, label.as_str(), covered, sig));
-            match result {
+            match self.attempt(at, label.as_str(), covered, &signatures).await {
                 Ok(v) => return Ok(v),
-                Err(f) => {
+                Err(AuthError::Rejected(f)) => {
                     first_failure.get_or_insert(f);
                 }
+                Err(unavailable) => return Err(unavailable),
             }
         }
         Err(first_failure.unwrap_or(AuthFailure::Missing).into())
@@ -328,7 +422,21 @@ impl Kind for HttpSignatureAuthenticator {
     }
 
     fn watched_files(&self) -> Vec<PathBuf> {
-        self.settings.credentials.watched.clone()
+        self.settings
+            .credentials
+            .as_ref()
+            .map(|c| c.watched.clone())
+            .unwrap_or_default()
+    }
+
+    fn not_ready(&self) -> Option<String> {
+        match &self.remote {
+            Some(r) if !r.loaded() => Some(format!(
+                "authenticators.{}: JWKS keys not loaded",
+                self.name
+            )),
+            _ => None,
+        }
     }
 
     fn log_settings(&self) {
@@ -336,8 +444,9 @@ impl Kind for HttpSignatureAuthenticator {
         tracing::info!(
             authenticator = %self.name,
             kind = "http-signature",
-            credentials = %s.credentials.set.path.display(),
-            entries = s.credentials.set.len(),
+            credentials = ?s.credentials.as_ref().map(|c| c.set.path.display().to_string()),
+            entries = s.credentials.as_ref().map_or(0, |c| c.set.len()),
+            jwks_url = ?s.jwks.as_ref().map(|j| j.url.to_string()),
             required = ?s.required,
             max_age_secs = s.max_age.as_secs(),
             require_nonce = s.require_nonce,

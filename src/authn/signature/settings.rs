@@ -1,6 +1,8 @@
 //! `kind = "http-signature"` settings.
 
 use crate::authn::credentials::source::{source, CredentialSource};
+use crate::authn::credentials::Algorithm;
+use crate::authn::jwt::remote::RefreshPolicy;
 use crate::config::diag::Diag;
 use crate::config::file::HttpSignatureFile;
 use std::time::Duration;
@@ -14,9 +16,19 @@ pub enum VerifyBody {
     Buffer,
 }
 
+/// Public keys fetched from a JWKS, by `kid`.
+#[derive(Debug, Clone)]
+pub struct JwksKeys {
+    pub url: http::Uri,
+    pub algorithms: Vec<Algorithm>,
+    pub policy: RefreshPolicy,
+}
+
 #[derive(Debug, Clone)]
 pub struct HttpSignatureSettings {
-    pub credentials: CredentialSource,
+    /// The credentials file; optional when every key comes from `jwks`.
+    pub credentials: Option<CredentialSource>,
+    pub jwks: Option<JwksKeys>,
     pub label: Option<String>,
     pub required: Vec<String>,
     /// Whether `required` was the default (then content-digest is added for bodies).
@@ -38,7 +50,18 @@ pub fn settings(
     f: &HttpSignatureFile,
 ) -> Option<HttpSignatureSettings> {
     let p = |k: &str| format!("authenticators.{name}.{k}");
-    let credentials = source(d, name, f.credentials.as_ref(), f.kek.as_ref(), false);
+    let jwks = jwks(d, name, f);
+    let credentials = if f.credentials.is_none() && jwks.is_some() {
+        None
+    } else {
+        Some(source(
+            d,
+            name,
+            f.credentials.as_ref(),
+            f.kek.as_ref(),
+            false,
+        )?)
+    };
     let required: Vec<String> = match &f.required_components {
         Some(list) => list.clone(),
         None => DEFAULT_REQUIRED.iter().map(|s| s.to_string()).collect(),
@@ -90,7 +113,8 @@ pub fn settings(
         8 << 20,
     );
     Some(HttpSignatureSettings {
-        credentials: credentials?,
+        credentials,
+        jwks,
         label: f.label.clone(),
         default_required: f.required_components.is_none(),
         required,
@@ -101,5 +125,54 @@ pub fn settings(
         verify_body,
         sign_responses: f.sign_responses.unwrap_or(false),
         max_signed_response,
+    })
+}
+
+/// `jwks_url` and its algorithms and refresh policy.
+fn jwks(d: &mut Diag<'_>, name: &str, f: &HttpSignatureFile) -> Option<JwksKeys> {
+    let p = |k: &str| format!("authenticators.{name}.{k}");
+    let url = f.jwks_url.as_ref()?;
+    let url = match crate::net::fetch_url(url) {
+        Ok(u) => u,
+        Err(e) => {
+            d.push(p("jwks_url"), e);
+            return None;
+        }
+    };
+    let names = f
+        .jwks_algorithms
+        .clone()
+        .unwrap_or_else(|| vec!["ed25519".into(), "ecdsa-p256-sha256".into()]);
+    let mut algorithms = Vec::new();
+    for n in &names {
+        match Algorithm::parse(n).filter(|a| !a.is_oauth() && *a != Algorithm::HmacSha256) {
+            Some(a) => algorithms.push(a),
+            None => d.push(
+                p("jwks_algorithms"),
+                format!("{n:?} is not a public-key RFC 9421 algorithm"),
+            ),
+        }
+    }
+    let policy = RefreshPolicy {
+        refresh: d.duration(
+            p("jwks_refresh"),
+            f.jwks_refresh.as_ref(),
+            Duration::from_secs(300),
+        ),
+        max_stale: d.duration(
+            p("jwks_max_stale"),
+            f.jwks_max_stale.as_ref(),
+            Duration::from_secs(86400),
+        ),
+        cooldown: d.duration(
+            p("jwks_cooldown"),
+            f.jwks_cooldown.as_ref(),
+            Duration::from_secs(30),
+        ),
+    };
+    Some(JwksKeys {
+        url,
+        algorithms,
+        policy,
     })
 }
