@@ -38,6 +38,8 @@ pub struct Credential {
     pub expires: Option<u64>,
     pub scopes: Vec<String>,
     pub claims: Map<String, Value>,
+    /// The claims a principal carries: `claims` and the scopes as `scope`.
+    pub identity_claims: Map<String, Value>,
     key: KeyMaterial,
 }
 
@@ -91,15 +93,11 @@ impl Credential {
             KeyMaterial::Hmac(secrets) => secrets
                 .iter()
                 .filter(|s| s.not_after.is_none_or(|t| now < t))
-                .any(|s| {
-                    let key = match alg {
-                        Algorithm::HmacSha256 => s.sha256.clone(),
-                        _ => match alg.hmac() {
-                            Some(h) => hmac::Key::new(h, &s.raw),
-                            None => return false,
-                        },
-                    };
-                    hmac::verify(&key, message, signature).is_ok()
+                .any(|s| match alg {
+                    Algorithm::HmacSha256 => hmac::verify(&s.sha256, message, signature).is_ok(),
+                    _ => alg.hmac().is_some_and(|h| {
+                        hmac::verify(&hmac::Key::new(h, &s.raw), message, signature).is_ok()
+                    }),
                 }),
             KeyMaterial::Public(keys) => keys
                 .iter()
@@ -225,7 +223,12 @@ fn open(e: &file::Entry, kek: &Kek, oauth: bool) -> Result<Credential, String> {
         .ok()
         .and_then(|v| v.as_object().cloned())
         .unwrap_or_default();
+    let mut identity_claims = claims.clone();
+    if !e.scopes.is_empty() {
+        identity_claims.insert("scope".into(), Value::from(e.scopes.join(" ")));
+    }
     Ok(Credential {
+        identity_claims,
         id: e.id.clone(),
         name: e.name.clone(),
         algorithms,

@@ -21,7 +21,6 @@ use crate::digest::{BodyCheck, DigestAlg};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::{header, HeaderMap};
-use serde_json::Value;
 use settings::OAuth1Settings;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -80,13 +79,9 @@ impl OAuth1Authenticator {
     }
 
     fn principal(&self, cred: &super::credentials::Credential, ts: u64) -> Principal {
-        let mut claims = cred.claims.clone();
-        if !cred.scopes.is_empty() {
-            claims.insert("scope".into(), Value::from(cred.scopes.join(" ")));
-        }
         let identity = Identity {
             subject: cred.id.clone(),
-            claims,
+            claims: cred.identity_claims.clone(),
             issued_at: Some(ts),
             ..Identity::default()
         };

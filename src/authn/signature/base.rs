@@ -5,12 +5,13 @@
 //! `bs` and `req` parameters (section 2.1). Anything not covered by the RFC
 //! (trailers, unknown derived components, an absent field) is refused.
 
+use super::input::{Component, Covered};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::{HeaderMap, Method, StatusCode, Uri};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
-use sfv::{FieldType, InnerList, Item, ListEntry};
-use std::fmt::Write;
+use sfv::{FieldType, Item, ListEntry};
+use std::borrow::Cow;
 
 /// HTML's application/x-www-form-urlencoded percent-encode set, with spaces as
 /// `%20` (RFC 9421 §2.2.8, re-encoding `@query-param` names and values).
@@ -44,45 +45,81 @@ pub enum BaseError {
 }
 
 /// Builds the signature base for the covered components `covered` (with its
-/// parameters), as section 2.5 specifies.
-pub fn signature_base(covered: &InnerList, msg: &Message<'_>) -> Result<String, BaseError> {
+/// parameters), as section 2.5 specifies. Values are written straight into
+/// the base: one allocation for the base, a few for unusual components.
+pub fn signature_base(covered: &Covered<'_>, msg: &Message<'_>) -> Result<String, BaseError> {
     let mut base = String::with_capacity(256);
-    let mut seen: Vec<String> = Vec::with_capacity(covered.items.len());
-    for component in &covered.items {
-        let id = component.serialize();
-        if seen.contains(&id) {
+    for (i, component) in covered.items.iter().enumerate() {
+        if covered.items[..i].contains(component) {
             return Err(BaseError::Invalid);
         }
-        for value in values(component, msg)? {
-            let _ = writeln!(base, "{id}: {value}");
+        let mut line = |value: &str| {
+            write_component(component, &mut base);
+            base.push_str(": ");
+            base.push_str(value);
+            base.push('\n');
+        };
+        match values(component, msg)? {
+            Values::One(v) => line(&v),
+            Values::Many(vs) => vs.iter().for_each(|v| line(v)),
         }
-        seen.push(id);
     }
-    let params = serialize_inner_list(covered).ok_or(BaseError::Invalid)?;
-    let _ = write!(base, "\"@signature-params\": {params}");
+    base.push_str("\"@signature-params\": ");
+    write_inner_list(covered, &mut base);
     Ok(base)
 }
 
-/// An inner list on its own, as it appears as a dictionary member value.
-pub fn serialize_inner_list(list: &InnerList) -> Option<String> {
+/// The covered components and parameters as they appear in `Signature-Input`.
+pub fn serialize_covered(covered: &Covered<'_>) -> String {
+    let mut out = String::new();
+    write_inner_list(covered, &mut out);
+    out
+}
+
+fn write_inner_list(covered: &Covered<'_>, out: &mut String) {
+    let mut ser = sfv::ListSerializer::with_buffer(out);
+    let mut inner = ser.inner_list();
+    for c in &covered.items {
+        let mut p = inner.bare_item(&c.name);
+        for (k, v) in &c.params {
+            p = p.parameter(k, v);
+        }
+    }
+    let mut p = inner.finish();
+    for (k, v) in &covered.params {
+        p = p.parameter(k, v);
+    }
+}
+
+fn write_component(c: &Component<'_>, out: &mut String) {
+    let mut p = sfv::ItemSerializer::with_buffer(out).bare_item(&c.name);
+    for (k, v) in &c.params {
+        p = p.parameter(k, v);
+    }
+}
+
+/// An sfv inner list (a dictionary member selected with `key`) serialized.
+fn serialize_inner_list(list: &sfv::InnerList) -> Option<String> {
     let mut s = sfv::ListSerializer::new();
     s.members([&ListEntry::InnerList(list.clone())]);
     s.finish()
 }
 
+/// A component's value: one line, borrowed from the message where it can be,
+/// or several (a repeated `@query-param`).
+enum Values<'m> {
+    One(Cow<'m, str>),
+    Many(Vec<String>),
+}
+
 /// The component's value (several lines only for a repeated `@query-param`).
-fn values(component: &Item, msg: &Message<'_>) -> Result<Vec<String>, BaseError> {
+fn values<'m>(component: &Component<'_>, msg: &'m Message<'m>) -> Result<Values<'m>, BaseError> {
     let name = component
-        .bare_item
+        .name
         .as_string()
         .ok_or(BaseError::Invalid)?
         .as_str();
-    let flag = |p: &str| {
-        component
-            .params
-            .get(p)
-            .map(|v| v.as_boolean() == Some(true))
-    };
+    let flag = |p: &str| component.param(p).map(|v| v.as_boolean() == Some(true));
     let req = match flag("req") {
         None => false,
         Some(true) if msg.response.is_some() => true,
@@ -99,8 +136,8 @@ fn values(component: &Item, msg: &Message<'_>) -> Result<Vec<String>, BaseError>
         };
         if component
             .params
-            .keys()
-            .any(|k| !allowed.contains(&k.as_str()))
+            .iter()
+            .any(|(k, _)| !allowed.contains(&k.as_str()))
         {
             return Err(BaseError::Invalid);
         }
@@ -113,48 +150,50 @@ fn values(component: &Item, msg: &Message<'_>) -> Result<Vec<String>, BaseError>
         (Some((_, h)), false) => *h,
         _ => msg.request.headers,
     };
-    field_value(name, component, headers).map(|v| vec![v])
+    field_value(name, component, headers).map(Values::One)
 }
 
-fn derived_value(
+fn derived_value<'m>(
     name: &str,
-    component: &Item,
-    msg: &Message<'_>,
+    component: &Component<'_>,
+    msg: &'m Message<'m>,
     req: bool,
-) -> Result<Vec<String>, BaseError> {
+) -> Result<Values<'m>, BaseError> {
     let r = &msg.request;
     if msg.response.is_some() && !req && name != "status" {
         return Err(BaseError::Invalid); // request components of a response need `req`
     }
-    let scheme = r
-        .target
-        .scheme_str()
-        .unwrap_or("https")
-        .to_ascii_lowercase();
+    let scheme = match r.target.scheme_str() {
+        None => "https",
+        Some(s) if s.eq_ignore_ascii_case("https") => "https",
+        Some(s) if s.eq_ignore_ascii_case("http") => "http",
+        Some(_) => return Err(BaseError::Invalid),
+    };
     let path = match r.target.path() {
         "" => "/",
         p => p,
     };
     let query = r.target.query();
-    let one = |s: String| Ok(vec![s]);
+    let one = |s: Cow<'m, str>| Ok(Values::One(s));
     match name {
-        "method" => one(r.method.as_str().to_string()),
-        "authority" => one(authority(r.authority, &scheme)),
-        "scheme" => one(scheme),
-        "target-uri" => one(format!(
-            "{scheme}://{}{path}{}",
-            authority(r.authority, &scheme),
-            query.map(|q| format!("?{q}")).unwrap_or_default()
-        )),
-        "request-target" => one(format!(
-            "{path}{}",
-            query.map(|q| format!("?{q}")).unwrap_or_default()
-        )),
-        "path" => one(path.to_string()),
-        "query" => one(format!("?{}", query.unwrap_or(""))),
-        "query-param" => query_param(component, query.unwrap_or("")),
+        "method" => one(Cow::Borrowed(r.method.as_str())),
+        "authority" => one(authority(r.authority, scheme)),
+        "scheme" => one(Cow::Borrowed(scheme)),
+        "target-uri" => one(Cow::Owned(format!(
+            "{scheme}://{}{path}{}{}",
+            authority(r.authority, scheme),
+            if query.is_some() { "?" } else { "" },
+            query.unwrap_or("")
+        ))),
+        "request-target" => match query {
+            None => one(Cow::Borrowed(path)),
+            Some(q) => one(Cow::Owned(format!("{path}?{q}"))),
+        },
+        "path" => one(Cow::Borrowed(path)),
+        "query" => one(Cow::Owned(format!("?{}", query.unwrap_or("")))),
+        "query-param" => query_param(component, query.unwrap_or("")).map(Values::Many),
         "status" => match (&msg.response, req) {
-            (Some((status, _)), false) => one(status.as_str().to_string()),
+            (Some((status, _)), false) => one(Cow::Borrowed(status.as_str())),
             _ => Err(BaseError::Invalid),
         },
         _ => Err(BaseError::Invalid),
@@ -162,19 +201,19 @@ fn derived_value(
 }
 
 /// `@authority`: lowercase host, the scheme's default port left out (§2.2.3).
-fn authority(raw: &str, scheme: &str) -> String {
-    let lower = raw.to_ascii_lowercase();
+fn authority<'m>(raw: &'m str, scheme: &str) -> Cow<'m, str> {
     let default = if scheme == "http" { ":80" } else { ":443" };
-    match lower.strip_suffix(default) {
-        Some(host) => host.to_string(),
-        None => lower,
+    let host = raw.strip_suffix(default).unwrap_or(raw);
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
     }
 }
 
-fn query_param(component: &Item, query: &str) -> Result<Vec<String>, BaseError> {
+fn query_param(component: &Component<'_>, query: &str) -> Result<Vec<String>, BaseError> {
     let wanted = component
-        .params
-        .get("name")
+        .param("name")
         .and_then(|v| v.as_string())
         .ok_or(BaseError::Invalid)?
         .as_str();
@@ -192,40 +231,55 @@ fn query_param(component: &Item, query: &str) -> Result<Vec<String>, BaseError> 
 /// An HTTP field's value (§2.1): its lines trimmed and joined with ", ", or
 /// re-serialized (`sf`), one dictionary member (`key`), or each line wrapped
 /// as a byte sequence (`bs`).
-fn field_value(name: &str, component: &Item, headers: &HeaderMap) -> Result<String, BaseError> {
+fn field_value<'m>(
+    name: &str,
+    component: &Component<'_>,
+    headers: &'m HeaderMap,
+) -> Result<Cow<'m, str>, BaseError> {
     let allowed = ["sf", "key", "bs", "req"];
     if component
         .params
-        .keys()
-        .any(|k| !allowed.contains(&k.as_str()))
+        .iter()
+        .any(|(k, _)| !allowed.contains(&k.as_str()))
     {
         return Err(BaseError::Invalid);
     }
-    let lines: Vec<&[u8]> = headers.get_all(name).iter().map(|v| v.as_bytes()).collect();
-    if lines.is_empty() {
+    let mut lines = headers
+        .get_all(name)
+        .iter()
+        .map(|v| v.as_bytes())
+        .peekable();
+    if lines.peek().is_none() {
         return Err(BaseError::Missing);
     }
-    let sf = component.params.contains_key("sf");
-    let key = component.params.get("key");
-    let bs = component.params.contains_key("bs");
+    let sf = component.param("sf").is_some();
+    let key = component.param("key");
+    let bs = component.param("bs").is_some();
     if [sf, key.is_some(), bs].iter().filter(|f| **f).count() > 1 {
         return Err(BaseError::Invalid);
     }
     if bs {
         let wrapped: Vec<String> = lines
-            .iter()
             .map(|l| format!(":{}:", STANDARD.encode(trim(l))))
             .collect();
-        return Ok(wrapped.join(", "));
+        return Ok(Cow::Owned(wrapped.join(", ")));
     }
-    let text: Vec<&str> = lines
-        .iter()
-        .map(|l| std::str::from_utf8(trim(l)).map_err(|_| BaseError::Invalid))
-        .collect::<Result<_, _>>()?;
-    let combined = text.join(", ");
+    let text = |l: &'m [u8]| std::str::from_utf8(trim(l)).map_err(|_| BaseError::Invalid);
+    let first = text(lines.next().ok_or(BaseError::Missing)?)?;
+    let combined = match lines.peek() {
+        None => Cow::Borrowed(first),
+        Some(_) => {
+            let mut all = first.to_string();
+            for l in lines {
+                all.push_str(", ");
+                all.push_str(text(l)?);
+            }
+            Cow::Owned(all)
+        }
+    };
     if let Some(key) = key {
         let key = key.as_string().ok_or(BaseError::Invalid)?.as_str();
-        let dict: sfv::Dictionary = sfv::Parser::new(&combined)
+        let dict: sfv::Dictionary = sfv::Parser::new(combined.as_ref())
             .parse()
             .map_err(|_| BaseError::Invalid)?;
         let member = dict
@@ -234,12 +288,16 @@ fn field_value(name: &str, component: &Item, headers: &HeaderMap) -> Result<Stri
             .ok_or(BaseError::Missing)?
             .1;
         return match member {
-            ListEntry::Item(i) => Ok(i.serialize()),
-            ListEntry::InnerList(l) => serialize_inner_list(l).ok_or(BaseError::Invalid),
+            ListEntry::Item(i) => Ok(Cow::Owned(i.serialize())),
+            ListEntry::InnerList(l) => serialize_inner_list(l)
+                .map(Cow::Owned)
+                .ok_or(BaseError::Invalid),
         };
     }
     if sf {
-        return reserialize(&combined).ok_or(BaseError::Invalid);
+        return reserialize(&combined)
+            .map(Cow::Owned)
+            .ok_or(BaseError::Invalid);
     }
     Ok(combined)
 }

@@ -11,6 +11,7 @@
 //! "buffer"`). `base` builds the signature base, `respond` signs responses.
 
 pub mod base;
+pub mod input;
 mod remote;
 pub mod respond;
 pub mod settings;
@@ -25,9 +26,9 @@ use super::principal::{Identity, Principal};
 use crate::digest::{parse_content_digest, BodyCheck};
 use base::{signature_base, Message, RequestParts};
 use http::{HeaderMap, HeaderName};
-use serde_json::Value;
+use input::{param, Covered};
 use settings::HttpSignatureSettings;
-use sfv::{InnerList, ListEntry};
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -121,7 +122,7 @@ impl HttpSignatureAuthenticator {
     fn verify_one(
         &self,
         at: &Attempt<'_>,
-        (label, covered, params): (&str, &InnerList, &Params<'_>),
+        (label, covered, params): (&str, &Covered<'_>, &Params<'_>),
         signature: &[u8],
         signer: &Signer,
     ) -> Result<Verdict, AuthFailure> {
@@ -199,15 +200,14 @@ impl HttpSignatureAuthenticator {
         &self,
         at: &Attempt<'_>,
         label: &str,
-        covered: &InnerList,
-        signatures: &sfv::Dictionary,
+        covered: &Covered<'_>,
+        signatures: &input::Dictionary<'_>,
     ) -> Result<Verdict, AuthError> {
         let signature = signatures
-            .get(label)
-            .and_then(|s| match s {
-                ListEntry::Item(i) => i.bare_item.as_byte_sequence(),
-                ListEntry::InnerList(_) => None,
-            })
+            .iter()
+            .find(|(k, _)| k.as_str() == label)
+            .and_then(|(_, m)| m.item.as_ref())
+            .and_then(|i| i.as_byte_sequence())
             .ok_or(AuthFailure::Malformed)?;
         let params = Params::read(covered)?;
         let signer = self.resolve(params.keyid).await?;
@@ -216,7 +216,7 @@ impl HttpSignatureAuthenticator {
 
     /// Every required component is covered, and `content-digest` too when
     /// the request has a body (unless the operator chose the list).
-    fn check_coverage(&self, covered: &InnerList, at: &Attempt<'_>) -> Result<(), AuthFailure> {
+    fn check_coverage(&self, covered: &Covered<'_>, at: &Attempt<'_>) -> Result<(), AuthFailure> {
         let s = &self.settings;
         let missing = s.required.iter().any(|r| !covers(covered, r));
         let body_uncovered =
@@ -239,13 +239,9 @@ impl HttpSignatureAuthenticator {
     }
 
     fn principal(&self, cred: &Credential, created: u64, expires: Option<u64>) -> Principal {
-        let mut claims = cred.claims.clone();
-        if !cred.scopes.is_empty() {
-            claims.insert("scope".into(), Value::from(cred.scopes.join(" ")));
-        }
         let identity = Identity {
             subject: cred.id.clone(),
-            claims,
+            claims: cred.identity_claims.clone(),
             expires_at: expires,
             issued_at: Some(created),
             ..Identity::default()
@@ -265,9 +261,9 @@ struct Params<'a> {
 }
 
 impl<'a> Params<'a> {
-    fn read(covered: &'a InnerList) -> Result<Params<'a>, AuthFailure> {
+    fn read(covered: &'a Covered<'a>) -> Result<Params<'a>, AuthFailure> {
         let text = |k: &str| -> Result<Option<&'a str>, AuthFailure> {
-            match covered.params.get(k) {
+            match param(&covered.params, k) {
                 None => Ok(None),
                 Some(v) => v
                     .as_string()
@@ -276,7 +272,7 @@ impl<'a> Params<'a> {
             }
         };
         let int = |k: &str| -> Result<Option<u64>, AuthFailure> {
-            match covered.params.get(k) {
+            match param(&covered.params, k) {
                 None => Ok(None),
                 Some(v) => v
                     .as_integer()
@@ -311,13 +307,11 @@ fn algorithm(cred: &Credential, alg: Option<&str>) -> Result<Algorithm, AuthFail
 }
 
 /// Whether `component` is covered as a plain identifier (no parameters).
-fn covers(covered: &InnerList, component: &str) -> bool {
-    covered.items.iter().any(|i| {
-        i.params.is_empty()
-            && i.bare_item
-                .as_string()
-                .is_some_and(|s| s.as_str() == component)
-    })
+fn covers(covered: &Covered<'_>, component: &str) -> bool {
+    covered
+        .items
+        .iter()
+        .any(|i| i.params.is_empty() && i.name.as_string().is_some_and(|s| s.as_str() == component))
 }
 
 fn has_body(at: &Attempt<'_>) -> bool {
@@ -336,7 +330,7 @@ fn has_body(at: &Attempt<'_>) -> bool {
 
 fn body_check(headers: &HeaderMap) -> Result<BodyCheck, AuthFailure> {
     let value = joined(headers, &CONTENT_DIGEST)?.ok_or(AuthFailure::MissingComponent)?;
-    let digests = parse_content_digest(&value).ok_or(AuthFailure::Malformed)?;
+    let digests = parse_content_digest(value.as_ref()).ok_or(AuthFailure::Malformed)?;
     BodyCheck::new(digests).ok_or(AuthFailure::AlgNotAllowed)
 }
 
@@ -350,28 +344,26 @@ fn replay_key(authenticator: &str, keyid: &str, nonce: &str) -> String {
     format!("sig:{authenticator}:{}", hex::encode(ctx.finish().as_ref()))
 }
 
-/// A field's lines joined with ", " (bounded); `None` when absent.
-fn joined(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>, AuthFailure> {
-    let mut out: Option<String> = None;
-    for v in headers.get_all(name) {
-        let text = v.to_str().map_err(|_| AuthFailure::Malformed)?;
-        let o = out.get_or_insert_with(String::new);
-        if !o.is_empty() {
-            o.push_str(", ");
-        }
-        o.push_str(text);
-        if o.len() > MAX_FIELD {
-            return Err(AuthFailure::TokenTooLarge);
-        }
+/// A field's lines joined with ", " (bounded; borrowed when there is one
+/// line); `None` when absent.
+fn joined<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<Cow<'h, str>>, AuthFailure> {
+    let mut lines = headers.get_all(name).iter();
+    let Some(first) = lines.next() else {
+        return Ok(None);
+    };
+    let mut out = Cow::Borrowed(first.to_str().map_err(|_| AuthFailure::Malformed)?);
+    for v in lines {
+        let o = out.to_mut();
+        o.push_str(", ");
+        o.push_str(v.to_str().map_err(|_| AuthFailure::Malformed)?);
     }
-    Ok(out)
-}
-
-fn dictionary(headers: &HeaderMap, name: &HeaderName) -> Result<sfv::Dictionary, AuthFailure> {
-    let text = joined(headers, name)?.ok_or(AuthFailure::Missing)?;
-    sfv::Parser::new(&text)
-        .parse()
-        .map_err(|_| AuthFailure::Malformed)
+    if out.len() > MAX_FIELD {
+        return Err(AuthFailure::TokenTooLarge);
+    }
+    Ok(Some(out))
 }
 
 impl Kind for HttpSignatureAuthenticator {
@@ -384,8 +376,10 @@ impl Kind for HttpSignatureAuthenticator {
     }
 
     async fn verify(&self, at: &Attempt<'_>) -> Result<Verdict, AuthError> {
-        let inputs = dictionary(at.headers, &SIGNATURE_INPUT)?;
-        let signatures = dictionary(at.headers, &SIGNATURE)?;
+        let input_text = joined(at.headers, &SIGNATURE_INPUT)?.ok_or(AuthFailure::Missing)?;
+        let signature_text = joined(at.headers, &SIGNATURE)?.ok_or(AuthFailure::Missing)?;
+        let inputs = input::dictionary(&input_text).ok_or(AuthFailure::Malformed)?;
+        let signatures = input::dictionary(&signature_text).ok_or(AuthFailure::Malformed)?;
         let mut first_failure = None;
         let candidates = inputs
             .iter()
@@ -397,7 +391,7 @@ impl Kind for HttpSignatureAuthenticator {
             })
             .take(MAX_TRIED);
         for (label, entry) in candidates {
-            let ListEntry::InnerList(covered) = entry else {
+            let Some(covered) = &entry.list else {
                 first_failure.get_or_insert(AuthFailure::Malformed);
                 continue;
             };

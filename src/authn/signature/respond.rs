@@ -5,6 +5,7 @@
 //! through the gateway, unmodified, for the request it signed.
 
 use super::base::{signature_base, Message, RequestParts};
+use super::input::{Component, Covered};
 use super::{SIGNATURE, SIGNATURE_INPUT};
 use crate::body::{full, ResBody};
 use crate::digest::{content_digest, DigestAlg};
@@ -12,7 +13,8 @@ use crate::identity::assertion::AssertionSigner;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::{HeaderMap, HeaderValue, Method, Response, Uri};
-use sfv::{BareItem, InnerList, Item, KeyRef, Parameters, StringRef};
+use sfv::{BareItemFromInput, KeyRef, StringRef};
+use std::borrow::Cow;
 
 /// The label of the gateway's response signature.
 const LABEL: &str = "sealgate";
@@ -77,7 +79,7 @@ impl ResponseSigning {
         let signature = signer
             .sign_bytes(base.as_bytes())
             .map_err(|_| SignError::Failed)?;
-        let input = super::base::serialize_inner_list(&covered).ok_or(SignError::Failed)?;
+        let input = super::base::serialize_covered(&covered);
         let value = |s: String| HeaderValue::from_str(&s).map_err(|_| SignError::Failed);
         parts
             .headers
@@ -96,35 +98,37 @@ impl ResponseSigning {
         headers: &HeaderMap,
         signer: &AssertionSigner,
         now: u64,
-    ) -> Result<InnerList, SignError> {
-        let s = |v: &str| -> Result<BareItem, SignError> {
-            Ok(BareItem::String(
-                StringRef::from_str(v)
-                    .map_err(|_| SignError::Failed)?
-                    .to_owned(),
-            ))
-        };
-        let key = |k: &str| {
-            KeyRef::from_str(k)
-                .map(|k| k.to_owned())
-                .map_err(|_| SignError::Failed)
-        };
-        let mut items = vec![Item::new(s("@status")?), Item::new(s("content-digest")?)];
-        if headers.contains_key(http::header::CONTENT_TYPE) {
-            items.push(Item::new(s("content-type")?));
+    ) -> Result<Covered<'static>, SignError> {
+        fn text(v: &str) -> Result<BareItemFromInput<'static>, SignError> {
+            let owned = sfv::String::from_string(v.to_string()).map_err(|_| SignError::Failed)?;
+            Ok(BareItemFromInput::String(Cow::Owned(owned)))
         }
-        let mut req = Parameters::new();
-        req.insert(key("req")?, BareItem::Boolean(true));
-        req.insert(key("key")?, s(&self.label)?);
-        items.push(Item::with_params(s("signature")?, req));
-        let mut params = Parameters::new();
-        params.insert(
-            key("created")?,
-            BareItem::Integer(sfv::Integer::try_from(now).map_err(|_| SignError::Failed)?),
-        );
-        params.insert(key("keyid")?, s(signer.kid())?);
-        params.insert(key("alg")?, s(signer.http_signature_alg())?);
-        Ok(InnerList::with_params(items, params))
+        fn name(n: &'static str) -> Component<'static> {
+            Component {
+                name: BareItemFromInput::String(Cow::Borrowed(StringRef::constant(n))),
+                params: Vec::new(),
+            }
+        }
+        let mut items = vec![name("@status"), name("content-digest")];
+        if headers.contains_key(http::header::CONTENT_TYPE) {
+            items.push(name("content-type"));
+        }
+        let mut request_signature = name("signature");
+        request_signature.params = vec![
+            (KeyRef::constant("req"), BareItemFromInput::Boolean(true)),
+            (KeyRef::constant("key"), text(&self.label)?),
+        ];
+        items.push(request_signature);
+        let created = sfv::Integer::try_from(now).map_err(|_| SignError::Failed)?;
+        let params = vec![
+            (
+                KeyRef::constant("created"),
+                BareItemFromInput::Integer(created),
+            ),
+            (KeyRef::constant("keyid"), text(signer.kid())?),
+            (KeyRef::constant("alg"), text(signer.http_signature_alg())?),
+        ];
+        Ok(Covered { items, params })
     }
 
     /// The request's `Signature` field as far as the base needs it: the

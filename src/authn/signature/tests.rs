@@ -3,13 +3,14 @@
 //! `created`, breaks it. Vectors: tests/fixtures/vectors (see its README).
 
 use super::base::{signature_base, Message, RequestParts};
+use super::input::{dictionary, Covered};
 use crate::authn::credentials::public::{for_algorithm, parse_pem};
 use crate::authn::credentials::Algorithm;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use serde_json::Value;
-use sfv::{InnerList, ListEntry};
+use sfv::ListEntry;
 
 const VECTORS: &str = include_str!("../../../tests/fixtures/vectors/rfc9421-appendix-b.json");
 
@@ -35,12 +36,10 @@ fn parse_message(text: &str) -> Parsed {
     Parsed { start, headers }
 }
 
-fn covered(input: &str, label: &str) -> InnerList {
-    let dict: sfv::Dictionary = sfv::Parser::new(input).parse().unwrap();
-    match dict.get(label).unwrap() {
-        ListEntry::InnerList(l) => l.clone(),
-        ListEntry::Item(_) => panic!("not an inner list"),
-    }
+fn covered<'a>(input: &'a str, label: &str) -> Covered<'a> {
+    let dict = dictionary(input).unwrap();
+    let (_, member) = dict.into_iter().find(|(k, _)| k.as_str() == label).unwrap();
+    member.list.unwrap()
 }
 
 fn verify(alg: &str, keyid: &str, base: &str, sig: &[u8], v: &Value) -> bool {
