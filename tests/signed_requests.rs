@@ -868,3 +868,52 @@ async fn public_keys_can_come_from_a_jwks() {
     assert_eq!((status, reason(r).await.as_str()), (401, "alg_not_allowed"));
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_credentials_file_is_reloaded() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let keys = signature_credentials(&pki);
+    let cfg = signature_config(&pki, &up, &keys).set("reload.poll_interval", s("50ms"));
+    let (gw, _d) = start_gateway(&cfg).await;
+    let mut reloads = gw.state.reloads.subscribe();
+    let port = gw.main_addr.port();
+    let c = pki.client(gw.main_addr, false);
+    let body = r#"{"order": 9}"#;
+    let fresh = |nonce: &str, secret: &str| {
+        let k = Keys {
+            hmac_secret: secret.to_string(),
+            kek: String::new(),
+            file: PathBuf::new(),
+        };
+        independent(job(
+            port,
+            "/orders",
+            "late-partner",
+            "hmac-sha256",
+            &k,
+            nonce,
+            body,
+        ))
+    };
+    let (status, _, r) = send(&c, port, "/orders", &fresh("r1", &keys.hmac_secret), body).await;
+    assert_eq!((status, reason(r).await.as_str()), (401, "unknown_kid"));
+    let secret = add(
+        &keys.file,
+        &keys.kek,
+        &[
+            "--id",
+            "late-partner",
+            "--alg",
+            "hmac-sha256",
+            "--scopes",
+            "orders:read",
+        ],
+        None,
+    );
+    reloads.changed().await.unwrap();
+    let (status, _, r) = send(&c, port, "/orders", &fresh("r2", &secret), body).await;
+    assert_eq!(status, 201, "{}", reason(r).await);
+    assert_eq!(up.last().headers["x-auth-subject"], "late-partner");
+    gw.shutdown().await;
+}
