@@ -75,7 +75,16 @@ pub struct Verdict {
     /// Single use: this key must be new to the store, remembered this long.
     pub replay: Option<(String, Duration)>,
     /// Sign the response (RFC 9421 §2.4) for this signed request.
-    pub respond: Option<crate::authn::signature::ResponseSigning>,
+    pub respond: Option<ResponseSigning>,
+}
+
+/// What the pipeline needs to sign the response to a verified RFC 9421
+/// request (§2.4): the request signature's label and bytes, which the
+/// response signature covers as `"signature";req;key="<label>"`.
+#[derive(Debug, Clone)]
+pub struct ResponseSigning {
+    pub label: String,
+    pub request_signature: Vec<u8>,
 }
 
 /// A body check the pipeline runs while (or before) forwarding.
@@ -104,10 +113,7 @@ impl Verdict {
         self
     }
 
-    pub(in crate::authn) fn with_response_signing(
-        mut self,
-        signing: crate::authn::signature::ResponseSigning,
-    ) -> Verdict {
+    pub(in crate::authn) fn with_response_signing(mut self, signing: ResponseSigning) -> Verdict {
         self.respond = Some(signing);
         self
     }

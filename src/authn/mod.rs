@@ -30,7 +30,7 @@ pub mod signature;
 
 pub use failure::{AuthError, AuthFailure, Dependency};
 pub(crate) use kind::Kind;
-pub use kind::{unix_now, Attempt, BodyRequirement, Challenge, Verdict};
+pub use kind::{unix_now, Attempt, BodyRequirement, Challenge, ResponseSigning, Verdict};
 pub use principal::{Binding, Identity, Principal};
 
 use http::HeaderMap;

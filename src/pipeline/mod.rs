@@ -7,6 +7,7 @@
 
 mod body;
 mod checks;
+mod respond;
 mod rewrite;
 
 use checks::{check_header_limits, request_authority, transfer_coding};
@@ -209,7 +210,7 @@ pub async fn process(
 async fn sign_response(
     gw: &Gateway,
     target: &Target,
-    signing: &authn::signature::ResponseSigning,
+    signing: &authn::ResponseSigning,
     response: Response<ResBody>,
     now: u64,
 ) -> Result<Response<ResBody>, GatewayError> {
@@ -223,8 +224,7 @@ async fn sign_response(
         .iter()
         .find_map(|a| a.max_signed_response())
         .unwrap_or(8 << 20);
-    signing
-        .sign(response, signer, max, now)
+    respond::sign(signing, response, signer, max, now)
         .await
         .map_err(|_| GatewayError::ResponseNotSigned)
 }

@@ -16,7 +16,7 @@ pub mod source;
 pub use algorithm::{Algorithm, KeyKind};
 pub use kek::Kek;
 
-use crate::authn::AuthFailure;
+use super::failure::AuthFailure;
 use aws_lc_rs::hmac;
 use aws_lc_rs::signature::ParsedPublicKey;
 use serde_json::{Map, Value};
@@ -90,15 +90,12 @@ impl Credential {
     ) -> Result<(), AuthFailure> {
         self.admit(alg, now)?;
         let ok = match &self.key {
-            KeyMaterial::Hmac(secrets) => secrets
-                .iter()
-                .filter(|s| s.not_after.is_none_or(|t| now < t))
-                .any(|s| match alg {
-                    Algorithm::HmacSha256 => hmac::verify(&s.sha256, message, signature).is_ok(),
-                    _ => alg.hmac().is_some_and(|h| {
-                        hmac::verify(&hmac::Key::new(h, &s.raw), message, signature).is_ok()
-                    }),
+            KeyMaterial::Hmac(secrets) => live(secrets, now).any(|s| match alg {
+                Algorithm::HmacSha256 => hmac::verify(&s.sha256, message, signature).is_ok(),
+                _ => alg.hmac().is_some_and(|h| {
+                    hmac::verify(&hmac::Key::new(h, &s.raw), message, signature).is_ok()
                 }),
+            }),
             KeyMaterial::Public(keys) => keys
                 .iter()
                 .find(|(a, _)| *a == alg)
@@ -107,12 +104,13 @@ impl Credential {
         ok.then_some(()).ok_or(AuthFailure::BadSignature)
     }
 
-    /// OAuth 1.0a HMAC (RFC 5849 §3.4.2): the key is `encode(secret)&` (no token
-    /// secret, 2-legged), so it is derived per secret rather than stored.
-    pub fn verify_oauth_hmac(
+    /// HMAC with a key derived from each live secret by `derive` (OAuth 1.0a
+    /// keys are `encode(secret)&`, RFC 5849 §3.4.2), compared in constant time.
+    pub fn verify_derived_hmac(
         &self,
         alg: Algorithm,
         now: u64,
+        derive: impl Fn(&[u8]) -> Zeroizing<Vec<u8>>,
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), AuthFailure> {
@@ -120,16 +118,17 @@ impl Credential {
         let (KeyMaterial::Hmac(secrets), Some(h)) = (&self.key, alg.hmac()) else {
             return Err(AuthFailure::AlgNotAllowed);
         };
-        let ok = secrets
-            .iter()
-            .filter(|s| s.not_after.is_none_or(|t| now < t))
-            .any(|s| {
-                let mut k = Zeroizing::new(crate::authn::oauth1::encode(&s.raw).into_bytes());
-                k.push(b'&');
-                hmac::verify(&hmac::Key::new(h, &k), message, signature).is_ok()
-            });
+        let ok = live(secrets, now)
+            .any(|s| hmac::verify(&hmac::Key::new(h, &derive(&s.raw)), message, signature).is_ok());
         ok.then_some(()).ok_or(AuthFailure::BadSignature)
     }
+}
+
+/// The secrets still valid at `now` (during a rotation, the old ones until their overlap ends).
+fn live(secrets: &[HmacSecret], now: u64) -> impl Iterator<Item = &HmacSecret> {
+    secrets
+        .iter()
+        .filter(move |s| s.not_after.is_none_or(|t| now < t))
 }
 
 /// Every credential of one file, by id.

@@ -3,6 +3,7 @@
 //! `check` error naming the key.
 
 use super::keys::{algorithm, is_hmac, KeySet};
+use super::remote::RefreshPolicy;
 use crate::authn::extract::TokenSource;
 use crate::config::diag::Diag;
 use crate::config::file::JwtFile;
@@ -50,9 +51,35 @@ pub struct JwtSettings {
     pub certificate_bound: bool,
 }
 
+/// `jwks_refresh` (5 min), `jwks_max_stale` (24 h) and `jwks_cooldown` (30 s)
+/// of an authenticator whose keys come from a JWKS; `prefix` ends with a dot.
+pub fn refresh_policy(
+    d: &mut Diag<'_>,
+    prefix: &str,
+    [refresh, max_stale, cooldown]: [&Option<String>; 3],
+) -> RefreshPolicy {
+    RefreshPolicy {
+        refresh: d.duration(
+            format!("{prefix}jwks_refresh"),
+            refresh.as_ref(),
+            Duration::from_secs(300),
+        ),
+        max_stale: d.duration(
+            format!("{prefix}jwks_max_stale"),
+            max_stale.as_ref(),
+            Duration::from_secs(86400),
+        ),
+        cooldown: d.duration(
+            format!("{prefix}jwks_cooldown"),
+            cooldown.as_ref(),
+            Duration::from_secs(30),
+        ),
+    }
+}
+
 impl JwtSettings {
-    pub fn refresh_policy(&self) -> super::remote::RefreshPolicy {
-        super::remote::RefreshPolicy {
+    pub fn refresh_policy(&self) -> RefreshPolicy {
+        RefreshPolicy {
             refresh: self.refresh,
             max_stale: self.max_stale,
             cooldown: self.cooldown,
@@ -94,20 +121,14 @@ pub fn settings(d: &mut Diag<'_>, name: &str, a: &JwtFile) -> Option<JwtSettings
             "at most 5m: a large leeway keeps expired tokens alive",
         );
     }
-    let refresh = d.duration(
-        p("jwks_refresh"),
-        a.jwks_refresh.as_ref(),
-        Duration::from_secs(300),
-    );
-    let max_stale = d.duration(
-        p("jwks_max_stale"),
-        a.jwks_max_stale.as_ref(),
-        Duration::from_secs(86400),
-    );
-    let cooldown = d.duration(
-        p("jwks_cooldown"),
-        a.jwks_cooldown.as_ref(),
-        Duration::from_secs(30),
+    let RefreshPolicy {
+        refresh,
+        max_stale,
+        cooldown,
+    } = refresh_policy(
+        d,
+        &p(""),
+        [&a.jwks_refresh, &a.jwks_max_stale, &a.jwks_cooldown],
     );
     let max_lifetime = a
         .max_lifetime

@@ -122,7 +122,9 @@ impl OAuth1Authenticator {
             .decode(&p.signature)
             .map_err(|_| AuthFailure::Malformed)?;
         match alg.key_kind() {
-            KeyKind::Hmac => cred.verify_oauth_hmac(alg, at.now, base.as_bytes(), &signature)?,
+            KeyKind::Hmac => {
+                cred.verify_derived_hmac(alg, at.now, hmac_key, base.as_bytes(), &signature)?
+            }
             _ => cred.verify(alg, at.now, base.as_bytes(), &signature)?,
         }
         let ttl = s.timestamp_window * 2 + std::time::Duration::from_secs(1);
@@ -195,6 +197,14 @@ fn protocol(params: &[(String, String)]) -> Result<Protocol, AuthFailure> {
         version: get("oauth_version"),
         body_hash: get("oauth_body_hash"),
     })
+}
+
+/// RFC 5849 §3.4.2: the HMAC key is `encode(consumer secret) & encode(token
+/// secret)`, and 2-legged requests have no token secret.
+fn hmac_key(secret: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut k = zeroize::Zeroizing::new(encode(secret).into_bytes());
+    k.push(b'&');
+    k
 }
 
 fn oauth_header(headers: &HeaderMap) -> Option<&str> {

@@ -8,12 +8,12 @@
 //! unexpired, and carry the configured `tag`; its `nonce` is single-use
 //! through the store. A covered `content-digest` becomes a body check that the
 //! pipeline runs as the body streams (or before forwarding, `verify_body =
-//! "buffer"`). `base` builds the signature base, `respond` signs responses.
+//! "buffer"`). `base` builds the signature base, `input` reads the two fields; the
+//! pipeline signs responses with `base` too.
 
 pub mod base;
 pub mod input;
 mod remote;
-pub mod respond;
 pub mod settings;
 
 use super::credentials::{Algorithm, Credential};
@@ -21,7 +21,7 @@ use super::failure::{AuthError, AuthFailure, Dependency};
 use super::jwt::keys::KeySet;
 use super::jwt::remote::RemoteKeys;
 use super::jwt::KeyRegistry;
-use super::kind::{Attempt, Challenge, Kind, Verdict};
+use super::kind::{Attempt, Challenge, Kind, ResponseSigning, Verdict};
 use super::principal::{Identity, Principal};
 use crate::digest::{parse_content_digest, BodyCheck};
 use base::{signature_base, Message, RequestParts};
@@ -32,8 +32,6 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-pub use respond::ResponseSigning;
 
 pub static SIGNATURE: HeaderName = HeaderName::from_static("signature");
 pub static SIGNATURE_INPUT: HeaderName = HeaderName::from_static("signature-input");
@@ -190,7 +188,10 @@ impl HttpSignatureAuthenticator {
             verdict = verdict.with_body_check(body_check(at.headers)?, buffer);
         }
         if s.sign_responses {
-            verdict = verdict.with_response_signing(ResponseSigning::new(label, signature));
+            verdict = verdict.with_response_signing(ResponseSigning {
+                label: label.to_string(),
+                request_signature: signature.to_vec(),
+            });
         }
         Ok(verdict)
     }

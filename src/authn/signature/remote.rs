@@ -4,8 +4,8 @@
 //! the signature's `alg` parameter must agree.
 
 use crate::authn::credentials::Algorithm;
+use crate::authn::failure::AuthFailure;
 use crate::authn::jwt::key::{Key, KeyType};
-use crate::authn::AuthFailure;
 use aws_lc_rs::signature;
 
 /// The algorithm a JWKS key verifies with, or `AlgNotAllowed`.

@@ -153,23 +153,11 @@ fn jwks(d: &mut Diag<'_>, name: &str, f: &HttpSignatureFile) -> Option<JwksKeys>
             ),
         }
     }
-    let policy = RefreshPolicy {
-        refresh: d.duration(
-            p("jwks_refresh"),
-            f.jwks_refresh.as_ref(),
-            Duration::from_secs(300),
-        ),
-        max_stale: d.duration(
-            p("jwks_max_stale"),
-            f.jwks_max_stale.as_ref(),
-            Duration::from_secs(86400),
-        ),
-        cooldown: d.duration(
-            p("jwks_cooldown"),
-            f.jwks_cooldown.as_ref(),
-            Duration::from_secs(30),
-        ),
-    };
+    let policy = crate::authn::jwt::settings::refresh_policy(
+        d,
+        &p(""),
+        [&f.jwks_refresh, &f.jwks_max_stale, &f.jwks_cooldown],
+    );
     Some(JwksKeys {
         url,
         algorithms,
