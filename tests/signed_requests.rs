@@ -596,6 +596,20 @@ async fn oauth1_requests_from_oauthlib_verify_from_header_query_and_form_body() 
         "the form body arrives intact"
     );
 
+    // Before authentication at most 1 MiB of a form is read: larger is 413.
+    let big = format!("x={}", "a".repeat(1 << 20));
+    let r = c
+        .post(format!("https://localhost:{port}/legacy/form"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status().as_u16(), reason(r).await.as_str()),
+        (413, "body_too_large")
+    );
+
     // oauthlib adds oauth_body_hash (SHA-1) over a JSON body; a changed body is refused with 400.
     let mut j = oauth_job(port, "/legacy/json", "HMAC-SHA256", "header");
     j["body"] = json!(r#"{"amount": 10}"#);
@@ -915,5 +929,38 @@ async fn a_changed_credentials_file_is_reloaded() {
     let (status, _, r) = send(&c, port, "/orders", &fresh("r2", &secret), body).await;
     assert_eq!(status, 201, "{}", reason(r).await);
     assert_eq!(up.last().headers["x-auth-subject"], "late-partner");
+
+    // Rotation: the new secret works at once, the old one through the overlap.
+    let f = keys.file.to_str().unwrap();
+    let args = [
+        "rotate",
+        "--file",
+        f,
+        "--kek",
+        "env:SEALGATE_KEK",
+        "--id",
+        "late-partner",
+        "--overlap",
+        "1h",
+    ];
+    let (code, rotated, err) = cli(&args, &keys.kek, None);
+    assert_eq!(code, 0, "{err}");
+    let rotated = rotated.trim().to_string();
+    assert_ne!(rotated, secret);
+    reloads.changed().await.unwrap();
+    for (nonce, s) in [("r3", &rotated), ("r4", &secret)] {
+        let (status, _, r) = send(&c, port, "/orders", &fresh(nonce, s), body).await;
+        assert_eq!(status, 201, "{nonce}: {}", reason(r).await);
+    }
+    let (code, listed, _) = cli(
+        &["list", "--file", f, "--kek", "env:SEALGATE_KEK"],
+        &keys.kek,
+        None,
+    );
+    assert_eq!(code, 0);
+    assert!(
+        listed.contains("late-partner") && listed.contains("2 secret(s)"),
+        "{listed}"
+    );
     gw.shutdown().await;
 }

@@ -9,6 +9,11 @@ use crate::error::GatewayError;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 
+/// The most read before authentication (OAuth 1.0a form bodies): an
+/// unauthenticated client must not make the gateway hold the route's whole
+/// body limit per request.
+pub const MAX_BEFORE_AUTH: u64 = 1 << 20;
+
 /// Reads the whole body, at most `limit` bytes.
 pub async fn read(body: ReqBody, limit: u64) -> Result<Bytes, GatewayError> {
     read_to_limit(body, limit).await.map_err(|e| match e {

@@ -155,7 +155,8 @@ pub async fn process(
         .iter()
         .any(|a| a.needs_body(&parts.headers))
     {
-        let bytes = body::read(body, rc.max_request_body).await?;
+        let limit = rc.max_request_body.min(body::MAX_BEFORE_AUTH);
+        let bytes = body::read(body, limit).await?;
         body = body::replay(bytes.clone());
         Some(bytes)
     } else {
