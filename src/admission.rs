@@ -97,6 +97,8 @@ pub async fn after_auth(
         _ => (format!("{}:ip:{ip}", route.name), rl.rate),
     });
     let single_use = match (route.single_use, p) {
+        // A signed request's nonce is its single-use id: consumed below.
+        (true, Some(p)) if p.jti().is_none() && replay.is_some() => None,
         (true, Some(p)) => {
             let jti = p
                 .jti()
@@ -124,7 +126,8 @@ pub async fn after_auth(
     }
     let out = match gw.store.run(&batch, &state.metrics).await {
         Ok(out) => out,
-        Err(_) if route.allow_on_store_error => {
+        // A nonce that cannot be checked may be a replay: never served blind.
+        Err(_) if route.allow_on_store_error && batch.nonce.is_none() => {
             tracing::debug!(route = %route.name, "state store unavailable; route allows serving anyway");
             return Ok(());
         }

@@ -108,7 +108,10 @@ pub fn content_digest(alg: DigestAlg, body: &[u8]) -> String {
 pub struct CheckedBody<B> {
     inner: B,
     contexts: Vec<(digest::Context, Vec<u8>)>,
+    /// The latest non-empty data frame: the last bytes go out only after the
+    /// digest matched, whatever frames (empty data, trailers) follow them.
     held: Option<Frame<Bytes>>,
+    trailers: Option<Frame<Bytes>>,
     finished: bool,
 }
 
@@ -122,6 +125,7 @@ impl<B> CheckedBody<B> {
                 .map(|(c, w)| (c, w.to_vec()))
                 .collect(),
             held: None,
+            trailers: None,
             finished: false,
         }
     }
@@ -148,16 +152,22 @@ where
         let this = &mut *self;
         loop {
             if this.finished {
-                return Poll::Ready(this.held.take().map(Ok));
+                let next = this.held.take().or_else(|| this.trailers.take());
+                return Poll::Ready(next.map(Ok));
             }
             match Pin::new(&mut this.inner).poll_frame(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
                 Poll::Ready(Some(Ok(frame))) => {
-                    if let Some(data) = frame.data_ref() {
-                        for (ctx, _) in &mut this.contexts {
-                            ctx.update(data);
-                        }
+                    let Some(data) = frame.data_ref() else {
+                        this.trailers = Some(frame);
+                        continue;
+                    };
+                    if data.is_empty() {
+                        continue;
+                    }
+                    for (ctx, _) in &mut this.contexts {
+                        ctx.update(data);
                     }
                     if let Some(previous) = this.held.replace(frame) {
                         return Poll::Ready(Some(Ok(previous)));
@@ -167,6 +177,7 @@ where
                     this.finished = true;
                     if !this.verified() {
                         this.held = None;
+                        this.trailers = None;
                         return Poll::Ready(Some(Err(Box::new(DigestMismatch))));
                     }
                 }
@@ -175,7 +186,7 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.finished && self.held.is_none()
+        self.finished && self.held.is_none() && self.trailers.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -214,15 +225,22 @@ mod tests {
     }
 
     async fn run(chunks: &[&'static [u8]], check: &BodyCheck) -> (Vec<u8>, bool) {
-        let frames = chunks
-            .iter()
-            .map(|c| Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from_static(c))));
+        let frames = chunks.iter().map(|c| {
+            let frame = if *c == b"TRAILERS" {
+                let mut t = http::HeaderMap::new();
+                t.insert("x-t", http::HeaderValue::from_static("1"));
+                Frame::trailers(t)
+            } else {
+                Frame::data(Bytes::from_static(c))
+            };
+            Ok::<_, std::convert::Infallible>(frame)
+        });
         let body = StreamBody::new(futures_util::stream::iter(frames.collect::<Vec<_>>()));
         let mut checked = CheckedBody::new(body, check);
         let mut out = Vec::new();
         while let Some(frame) = checked.frame().await {
             match frame {
-                Ok(f) => out.extend_from_slice(f.data_ref().unwrap()),
+                Ok(f) => out.extend_from_slice(f.data_ref().map_or(&b""[..], |d| d)),
                 Err(_) => return (out, false),
             }
         }
@@ -240,6 +258,19 @@ mod tests {
         let (seen, ok) = run(&[b"ab", b"cd", b"eX"], &check).await;
         assert!(!ok);
         assert_eq!(seen, b"abcd", "the last frame is held back on a mismatch");
+        // An empty frame or trailers after the data must not release the last bytes.
+        assert_eq!(
+            run(&[b"ab", b"cd", b"eX", b""], &check).await,
+            (b"abcd".to_vec(), false)
+        );
+        assert_eq!(
+            run(&[b"ab", b"eX", b"TRAILERS"], &check).await,
+            (b"ab".to_vec(), false)
+        );
+        assert_eq!(
+            run(&[b"abc", b"def", b"", b"TRAILERS"], &check).await,
+            (b"abcdef".to_vec(), true)
+        );
         let whole = Full::new(Bytes::from_static(b"abcdef"));
         let collected = CheckedBody::new(whole, &check).collect().await.unwrap();
         assert_eq!(collected.to_bytes(), "abcdef");

@@ -826,7 +826,10 @@ async fn public_keys_can_come_from_a_jwks() {
     .unwrap();
     let mut jwk = vectors["keys"]["test-key-ed25519"]["jwk"].clone();
     jwk.as_object_mut().unwrap().remove("d");
-    let idp = jwks_server(json!({ "keys": [jwk] }).to_string()).await;
+    let idp = jwks_server(json!({ "keys": [jwk.clone()] }).to_string()).await;
+    // A lone key without a kid must not answer to any keyid (it names the subject).
+    jwk.as_object_mut().unwrap().remove("kid");
+    let anonymous_idp = jwks_server(json!({ "keys": [jwk] }).to_string()).await;
     let cfg = Config::new(&pki)
         .upstream("app", &up.url())
         .authenticator(
@@ -834,7 +837,13 @@ async fn public_keys_can_come_from_a_jwks() {
             "http-signature",
             &[("jwks_url", s(&format!("http://{idp}/jwks.json")))],
         )
-        .route(Route::new("orders", "/orders", "app").auth(&["jwks"]));
+        .authenticator(
+            "nokid",
+            "http-signature",
+            &[("jwks_url", s(&format!("http://{anonymous_idp}/jwks.json")))],
+        )
+        .route(Route::new("orders", "/orders", "app").auth(&["jwks"]))
+        .route(Route::new("nokid", "/nokid", "app").auth(&["nokid"]));
     let (gw, _d) = start_gateway(&cfg).await;
     let port = gw.main_addr.port();
     let c = pki.client(gw.main_addr, false);
@@ -880,6 +889,9 @@ async fn public_keys_can_come_from_a_jwks() {
     j["private_pem"] = json!(pem("test-key-ecc-p256.priv.pem"));
     let (status, _, r) = send(&c, port, "/orders", &independent(j), body).await;
     assert_eq!((status, reason(r).await.as_str()), (401, "alg_not_allowed"));
+    let signed = independent(job(port, "/nokid", "admin", "ed25519", &keys, "j4", body));
+    let (status, _, r) = send(&c, port, "/nokid", &signed, body).await;
+    assert_eq!((status, reason(r).await.as_str()), (401, "unknown_kid"));
     gw.shutdown().await;
 }
 

@@ -31,6 +31,9 @@ pub struct Attempt<'a> {
     pub client_cert: Option<&'a ClientCert>,
     /// The body, when a kind's `needs_body` asked for it.
     pub body: Option<&'a Bytes>,
+    /// Whether a body follows the head (known from the stream, not only from
+    /// headers: HTTP/2 needs neither Content-Length nor Transfer-Encoding).
+    pub body_present: Option<bool>,
     pub now: u64,
 }
 
@@ -49,6 +52,7 @@ impl<'a> Attempt<'a> {
             headers,
             client_cert: None,
             body: None,
+            body_present: None,
             now,
         }
     }
@@ -61,6 +65,28 @@ impl<'a> Attempt<'a> {
     pub fn with_body(mut self, body: Option<&'a Bytes>) -> Attempt<'a> {
         self.body = body;
         self
+    }
+
+    pub fn with_body_present(mut self, present: bool) -> Attempt<'a> {
+        self.body_present = Some(present);
+        self
+    }
+
+    /// Whether the request has a body: from the stream when known, else from
+    /// the headers (Transfer-Encoding, a non-zero Content-Length, or a method
+    /// that carries one without saying how long).
+    pub fn has_body(&self) -> bool {
+        if let Some(present) = self.body_present {
+            return present;
+        }
+        let h = self.headers;
+        if h.contains_key(http::header::TRANSFER_ENCODING) {
+            return true;
+        }
+        match h.get(http::header::CONTENT_LENGTH) {
+            Some(v) => v.as_bytes() != b"0",
+            None => matches!(*self.method, Method::POST | Method::PUT | Method::PATCH),
+        }
     }
 }
 
@@ -85,6 +111,8 @@ pub struct Verdict {
 pub struct ResponseSigning {
     pub label: String,
     pub request_signature: Vec<u8>,
+    /// The largest response the verifying authenticator buffers to sign.
+    pub max_body: u64,
 }
 
 /// A body check the pipeline runs while (or before) forwarding.

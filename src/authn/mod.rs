@@ -98,14 +98,6 @@ impl Authenticator {
         }
     }
 
-    /// The largest response a signing authenticator will buffer to sign.
-    pub fn max_signed_response(&self) -> Option<u64> {
-        match self {
-            Authenticator::HttpSignature(s) => s.max_signed_response(),
-            _ => None,
-        }
-    }
-
     /// The discovered endpoint this authenticator keeps alive, if any.
     pub fn discovered_endpoint(&self) -> Option<&jwt::DiscoveredEndpoint> {
         match self {

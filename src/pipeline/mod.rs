@@ -148,31 +148,7 @@ pub async fn process(
         return Err(GatewayError::BodyTooLarge);
     }
     let (mut parts, mut body) = req.into_parts();
-    // A kind that verifies parameters in the body (OAuth 1.0a forms) sees it whole.
-    let early = if target
-        .route
-        .authn
-        .iter()
-        .any(|a| a.needs_body(&parts.headers))
-    {
-        let limit = rc.max_request_body.min(body::MAX_BEFORE_AUTH);
-        let bytes = body::read(body, limit).await?;
-        body = body::replay(bytes.clone());
-        Some(bytes)
-    } else {
-        None
-    };
-    let verdict = authenticate(
-        gw,
-        state,
-        conn,
-        &target,
-        &parts,
-        early.as_ref(),
-        sealing,
-        now,
-    )
-    .await?;
+    let verdict = authenticate(gw, state, conn, &target, &parts, &mut body, sealing, now).await?;
     let principal = verdict.as_ref().map(|v| &v.principal);
     if let Some(p) = principal {
         record.subject = Some(p.subject().to_string());
@@ -202,7 +178,7 @@ pub async fn process(
         .forward(Request::from_parts(parts, body), &state.metrics)
         .await?;
     match verdict.as_ref().and_then(|v| v.respond.as_ref()) {
-        Some(signing) => sign_response(gw, &target, signing, response, now).await,
+        Some(signing) => sign_response(gw, signing, response, now).await,
         None => Ok(response),
     }
 }
@@ -210,7 +186,6 @@ pub async fn process(
 /// Signs the upstream's answer to a signed request (RFC 9421 §2.4).
 async fn sign_response(
     gw: &Gateway,
-    target: &Target,
     signing: &authn::ResponseSigning,
     response: Response<ResBody>,
     now: u64,
@@ -219,13 +194,7 @@ async fn sign_response(
         .assertion
         .as_ref()
         .ok_or(GatewayError::ResponseNotSigned)?;
-    let max = target
-        .route
-        .authn
-        .iter()
-        .find_map(|a| a.max_signed_response())
-        .unwrap_or(8 << 20);
-    respond::sign(signing, response, signer, max, now)
+    respond::sign(signing, response, signer, now)
         .await
         .map_err(|_| GatewayError::ResponseNotSigned)
 }
@@ -292,7 +261,7 @@ async fn authenticate(
     conn: &ConnInfo,
     target: &Target,
     req: &http::request::Parts,
-    body: Option<&bytes::Bytes>,
+    body: &mut ReqBody,
     sealing: Option<&Sealing>,
     now: u64,
 ) -> Result<Option<Verdict>, GatewayError> {
@@ -304,9 +273,20 @@ async fn authenticate(
     admission::before_auth(state, ip)?;
     // Inside an envelope the TLS peer is the relay: its certificate says nothing of the client.
     let cert = conn.client_cert.as_deref().filter(|_| sealing.is_none());
-    let at = Attempt::new(&req.method, &req.uri, &target.authority, &req.headers, now)
+    let head = Attempt::new(&req.method, &req.uri, &target.authority, &req.headers, now)
         .with_client_cert(cert)
-        .with_body(body);
+        .with_body_present(!http_body::Body::is_end_stream(&*body));
+    let early = match wants_body(&target.route.authn, &head) {
+        true => {
+            let limit = rc.max_request_body.min(body::MAX_BEFORE_AUTH);
+            let taken = std::mem::replace(body, body::replay(bytes::Bytes::new()));
+            let bytes = body::read(taken, limit).await?;
+            *body = body::replay(bytes.clone());
+            Some(bytes)
+        }
+        false => None,
+    };
+    let at = head.with_body(early.as_ref());
     let verdict = match authn::authenticate(&target.route.authn, &at).await {
         Ok(v) => v,
         Err(e) => {
@@ -317,6 +297,14 @@ async fn authenticate(
         }
     };
     Ok(Some(verdict))
+}
+
+/// Whether to read the body before authenticating: a kind takes parameters
+/// from it (OAuth 1.0a forms) and no other kind's credential is presented.
+fn wants_body(authn: &[Arc<authn::Authenticator>], head: &Attempt<'_>) -> bool {
+    let (body_kinds, others): (Vec<_>, Vec<_>) =
+        authn.iter().partition(|a| a.needs_body(head.headers));
+    !body_kinds.is_empty() && !others.iter().any(|a| a.presents(head))
 }
 
 fn boxed(b: Incoming) -> ReqBody {

@@ -29,20 +29,24 @@ pub enum SignError {
     Failed,
 }
 
-/// Buffers the body (at most `max` bytes), then adds `Content-Digest`,
-/// `Signature-Input` and `Signature`.
+/// Buffers the body (at most `signing.max_body` bytes), then adds
+/// `Content-Digest`, `Signature-Input` and `Signature`, replacing the
+/// upstream's own (the client could not tell them from the gateway's).
 pub async fn sign(
     signing: &ResponseSigning,
     response: Response<ResBody>,
     signer: &AssertionSigner,
-    max: u64,
     now: u64,
 ) -> Result<Response<ResBody>, SignError> {
     let (mut parts, body) = response.into_parts();
-    let bytes = read_to_limit(body, max).await.map_err(|e| match e {
-        ReadError::TooLarge => SignError::TooLarge,
-        ReadError::Failed => SignError::Failed,
-    })?;
+    parts.headers.remove(&SIGNATURE);
+    parts.headers.remove(&SIGNATURE_INPUT);
+    let bytes = read_to_limit(body, signing.max_body)
+        .await
+        .map_err(|e| match e {
+            ReadError::TooLarge => SignError::TooLarge,
+            ReadError::Failed => SignError::Failed,
+        })?;
     let value = |s: &str| HeaderValue::from_str(s).map_err(|_| SignError::Failed);
     let digest = content_digest(DigestAlg::Sha256, &bytes);
     parts.headers.insert("content-digest", value(&digest)?);
@@ -65,8 +69,8 @@ pub async fn sign(
     let input = serialize_covered(&covered);
     parts
         .headers
-        .append(&SIGNATURE_INPUT, value(&format!("{LABEL}={input}"))?);
-    parts.headers.append(
+        .insert(&SIGNATURE_INPUT, value(&format!("{LABEL}={input}"))?);
+    parts.headers.insert(
         &SIGNATURE,
         value(&format!("{LABEL}=:{}:", STANDARD.encode(signature)))?,
     );

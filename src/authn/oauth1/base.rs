@@ -47,10 +47,27 @@ pub fn header_params(value: &str) -> Option<Vec<(String, String)>> {
     Some(out)
 }
 
-/// A query or form body's parameters, decoded (`+` is a space, §3.4.1.3.1).
-pub fn form_params(data: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(data)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+/// A query or form body's parameters, decoded (`+` is a space, §3.4.1.3.1);
+/// `None` when a name or value is not UTF-8 once decoded: a lossy decoding
+/// would let different bytes share one base string.
+pub fn form_params(data: &[u8]) -> Option<Vec<(String, String)>> {
+    let decode = |raw: &[u8]| {
+        let spaced: Vec<u8> = raw
+            .iter()
+            .map(|b| if *b == b'+' { b' ' } else { *b })
+            .collect();
+        let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
+        String::from_utf8(bytes).ok()
+    };
+    data.split(|b| *b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = match pair.iter().position(|b| *b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &b""[..]),
+            };
+            Some((decode(k)?, decode(v)?))
+        })
         .collect()
 }
 
@@ -95,8 +112,8 @@ mod tests {
             .into_iter()
             .filter(|(k, _)| k != "realm")
             .collect();
-        params.extend(form_params(b"b5=%3D%253D&a3=a&c%40=&a2=r%20b"));
-        params.extend(form_params(b"c2&a3=2+q"));
+        params.extend(form_params(b"b5=%3D%253D&a3=a&c%40=&a2=r%20b").unwrap());
+        params.extend(form_params(b"c2&a3=2+q").unwrap());
         let uri = base_uri("http", "example.com", "/request");
         let expected = "POST&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q%26a3%3Da%26b5%3D%253D%25253D%26c%2540%3D%26c2%3D%26oauth_consumer_key%3D9djdj82h48djs9d2%26oauth_nonce%3D7d8f3e4a%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D137131201%26oauth_token%3Dkkk9d7dh3k39sjv7";
         assert_eq!(base_string("POST", &uri, &params), expected);
@@ -131,7 +148,7 @@ mod tests {
         );
         let photos = header_params(r#"OAuth realm="Photos", oauth_consumer_key="dpf43f3p2l4k3l03", oauth_token="nnch734d00sl2jdk", oauth_signature_method="HMAC-SHA1", oauth_timestamp="137131202", oauth_nonce="chapoH", oauth_signature="MdpQcU8iPSUjWoN%2FUDMsK2sui9I%3D""#).unwrap();
         let mut params: Vec<_> = photos.into_iter().filter(|(k, _)| k != "realm").collect();
-        params.extend(form_params(b"file=vacation.jpg&size=original"));
+        params.extend(form_params(b"file=vacation.jpg&size=original").unwrap());
         let base = base_string(
             "GET",
             &base_uri("http", "photos.example.net", "/photos"),
@@ -154,6 +171,10 @@ mod tests {
             "http://example.com:8080/"
         );
         assert!(header_params("Bearer x").is_none());
+        assert!(
+            form_params(b"a=%FF").is_none(),
+            "invalid UTF-8 is refused, not replaced"
+        );
         assert!(header_params("OAuthx a=\"b\"").is_none());
     }
 }

@@ -65,11 +65,11 @@ impl OAuth1Authenticator {
             params.extend(found.into_iter().filter(|(k, _)| k != "realm"));
         }
         if let Some(q) = at.target.query() {
-            params.extend(base::form_params(q.as_bytes()));
+            params.extend(base::form_params(q.as_bytes()).ok_or(AuthFailure::Malformed)?);
         }
         if is_form(at.headers) {
             if let Some(body) = at.body {
-                params.extend(base::form_params(body));
+                params.extend(base::form_params(body).ok_or(AuthFailure::Malformed)?);
             }
         }
         if params.len() > MAX_PARAMS {
@@ -145,12 +145,7 @@ impl OAuth1Authenticator {
     ) -> Result<Option<BodyCheck>, AuthFailure> {
         let form = is_form(at.headers);
         let Some(hash) = &p.body_hash else {
-            let has_body = at.headers.contains_key(header::TRANSFER_ENCODING)
-                || at
-                    .headers
-                    .get(header::CONTENT_LENGTH)
-                    .is_some_and(|v| v.as_bytes() != b"0");
-            if self.settings.require_body_hash && !form && has_body {
+            if self.settings.require_body_hash && !form && at.has_body() {
                 return Err(AuthFailure::MissingComponent);
             }
             return Ok(None);
@@ -226,12 +221,17 @@ fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
-fn has_query_signature(at: &Attempt<'_>) -> bool {
-    at.target.query().is_some_and(|q| {
-        base::form_params(q.as_bytes())
-            .iter()
-            .any(|(k, _)| k == "oauth_signature")
+/// Whether form-encoded `data` carries an `oauth_signature` parameter (cheap:
+/// only the names are decoded).
+fn signed(data: &[u8]) -> bool {
+    data.split(|b| *b == b'&').any(|pair| {
+        let name = pair.split(|b| *b == b'=').next().unwrap_or(pair);
+        percent_encoding::percent_decode(name).eq(b"oauth_signature".iter().copied())
     })
+}
+
+fn has_query_signature(at: &Attempt<'_>) -> bool {
+    at.target.query().is_some_and(|q| signed(q.as_bytes()))
 }
 
 fn replay_key(authenticator: &str, consumer: &str, nonce: &str) -> String {
@@ -249,12 +249,7 @@ impl Kind for OAuth1Authenticator {
     fn presents(&self, at: &Attempt<'_>) -> bool {
         oauth_header(at.headers).is_some()
             || has_query_signature(at)
-            || (is_form(at.headers)
-                && at.body.is_some_and(|b| {
-                    base::form_params(b)
-                        .iter()
-                        .any(|(k, _)| k == "oauth_signature")
-                }))
+            || (is_form(at.headers) && at.body.is_some_and(|b| signed(b)))
     }
 
     fn needs_body(&self, headers: &HeaderMap) -> bool {

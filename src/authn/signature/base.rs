@@ -179,9 +179,11 @@ fn derived_value<'m>(
         "method" => one(Cow::Borrowed(r.method.as_str())),
         "authority" => one(authority(r.authority, scheme)),
         "scheme" => one(Cow::Borrowed(scheme)),
+        // The target URI as the client addressed it (RFC 9110 §7.1): only
+        // `@authority` is normalized.
         "target-uri" => one(Cow::Owned(format!(
             "{scheme}://{}{path}{}{}",
-            authority(r.authority, scheme),
+            r.authority,
             if query.is_some() { "?" } else { "" },
             query.unwrap_or("")
         ))),

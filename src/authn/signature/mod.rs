@@ -40,6 +40,9 @@ static CONTENT_DIGEST: HeaderName = HeaderName::from_static("content-digest");
 /// Longest `Signature`/`Signature-Input` accepted, and most signatures tried.
 const MAX_FIELD: usize = 8192;
 const MAX_TRIED: usize = 4;
+/// Most covered components, and parameters on one, before anything is resolved.
+const MAX_COMPONENTS: usize = 32;
+const MAX_COMPONENT_PARAMS: usize = 4;
 
 pub struct HttpSignatureAuthenticator {
     name: Arc<str>,
@@ -94,12 +97,12 @@ impl HttpSignatureAuthenticator {
                 .ok_or(AuthError::Unavailable(Dependency::Keys))
         };
         let set = current()?;
-        if set.select(Some(keyid)).is_ok() {
+        if jwk(&set, keyid).is_some() {
             return Ok(Signer::Jwks(set));
         }
         if remote.refresh_for_unknown_kid().await {
             let set = current()?;
-            if set.select(Some(keyid)).is_ok() {
+            if jwk(&set, keyid).is_some() {
                 return Ok(Signer::Jwks(set));
             }
         }
@@ -108,12 +111,6 @@ impl HttpSignatureAuthenticator {
 
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    pub fn max_signed_response(&self) -> Option<u64> {
-        self.settings
-            .sign_responses
-            .then_some(self.settings.max_signed_response)
     }
 
     /// Verifies the signature labelled `label`, made with `signer`'s key.
@@ -128,9 +125,7 @@ impl HttpSignatureAuthenticator {
         let alg = match signer {
             Signer::File(cred) => algorithm(cred, params.alg)?,
             Signer::Jwks(set) => {
-                let key = set
-                    .select(Some(params.keyid))
-                    .map_err(|_| AuthFailure::UnknownKid)?;
+                let key = jwk(set, params.keyid).ok_or(AuthFailure::UnknownKid)?;
                 let allowed = s.jwks.as_ref().map_or(&[][..], |j| &j.algorithms[..]);
                 remote::algorithm(key, allowed, params.alg)?
             }
@@ -171,9 +166,7 @@ impl HttpSignatureAuthenticator {
                 self.principal(cred, created, params.expires)
             }
             Signer::Jwks(set) => {
-                let key = set
-                    .select(Some(params.keyid))
-                    .map_err(|_| AuthFailure::UnknownKid)?;
+                let key = jwk(set, params.keyid).ok_or(AuthFailure::UnknownKid)?;
                 remote::verify(key, alg, base.as_bytes(), signature)?;
                 self.jwks_principal(params.keyid, created, params.expires)
             }
@@ -183,7 +176,7 @@ impl HttpSignatureAuthenticator {
             let ttl = s.max_age + s.leeway + Duration::from_secs(1);
             verdict = verdict.with_replay_key(replay_key(&self.name, params.keyid, nonce), ttl);
         }
-        if covers(covered, "content-digest") {
+        if names(covered, "content-digest") {
             let buffer = s.verify_body == settings::VerifyBody::Buffer;
             verdict = verdict.with_body_check(body_check(at.headers)?, buffer);
         }
@@ -191,6 +184,7 @@ impl HttpSignatureAuthenticator {
             verdict = verdict.with_response_signing(ResponseSigning {
                 label: label.to_string(),
                 request_signature: signature.to_vec(),
+                max_body: s.max_signed_response,
             });
         }
         Ok(verdict)
@@ -210,6 +204,14 @@ impl HttpSignatureAuthenticator {
             .and_then(|(_, m)| m.item.as_ref())
             .and_then(|i| i.as_byte_sequence())
             .ok_or(AuthFailure::Malformed)?;
+        let too_many = covered.items.len() > MAX_COMPONENTS
+            || covered
+                .items
+                .iter()
+                .any(|c| c.params.len() > MAX_COMPONENT_PARAMS);
+        if too_many {
+            return Err(AuthFailure::TokenTooLarge.into());
+        }
         let params = Params::read(covered)?;
         let signer = self.resolve(params.keyid).await?;
         Ok(self.verify_one(at, (label, covered, &params), signature, &signer)?)
@@ -221,7 +223,7 @@ impl HttpSignatureAuthenticator {
         let s = &self.settings;
         let missing = s.required.iter().any(|r| !covers(covered, r));
         let body_uncovered =
-            s.default_required && has_body(at) && !covers(covered, "content-digest");
+            s.default_required && at.has_body() && !covers(covered, "content-digest");
         if missing || body_uncovered {
             return Err(AuthFailure::MissingComponent);
         }
@@ -249,6 +251,14 @@ impl HttpSignatureAuthenticator {
         };
         Principal::new(self.name.clone(), "http-signature", Arc::new(identity))
     }
+}
+
+/// The JWK whose `kid` is exactly `keyid` (never a lone key without a kid:
+/// the `keyid` becomes the subject, so it must name the key).
+fn jwk<'s>(set: &'s KeySet, keyid: &str) -> Option<&'s super::jwt::key::Key> {
+    set.select(Some(keyid))
+        .ok()
+        .filter(|k| k.kid.as_deref() == Some(keyid))
 }
 
 /// The signature parameters this gateway reads (RFC 9421 §2.3).
@@ -307,26 +317,20 @@ fn algorithm(cred: &Credential, alg: Option<&str>) -> Result<Algorithm, AuthFail
     }
 }
 
+/// Whether any covered component names `field`, whatever its parameters.
+fn names(covered: &Covered<'_>, field: &str) -> bool {
+    covered
+        .items
+        .iter()
+        .any(|i| i.name.as_string().is_some_and(|s| s.as_str() == field))
+}
+
 /// Whether `component` is covered as a plain identifier (no parameters).
 fn covers(covered: &Covered<'_>, component: &str) -> bool {
     covered
         .items
         .iter()
         .any(|i| i.params.is_empty() && i.name.as_string().is_some_and(|s| s.as_str() == component))
-}
-
-fn has_body(at: &Attempt<'_>) -> bool {
-    let h = at.headers;
-    if h.contains_key(http::header::TRANSFER_ENCODING) {
-        return true;
-    }
-    match h.get(http::header::CONTENT_LENGTH) {
-        Some(v) => v.as_bytes() != b"0",
-        None => matches!(
-            *at.method,
-            http::Method::POST | http::Method::PUT | http::Method::PATCH
-        ),
-    }
 }
 
 fn body_check(headers: &HeaderMap) -> Result<BodyCheck, AuthFailure> {
