@@ -302,9 +302,10 @@ async fn authenticate(
 /// Whether to read the body before authenticating: a kind takes parameters
 /// from it (OAuth 1.0a forms) and no other kind's credential is presented.
 fn wants_body(authn: &[Arc<authn::Authenticator>], head: &Attempt<'_>) -> bool {
-    let (body_kinds, others): (Vec<_>, Vec<_>) =
-        authn.iter().partition(|a| a.needs_body(head.headers));
-    !body_kinds.is_empty() && !others.iter().any(|a| a.presents(head))
+    authn.iter().any(|a| a.needs_body(head.headers))
+        && !authn
+            .iter()
+            .any(|a| !a.needs_body(head.headers) && a.presents(head))
 }
 
 fn boxed(b: Incoming) -> ReqBody {
