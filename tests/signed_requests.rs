@@ -976,3 +976,45 @@ async fn a_changed_credentials_file_is_reloaded() {
     );
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth1_rsa_consumers_can_come_from_a_jwks() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let vectors: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/vectors/rfc9421-appendix-b.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let full = &vectors["keys"]["test-key-rsa"]["jwk"];
+    let public = json!({"kty": "RSA", "kid": "test-key-rsa", "n": full["n"], "e": full["e"]});
+    let idp = jwks_server(json!({ "keys": [public] }).to_string()).await;
+    let cfg = Config::new(&pki)
+        .upstream("app", &up.url())
+        .authenticator(
+            "legacy",
+            "oauth1",
+            &[("jwks_url", s(&format!("http://{idp}/jwks.json")))],
+        )
+        .route(Route::new("legacy", "/legacy", "app").auth(&["legacy"]));
+    let (gw, _d) = start_gateway(&cfg).await;
+    let port = gw.main_addr.port();
+    let c = pki.client(gw.main_addr, false);
+    let mut j = oauth_job(port, "/legacy/x?a=1", "RSA-SHA256", "header");
+    j["consumer_key"] = json!("test-key-rsa");
+    let (status, _, why) = send_oauth(&c, &independent(j)).await;
+    assert_eq!(status, 201, "{why}");
+    assert_eq!(up.last().headers["x-auth-subject"], "test-key-rsa");
+    // RSA-SHA1 is not in the default jwks_algorithms; HMAC never fits a public key.
+    for method in ["RSA-SHA1", "HMAC-SHA256"] {
+        let mut j = oauth_job(port, "/legacy/x", method, "header");
+        j["consumer_key"] = json!("test-key-rsa");
+        j["private_pem"] = json!(pem("test-key-rsa.priv.pem"));
+        let (status, _, why) = send_oauth(&c, &independent(j)).await;
+        assert_eq!((status, why.as_str()), (401, "alg_not_allowed"), "{method}");
+    }
+    gw.shutdown().await;
+}

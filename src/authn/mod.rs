@@ -82,7 +82,9 @@ impl Authenticator {
             S::HttpSignature(s) => Authenticator::HttpSignature(
                 signature::HttpSignatureAuthenticator::build(name, s, keys, metrics)?,
             ),
-            S::OAuth1(s) => Authenticator::OAuth1(oauth1::OAuth1Authenticator::new(name, s)),
+            S::OAuth1(s) => {
+                Authenticator::OAuth1(oauth1::OAuth1Authenticator::build(name, s, keys, metrics)?)
+            }
         })
     }
 
@@ -111,6 +113,7 @@ impl Authenticator {
         match self {
             Authenticator::Jwt(j) => j.remote(),
             Authenticator::HttpSignature(s) => s.remote(),
+            Authenticator::OAuth1(o) => o.remote(),
             _ => None,
         }
     }

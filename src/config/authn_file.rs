@@ -238,4 +238,15 @@ pub struct OAuth1File {
     pub timestamp_window: Option<String>,
     /// Require `oauth_body_hash` on requests with a non-form body.
     pub require_body_hash: Option<bool>,
+    /// RSA public keys by `kid` for consumer keys not in the credentials file.
+    #[serde(default, deserialize_with = "lenient")]
+    pub jwks_url: Option<String>,
+    /// OAuth methods JWKS keys may use (default RSA-SHA256).
+    pub jwks_algorithms: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub jwks_refresh: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub jwks_max_stale: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub jwks_cooldown: Option<String>,
 }

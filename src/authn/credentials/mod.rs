@@ -9,6 +9,7 @@
 
 pub mod algorithm;
 pub mod file;
+pub mod jwk;
 pub mod kek;
 pub(crate) mod public;
 pub mod source;

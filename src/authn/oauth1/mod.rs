@@ -13,8 +13,11 @@ pub mod settings;
 
 pub use base::encode;
 
+use super::credentials::jwk::{self, Signer};
 use super::credentials::{Algorithm, KeyKind};
 use super::failure::{AuthError, AuthFailure};
+use super::jwt::remote::RemoteKeys;
+use super::jwt::KeyRegistry;
 use super::kind::{Attempt, Challenge, Kind, Verdict};
 use super::principal::{Identity, Principal};
 use crate::digest::{BodyCheck, DigestAlg};
@@ -31,6 +34,15 @@ const MAX_PARAMS: usize = 256;
 pub struct OAuth1Authenticator {
     name: Arc<str>,
     settings: OAuth1Settings,
+    remote: Option<Arc<RemoteKeys>>,
+}
+
+/// A request's parameters, read and checked before its key is looked up.
+struct Prepared {
+    params: Vec<(String, String)>,
+    p: Protocol,
+    alg: Algorithm,
+    ts: u64,
 }
 
 /// The protocol parameters, once each.
@@ -46,11 +58,26 @@ struct Protocol {
 }
 
 impl OAuth1Authenticator {
-    pub fn new(name: &str, settings: &OAuth1Settings) -> OAuth1Authenticator {
-        OAuth1Authenticator {
+    pub fn build(
+        name: &str,
+        settings: &OAuth1Settings,
+        registry: &KeyRegistry,
+        metrics: &crate::metrics::Metrics,
+    ) -> Result<OAuth1Authenticator, String> {
+        let remote = match &settings.jwks {
+            Some(j) => Some(registry.get_or_start(name, &j.url, None, j.policy, metrics)?),
+            None => None,
+        };
+        Ok(OAuth1Authenticator {
             name: Arc::from(name),
             settings: settings.clone(),
-        }
+            remote,
+        })
+    }
+
+    /// The JWKS this authenticator keeps fetched, if any.
+    pub fn remote(&self) -> Option<&Arc<RemoteKeys>> {
+        self.remote.as_ref()
     }
 
     pub fn name(&self) -> &str {
@@ -78,18 +105,24 @@ impl OAuth1Authenticator {
         Ok(params)
     }
 
-    fn principal(&self, cred: &super::credentials::Credential, ts: u64) -> Principal {
+    fn principal(
+        &self,
+        subject: &str,
+        claims: serde_json::Map<String, serde_json::Value>,
+        ts: u64,
+    ) -> Principal {
         let identity = Identity {
-            subject: cred.id.clone(),
-            claims: cred.identity_claims.clone(),
+            subject: subject.to_string(),
+            claims,
             issued_at: Some(ts),
             ..Identity::default()
         };
         Principal::new(self.name.clone(), "oauth1", Arc::new(identity))
     }
 
-    fn verify_sync(&self, at: &Attempt<'_>) -> Result<Verdict, AuthFailure> {
-        let s = &self.settings;
+    /// The request's parameters and protocol parameters, checked before any
+    /// key is looked up: method, version, token, timestamp window, nonce.
+    fn prepare(&self, at: &Attempt<'_>) -> Result<Prepared, AuthFailure> {
         let params = self.parameters(at)?;
         let p = protocol(&params)?;
         let alg = Algorithm::parse(&p.method)
@@ -101,34 +134,59 @@ impl OAuth1Authenticator {
             return Err(AuthFailure::Malformed);
         }
         let ts: u64 = p.timestamp.parse().map_err(|_| AuthFailure::Malformed)?;
-        if ts.abs_diff(at.now) > s.timestamp_window.as_secs() {
+        if ts.abs_diff(at.now) > self.settings.timestamp_window.as_secs() {
             return Err(AuthFailure::Stale);
         }
-        let nonce = p
-            .nonce
-            .as_deref()
-            .filter(|n| !n.is_empty())
-            .ok_or(AuthFailure::MissingComponent)?;
-        let cred = s
-            .credentials
-            .set
-            .get(&p.consumer_key)
-            .ok_or(AuthFailure::UnknownKid)?;
-        let body_check = self.body_check(at, &p, alg)?;
+        if p.nonce.as_deref().is_none_or(str::is_empty) {
+            return Err(AuthFailure::MissingComponent);
+        }
+        Ok(Prepared { params, p, alg, ts })
+    }
+
+    /// Verifies the signature with the consumer's key.
+    fn verify_with(
+        &self,
+        at: &Attempt<'_>,
+        r: &Prepared,
+        signer: &Signer,
+    ) -> Result<Verdict, AuthFailure> {
+        let (p, alg) = (&r.p, r.alg);
+        let body_check = self.body_check(at, p, alg)?;
         let scheme = at.target.scheme_str().unwrap_or("https");
         let uri = base::base_uri(scheme, at.authority, at.target.path());
-        let base = base::base_string(at.method.as_str(), &uri, &params);
+        let base = base::base_string(at.method.as_str(), &uri, &r.params);
         let signature = STANDARD
             .decode(&p.signature)
             .map_err(|_| AuthFailure::Malformed)?;
-        match alg.key_kind() {
-            KeyKind::Hmac => {
-                cred.verify_derived_hmac(alg, at.now, hmac_key, base.as_bytes(), &signature)?
+        let principal = match signer {
+            Signer::File(cred) => {
+                match alg.key_kind() {
+                    KeyKind::Hmac => cred.verify_derived_hmac(
+                        alg,
+                        at.now,
+                        hmac_key,
+                        base.as_bytes(),
+                        &signature,
+                    )?,
+                    _ => cred.verify(alg, at.now, base.as_bytes(), &signature)?,
+                }
+                self.principal(&cred.id, cred.identity_claims.clone(), r.ts)
             }
-            _ => cred.verify(alg, at.now, base.as_bytes(), &signature)?,
-        }
-        let ttl = s.timestamp_window * 2 + std::time::Duration::from_secs(1);
-        let mut verdict = Verdict::of(self.principal(cred, ts))
+            Signer::Jwks(set) => {
+                let key = jwk::find(set, &p.consumer_key).ok_or(AuthFailure::UnknownKid)?;
+                let allowed = self
+                    .settings
+                    .jwks
+                    .as_ref()
+                    .map_or(&[][..], |j| &j.algorithms[..]);
+                let alg = jwk::algorithm(key, allowed, Some(&p.method))?;
+                jwk::verify(key, alg, base.as_bytes(), &signature)?;
+                self.principal(&p.consumer_key, Default::default(), r.ts)
+            }
+        };
+        let nonce = p.nonce.as_deref().unwrap_or_default();
+        let ttl = self.settings.timestamp_window * 2 + std::time::Duration::from_secs(1);
+        let mut verdict = Verdict::of(principal)
             .with_replay_key(replay_key(&self.name, &p.consumer_key, nonce), ttl);
         if let Some(check) = body_check {
             verdict = verdict.with_body_check(check, false);
@@ -260,7 +318,10 @@ impl Kind for OAuth1Authenticator {
         if !self.presents(at) {
             return Err(AuthFailure::Missing.into());
         }
-        Ok(self.verify_sync(at)?)
+        let prepared = self.prepare(at)?;
+        let file = self.settings.credentials.as_ref();
+        let signer = jwk::resolve(file, self.remote.as_ref(), &prepared.p.consumer_key).await?;
+        Ok(self.verify_with(at, &prepared, &signer)?)
     }
 
     fn challenge(&self) -> Challenge {
@@ -281,7 +342,21 @@ impl Kind for OAuth1Authenticator {
     }
 
     fn watched_files(&self) -> Vec<PathBuf> {
-        self.settings.credentials.watched.clone()
+        self.settings
+            .credentials
+            .as_ref()
+            .map(|c| c.watched.clone())
+            .unwrap_or_default()
+    }
+
+    fn not_ready(&self) -> Option<String> {
+        match &self.remote {
+            Some(r) if !r.loaded() => Some(format!(
+                "authenticators.{}: JWKS keys not loaded",
+                self.name
+            )),
+            _ => None,
+        }
     }
 
     fn log_settings(&self) {
@@ -289,8 +364,9 @@ impl Kind for OAuth1Authenticator {
         tracing::info!(
             authenticator = %self.name,
             kind = "oauth1",
-            credentials = %s.credentials.set.path.display(),
-            entries = s.credentials.set.len(),
+            credentials = ?s.credentials.as_ref().map(|c| c.set.path.display().to_string()),
+            entries = s.credentials.as_ref().map_or(0, |c| c.set.len()),
+            jwks_url = ?s.jwks.as_ref().map(|j| j.url.to_string()),
             timestamp_window_secs = s.timestamp_window.as_secs(),
             require_body_hash = s.require_body_hash,
             "authenticator ready"

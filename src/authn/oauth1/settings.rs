@@ -1,5 +1,6 @@
 //! `kind = "oauth1"` settings.
 
+use crate::authn::credentials::jwk::{self, JwksKeys};
 use crate::authn::credentials::source::{source, CredentialSource};
 use crate::config::diag::Diag;
 use crate::config::file::OAuth1File;
@@ -8,7 +9,9 @@ use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct OAuth1Settings {
-    pub credentials: CredentialSource,
+    /// The credentials file; optional when every key comes from `jwks`.
+    pub credentials: Option<CredentialSource>,
+    pub jwks: Option<JwksKeys>,
     pub realm: Arc<str>,
     pub timestamp_window: Duration,
     pub require_body_hash: bool,
@@ -16,7 +19,29 @@ pub struct OAuth1Settings {
 
 pub fn settings(d: &mut Diag<'_>, name: &str, f: &OAuth1File) -> Option<OAuth1Settings> {
     let p = |k: &str| format!("authenticators.{name}.{k}");
-    let credentials = source(d, name, f.credentials.as_ref(), f.kek.as_ref(), true);
+    let jwks = jwk::settings(
+        d,
+        name,
+        [
+            &f.jwks_url,
+            &f.jwks_refresh,
+            &f.jwks_max_stale,
+            &f.jwks_cooldown,
+        ],
+        f.jwks_algorithms.as_ref(),
+        (true, &["RSA-SHA256"]),
+    );
+    let credentials = if f.credentials.is_none() && jwks.is_some() {
+        None
+    } else {
+        Some(source(
+            d,
+            name,
+            f.credentials.as_ref(),
+            f.kek.as_ref(),
+            true,
+        )?)
+    };
     let realm = f.realm.clone().unwrap_or_else(|| "sealgate".into());
     if realm.contains(['"', '\\']) || realm.chars().any(|c| c.is_control()) {
         d.push(
@@ -33,7 +58,8 @@ pub fn settings(d: &mut Diag<'_>, name: &str, f: &OAuth1File) -> Option<OAuth1Se
         d.push(p("timestamp_window"), "must be positive");
     }
     Some(OAuth1Settings {
-        credentials: credentials?,
+        credentials,
+        jwks,
         realm: Arc::from(realm),
         timestamp_window: window,
         require_body_hash: f.require_body_hash.unwrap_or(false),

@@ -13,12 +13,11 @@
 
 pub mod base;
 pub mod input;
-mod remote;
 pub mod settings;
 
+use super::credentials::jwk::{self, Signer};
 use super::credentials::{Algorithm, Credential};
-use super::failure::{AuthError, AuthFailure, Dependency};
-use super::jwt::keys::KeySet;
+use super::failure::{AuthError, AuthFailure};
 use super::jwt::remote::RemoteKeys;
 use super::jwt::KeyRegistry;
 use super::kind::{Attempt, Challenge, Kind, ResponseSigning, Verdict};
@@ -50,14 +49,6 @@ pub struct HttpSignatureAuthenticator {
     remote: Option<Arc<RemoteKeys>>,
 }
 
-/// The key a signature's `keyid` names.
-enum Signer {
-    /// An entry of the credentials file.
-    File(Arc<Credential>),
-    /// A JWK of the `jwks_url` key set.
-    Jwks(Arc<KeySet>),
-}
-
 impl HttpSignatureAuthenticator {
     pub fn build(
         name: &str,
@@ -81,34 +72,6 @@ impl HttpSignatureAuthenticator {
         self.remote.as_ref()
     }
 
-    /// Finds the key for `keyid`: the credentials file first, then the JWKS
-    /// (refetched once, within the cooldown, for an unknown kid).
-    async fn resolve(&self, keyid: &str) -> Result<Signer, AuthError> {
-        let file = self.settings.credentials.as_ref();
-        if let Some(c) = file.and_then(|f| f.set.get(keyid)) {
-            return Ok(Signer::File(c.clone()));
-        }
-        let Some(remote) = &self.remote else {
-            return Err(AuthFailure::UnknownKid.into());
-        };
-        let current = || {
-            remote
-                .current()
-                .ok_or(AuthError::Unavailable(Dependency::Keys))
-        };
-        let set = current()?;
-        if jwk(&set, keyid).is_some() {
-            return Ok(Signer::Jwks(set));
-        }
-        if remote.refresh_for_unknown_kid().await {
-            let set = current()?;
-            if jwk(&set, keyid).is_some() {
-                return Ok(Signer::Jwks(set));
-            }
-        }
-        Err(AuthFailure::UnknownKid.into())
-    }
-
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -125,9 +88,9 @@ impl HttpSignatureAuthenticator {
         let alg = match signer {
             Signer::File(cred) => algorithm(cred, params.alg)?,
             Signer::Jwks(set) => {
-                let key = jwk(set, params.keyid).ok_or(AuthFailure::UnknownKid)?;
+                let key = jwk::find(set, params.keyid).ok_or(AuthFailure::UnknownKid)?;
                 let allowed = s.jwks.as_ref().map_or(&[][..], |j| &j.algorithms[..]);
-                remote::algorithm(key, allowed, params.alg)?
+                jwk::algorithm(key, allowed, params.alg)?
             }
         };
         if s.tag.as_deref().is_some_and(|t| params.tag != Some(t)) {
@@ -166,8 +129,8 @@ impl HttpSignatureAuthenticator {
                 self.principal(cred, created, params.expires)
             }
             Signer::Jwks(set) => {
-                let key = jwk(set, params.keyid).ok_or(AuthFailure::UnknownKid)?;
-                remote::verify(key, alg, base.as_bytes(), signature)?;
+                let key = jwk::find(set, params.keyid).ok_or(AuthFailure::UnknownKid)?;
+                jwk::verify(key, alg, base.as_bytes(), signature)?;
                 self.jwks_principal(params.keyid, created, params.expires)
             }
         };
@@ -213,7 +176,8 @@ impl HttpSignatureAuthenticator {
             return Err(AuthFailure::TokenTooLarge.into());
         }
         let params = Params::read(covered)?;
-        let signer = self.resolve(params.keyid).await?;
+        let file = self.settings.credentials.as_ref();
+        let signer = jwk::resolve(file, self.remote.as_ref(), params.keyid).await?;
         Ok(self.verify_one(at, (label, covered, &params), signature, &signer)?)
     }
 
@@ -251,14 +215,6 @@ impl HttpSignatureAuthenticator {
         };
         Principal::new(self.name.clone(), "http-signature", Arc::new(identity))
     }
-}
-
-/// The JWK whose `kid` is exactly `keyid` (never a lone key without a kid:
-/// the `keyid` becomes the subject, so it must name the key).
-fn jwk<'s>(set: &'s KeySet, keyid: &str) -> Option<&'s super::jwt::key::Key> {
-    set.select(Some(keyid))
-        .ok()
-        .filter(|k| k.kid.as_deref() == Some(keyid))
 }
 
 /// The signature parameters this gateway reads (RFC 9421 §2.3).

@@ -1,8 +1,7 @@
 //! `kind = "http-signature"` settings.
 
+use crate::authn::credentials::jwk::{self, JwksKeys};
 use crate::authn::credentials::source::{source, CredentialSource};
-use crate::authn::credentials::Algorithm;
-use crate::authn::jwt::remote::RefreshPolicy;
 use crate::config::diag::Diag;
 use crate::config::file::HttpSignatureFile;
 use std::time::Duration;
@@ -14,14 +13,6 @@ pub enum VerifyBody {
     Stream,
     /// Before anything is forwarded (bounded by the route's body limit).
     Buffer,
-}
-
-/// Public keys fetched from a JWKS, by `kid`.
-#[derive(Debug, Clone)]
-pub struct JwksKeys {
-    pub url: http::Uri,
-    pub algorithms: Vec<Algorithm>,
-    pub policy: RefreshPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -50,7 +41,18 @@ pub fn settings(
     f: &HttpSignatureFile,
 ) -> Option<HttpSignatureSettings> {
     let p = |k: &str| format!("authenticators.{name}.{k}");
-    let jwks = jwks(d, name, f);
+    let jwks = jwk::settings(
+        d,
+        name,
+        [
+            &f.jwks_url,
+            &f.jwks_refresh,
+            &f.jwks_max_stale,
+            &f.jwks_cooldown,
+        ],
+        f.jwks_algorithms.as_ref(),
+        (false, &["ed25519", "ecdsa-p256-sha256"]),
+    );
     let credentials = if f.credentials.is_none() && jwks.is_some() {
         None
     } else {
@@ -125,42 +127,5 @@ pub fn settings(
         verify_body,
         sign_responses: f.sign_responses.unwrap_or(false),
         max_signed_response,
-    })
-}
-
-/// `jwks_url` and its algorithms and refresh policy.
-fn jwks(d: &mut Diag<'_>, name: &str, f: &HttpSignatureFile) -> Option<JwksKeys> {
-    let p = |k: &str| format!("authenticators.{name}.{k}");
-    let url = f.jwks_url.as_ref()?;
-    let url = match crate::net::fetch_url(url) {
-        Ok(u) => u,
-        Err(e) => {
-            d.push(p("jwks_url"), e);
-            return None;
-        }
-    };
-    let names = f
-        .jwks_algorithms
-        .clone()
-        .unwrap_or_else(|| vec!["ed25519".into(), "ecdsa-p256-sha256".into()]);
-    let mut algorithms = Vec::new();
-    for n in &names {
-        match Algorithm::parse(n).filter(|a| !a.is_oauth() && *a != Algorithm::HmacSha256) {
-            Some(a) => algorithms.push(a),
-            None => d.push(
-                p("jwks_algorithms"),
-                format!("{n:?} is not a public-key RFC 9421 algorithm"),
-            ),
-        }
-    }
-    let policy = crate::authn::jwt::settings::refresh_policy(
-        d,
-        &p(""),
-        [&f.jwks_refresh, &f.jwks_max_stale, &f.jwks_cooldown],
-    );
-    Some(JwksKeys {
-        url,
-        algorithms,
-        policy,
     })
 }
