@@ -74,9 +74,70 @@ pub enum Signer {
     Jwks(Arc<KeySet>),
 }
 
+/// Where a signed-request authenticator finds keys at run time: its
+/// credentials file and, with `jwks_url`, the running JWKS source.
+pub struct SignerKeys {
+    file: Option<CredentialSource>,
+    remote: Option<Arc<RemoteKeys>>,
+}
+
+impl SignerKeys {
+    pub fn build(
+        name: &str,
+        file: Option<&CredentialSource>,
+        jwks: Option<&JwksKeys>,
+        registry: &crate::authn::jwt::KeyRegistry,
+        metrics: &crate::metrics::Metrics,
+    ) -> Result<SignerKeys, String> {
+        let remote = match jwks {
+            Some(j) => Some(registry.get_or_start(name, &j.url, None, j.policy, metrics)?),
+            None => None,
+        };
+        Ok(SignerKeys {
+            file: file.cloned(),
+            remote,
+        })
+    }
+
+    pub async fn resolve(&self, id: &str) -> Result<Signer, AuthError> {
+        resolve(self.file.as_ref(), self.remote.as_ref(), id).await
+    }
+
+    /// The JWKS source this authenticator keeps fetched, if any.
+    pub fn remote(&self) -> Option<&Arc<RemoteKeys>> {
+        self.remote.as_ref()
+    }
+
+    /// The credentials file and a `file:` KEK, watched for reload.
+    pub fn watched_files(&self) -> Vec<std::path::PathBuf> {
+        self.file
+            .as_ref()
+            .map(|c| c.watched.clone())
+            .unwrap_or_default()
+    }
+
+    /// `/readyz`: the JWKS has not been fetched (or is stale beyond its limit).
+    pub fn not_ready(&self, authenticator: &str) -> Option<String> {
+        match &self.remote {
+            Some(r) if !r.loaded() => Some(format!(
+                "authenticators.{authenticator}: JWKS keys not loaded"
+            )),
+            _ => None,
+        }
+    }
+
+    /// For the start-up log line: the file and how many entries it holds.
+    pub fn describe(&self) -> (Option<String>, usize) {
+        match &self.file {
+            Some(c) => (Some(c.set.path.display().to_string()), c.set.len()),
+            None => (None, 0),
+        }
+    }
+}
+
 /// Finds the key for `id`: the credentials file first, then the JWKS
 /// (refetched once, within the cooldown, for an unknown kid).
-pub async fn resolve(
+async fn resolve(
     file: Option<&CredentialSource>,
     remote: Option<&Arc<RemoteKeys>>,
     id: &str,

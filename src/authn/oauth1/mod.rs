@@ -13,7 +13,7 @@ pub mod settings;
 
 pub use base::encode;
 
-use super::credentials::jwk::{self, Signer};
+use super::credentials::jwk::{self, Signer, SignerKeys};
 use super::credentials::{Algorithm, KeyKind};
 use super::failure::{AuthError, AuthFailure};
 use super::jwt::remote::RemoteKeys;
@@ -34,7 +34,7 @@ const MAX_PARAMS: usize = 256;
 pub struct OAuth1Authenticator {
     name: Arc<str>,
     settings: OAuth1Settings,
-    remote: Option<Arc<RemoteKeys>>,
+    keys: SignerKeys,
 }
 
 /// A request's parameters, read and checked before its key is looked up.
@@ -64,20 +64,23 @@ impl OAuth1Authenticator {
         registry: &KeyRegistry,
         metrics: &crate::metrics::Metrics,
     ) -> Result<OAuth1Authenticator, String> {
-        let remote = match &settings.jwks {
-            Some(j) => Some(registry.get_or_start(name, &j.url, None, j.policy, metrics)?),
-            None => None,
-        };
+        let keys = SignerKeys::build(
+            name,
+            settings.credentials.as_ref(),
+            settings.jwks.as_ref(),
+            registry,
+            metrics,
+        )?;
         Ok(OAuth1Authenticator {
             name: Arc::from(name),
             settings: settings.clone(),
-            remote,
+            keys,
         })
     }
 
     /// The JWKS this authenticator keeps fetched, if any.
     pub fn remote(&self) -> Option<&Arc<RemoteKeys>> {
-        self.remote.as_ref()
+        self.keys.remote()
     }
 
     pub fn name(&self) -> &str {
@@ -319,8 +322,7 @@ impl Kind for OAuth1Authenticator {
             return Err(AuthFailure::Missing.into());
         }
         let prepared = self.prepare(at)?;
-        let file = self.settings.credentials.as_ref();
-        let signer = jwk::resolve(file, self.remote.as_ref(), &prepared.p.consumer_key).await?;
+        let signer = self.keys.resolve(&prepared.p.consumer_key).await?;
         Ok(self.verify_with(at, &prepared, &signer)?)
     }
 
@@ -342,21 +344,11 @@ impl Kind for OAuth1Authenticator {
     }
 
     fn watched_files(&self) -> Vec<PathBuf> {
-        self.settings
-            .credentials
-            .as_ref()
-            .map(|c| c.watched.clone())
-            .unwrap_or_default()
+        self.keys.watched_files()
     }
 
     fn not_ready(&self) -> Option<String> {
-        match &self.remote {
-            Some(r) if !r.loaded() => Some(format!(
-                "authenticators.{}: JWKS keys not loaded",
-                self.name
-            )),
-            _ => None,
-        }
+        self.keys.not_ready(&self.name)
     }
 
     fn log_settings(&self) {
@@ -364,8 +356,8 @@ impl Kind for OAuth1Authenticator {
         tracing::info!(
             authenticator = %self.name,
             kind = "oauth1",
-            credentials = ?s.credentials.as_ref().map(|c| c.set.path.display().to_string()),
-            entries = s.credentials.as_ref().map_or(0, |c| c.set.len()),
+            credentials = ?self.keys.describe().0,
+            entries = self.keys.describe().1,
             jwks_url = ?s.jwks.as_ref().map(|j| j.url.to_string()),
             timestamp_window_secs = s.timestamp_window.as_secs(),
             require_body_hash = s.require_body_hash,

@@ -1,7 +1,7 @@
 //! `kind = "oauth1"` settings.
 
 use crate::authn::credentials::jwk::{self, JwksKeys};
-use crate::authn::credentials::source::{source, CredentialSource};
+use crate::authn::credentials::source::{optional_source, CredentialSource};
 use crate::config::diag::Diag;
 use crate::config::file::OAuth1File;
 use std::sync::Arc;
@@ -31,17 +31,13 @@ pub fn settings(d: &mut Diag<'_>, name: &str, f: &OAuth1File) -> Option<OAuth1Se
         f.jwks_algorithms.as_ref(),
         (true, &["RSA-SHA256"]),
     );
-    let credentials = if f.credentials.is_none() && jwks.is_some() {
-        None
-    } else {
-        Some(source(
-            d,
-            name,
-            f.credentials.as_ref(),
-            f.kek.as_ref(),
-            true,
-        )?)
-    };
+    let credentials = optional_source(
+        d,
+        name,
+        (f.credentials.as_ref(), f.kek.as_ref()),
+        jwks.is_some(),
+        true,
+    )?;
     let realm = f.realm.clone().unwrap_or_else(|| "sealgate".into());
     if realm.contains(['"', '\\']) || realm.chars().any(|c| c.is_control()) {
         d.push(

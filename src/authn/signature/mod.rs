@@ -15,7 +15,7 @@ pub mod base;
 pub mod input;
 pub mod settings;
 
-use super::credentials::jwk::{self, Signer};
+use super::credentials::jwk::{self, Signer, SignerKeys};
 use super::credentials::{Algorithm, Credential};
 use super::failure::{AuthError, AuthFailure};
 use super::jwt::remote::RemoteKeys;
@@ -46,7 +46,7 @@ const MAX_COMPONENT_PARAMS: usize = 4;
 pub struct HttpSignatureAuthenticator {
     name: Arc<str>,
     settings: HttpSignatureSettings,
-    remote: Option<Arc<RemoteKeys>>,
+    keys: SignerKeys,
 }
 
 impl HttpSignatureAuthenticator {
@@ -56,20 +56,23 @@ impl HttpSignatureAuthenticator {
         registry: &KeyRegistry,
         metrics: &crate::metrics::Metrics,
     ) -> Result<HttpSignatureAuthenticator, String> {
-        let remote = match &settings.jwks {
-            Some(j) => Some(registry.get_or_start(name, &j.url, None, j.policy, metrics)?),
-            None => None,
-        };
+        let keys = SignerKeys::build(
+            name,
+            settings.credentials.as_ref(),
+            settings.jwks.as_ref(),
+            registry,
+            metrics,
+        )?;
         Ok(HttpSignatureAuthenticator {
             name: Arc::from(name),
             settings: settings.clone(),
-            remote,
+            keys,
         })
     }
 
     /// The JWKS this authenticator keeps fetched, if any.
     pub fn remote(&self) -> Option<&Arc<RemoteKeys>> {
-        self.remote.as_ref()
+        self.keys.remote()
     }
 
     pub fn name(&self) -> &str {
@@ -176,8 +179,7 @@ impl HttpSignatureAuthenticator {
             return Err(AuthFailure::TokenTooLarge.into());
         }
         let params = Params::read(covered)?;
-        let file = self.settings.credentials.as_ref();
-        let signer = jwk::resolve(file, self.remote.as_ref(), params.keyid).await?;
+        let signer = self.keys.resolve(params.keyid).await?;
         Ok(self.verify_one(at, (label, covered, &params), signature, &signer)?)
     }
 
@@ -377,21 +379,11 @@ impl Kind for HttpSignatureAuthenticator {
     }
 
     fn watched_files(&self) -> Vec<PathBuf> {
-        self.settings
-            .credentials
-            .as_ref()
-            .map(|c| c.watched.clone())
-            .unwrap_or_default()
+        self.keys.watched_files()
     }
 
     fn not_ready(&self) -> Option<String> {
-        match &self.remote {
-            Some(r) if !r.loaded() => Some(format!(
-                "authenticators.{}: JWKS keys not loaded",
-                self.name
-            )),
-            _ => None,
-        }
+        self.keys.not_ready(&self.name)
     }
 
     fn log_settings(&self) {
@@ -399,8 +391,8 @@ impl Kind for HttpSignatureAuthenticator {
         tracing::info!(
             authenticator = %self.name,
             kind = "http-signature",
-            credentials = ?s.credentials.as_ref().map(|c| c.set.path.display().to_string()),
-            entries = s.credentials.as_ref().map_or(0, |c| c.set.len()),
+            credentials = ?self.keys.describe().0,
+            entries = self.keys.describe().1,
             jwks_url = ?s.jwks.as_ref().map(|j| j.url.to_string()),
             required = ?s.required,
             max_age_secs = s.max_age.as_secs(),

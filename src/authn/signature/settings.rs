@@ -1,7 +1,7 @@
 //! `kind = "http-signature"` settings.
 
 use crate::authn::credentials::jwk::{self, JwksKeys};
-use crate::authn::credentials::source::{source, CredentialSource};
+use crate::authn::credentials::source::{optional_source, CredentialSource};
 use crate::config::diag::Diag;
 use crate::config::file::HttpSignatureFile;
 use std::time::Duration;
@@ -53,17 +53,13 @@ pub fn settings(
         f.jwks_algorithms.as_ref(),
         (false, &["ed25519", "ecdsa-p256-sha256"]),
     );
-    let credentials = if f.credentials.is_none() && jwks.is_some() {
-        None
-    } else {
-        Some(source(
-            d,
-            name,
-            f.credentials.as_ref(),
-            f.kek.as_ref(),
-            false,
-        )?)
-    };
+    let credentials = optional_source(
+        d,
+        name,
+        (f.credentials.as_ref(), f.kek.as_ref()),
+        jwks.is_some(),
+        false,
+    )?;
     let required: Vec<String> = match &f.required_components {
         Some(list) => list.clone(),
         None => DEFAULT_REQUIRED.iter().map(|s| s.to_string()).collect(),
