@@ -13,10 +13,11 @@
 
 pub mod base;
 pub mod input;
+mod params;
 pub mod settings;
 
 use super::credentials::jwk::{self, Signer, SignerKeys};
-use super::credentials::{Algorithm, Credential};
+use super::credentials::Credential;
 use super::failure::{AuthError, AuthFailure};
 use super::jwt::remote::RemoteKeys;
 use super::jwt::KeyRegistry;
@@ -25,7 +26,8 @@ use super::principal::{Identity, Principal};
 use crate::digest::{parse_content_digest, BodyCheck};
 use base::{signature_base, Message, RequestParts};
 use http::{HeaderMap, HeaderName};
-use input::{param, Covered};
+use input::Covered;
+use params::{algorithm, covers, names, Params};
 use settings::HttpSignatureSettings;
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -217,78 +219,6 @@ impl HttpSignatureAuthenticator {
         };
         Principal::new(self.name.clone(), "http-signature", Arc::new(identity))
     }
-}
-
-/// The signature parameters this gateway reads (RFC 9421 §2.3).
-struct Params<'a> {
-    keyid: &'a str,
-    alg: Option<&'a str>,
-    created: Option<u64>,
-    expires: Option<u64>,
-    nonce: Option<&'a str>,
-    tag: Option<&'a str>,
-}
-
-impl<'a> Params<'a> {
-    fn read(covered: &'a Covered<'a>) -> Result<Params<'a>, AuthFailure> {
-        let text = |k: &str| -> Result<Option<&'a str>, AuthFailure> {
-            match param(&covered.params, k) {
-                None => Ok(None),
-                Some(v) => v
-                    .as_string()
-                    .map(|s| Some(s.as_str()))
-                    .ok_or(AuthFailure::Malformed),
-            }
-        };
-        let int = |k: &str| -> Result<Option<u64>, AuthFailure> {
-            match param(&covered.params, k) {
-                None => Ok(None),
-                Some(v) => v
-                    .as_integer()
-                    .and_then(|i| u64::try_from(i64::from(i)).ok())
-                    .map(Some)
-                    .ok_or(AuthFailure::Malformed),
-            }
-        };
-        Ok(Params {
-            keyid: text("keyid")?.ok_or(AuthFailure::MissingComponent)?,
-            alg: text("alg")?,
-            created: int("created")?,
-            expires: int("expires")?,
-            nonce: text("nonce")?,
-            tag: text("tag")?,
-        })
-    }
-}
-
-/// The credential's configured algorithm wins: an `alg` parameter must name
-/// one of its algorithms; without one, the credential must have exactly one.
-fn algorithm(cred: &Credential, alg: Option<&str>) -> Result<Algorithm, AuthFailure> {
-    match alg {
-        Some(name) => Algorithm::parse(name)
-            .filter(|a| !a.is_oauth() && cred.algorithms.contains(a))
-            .ok_or(AuthFailure::AlgNotAllowed),
-        None => match cred.algorithms.as_slice() {
-            [only] => Ok(*only),
-            _ => Err(AuthFailure::AlgNotAllowed),
-        },
-    }
-}
-
-/// Whether any covered component names `field`, whatever its parameters.
-fn names(covered: &Covered<'_>, field: &str) -> bool {
-    covered
-        .items
-        .iter()
-        .any(|i| i.name.as_string().is_some_and(|s| s.as_str() == field))
-}
-
-/// Whether `component` is covered as a plain identifier (no parameters).
-fn covers(covered: &Covered<'_>, component: &str) -> bool {
-    covered
-        .items
-        .iter()
-        .any(|i| i.params.is_empty() && i.name.as_string().is_some_and(|s| s.as_str() == component))
 }
 
 fn body_check(headers: &HeaderMap) -> Result<BodyCheck, AuthFailure> {
