@@ -1,11 +1,14 @@
-//! Public keys from a JWKS (`jwks_url`) for signed requests: a `keyid` (RFC
+//! Where a signed-request authenticator finds its keys: the credentials file
+//! and/or a JWKS ([`KeySources`] validated, [`SignerKeys`] at run time).
+//!
+//! Public keys from a JWKS (`jwks_url`): a `keyid` (RFC
 //! 9421) or consumer key (OAuth 1.0a) not in the credentials file names a JWK
 //! `kid`, exactly. The key's type and the authenticator's `jwks_algorithms`
 //! decide the algorithm (a JWK's own `alg` narrows it); the request's own
 //! `alg` or signature method must agree. Fetching and refreshing is the JWT
 //! authenticator's machinery (`jwt::remote`).
 
-use super::source::CredentialSource;
+use super::source::{source, CredentialSource};
 use super::{Algorithm, Credential};
 use crate::authn::failure::{AuthError, AuthFailure, Dependency};
 use crate::authn::jwt::key::{Key, KeyType};
@@ -84,17 +87,16 @@ pub struct SignerKeys {
 impl SignerKeys {
     pub fn build(
         name: &str,
-        file: Option<&CredentialSource>,
-        jwks: Option<&JwksKeys>,
+        sources: &KeySources,
         registry: &crate::authn::jwt::KeyRegistry,
         metrics: &crate::metrics::Metrics,
     ) -> Result<SignerKeys, String> {
-        let remote = match jwks {
+        let remote = match &sources.jwks {
             Some(j) => Some(registry.get_or_start(name, &j.url, None, j.policy, metrics)?),
             None => None,
         };
         Ok(SignerKeys {
-            file: file.cloned(),
+            file: sources.file.clone(),
             remote,
         })
     }
@@ -245,4 +247,57 @@ pub fn verify(key: &Key, alg: Algorithm, message: &[u8], sig: &[u8]) -> Result<(
         _ => false,
     };
     ok.then_some(()).ok_or(AuthFailure::BadSignature)
+}
+
+/// Where a signed-request authenticator's keys come from: its credentials
+/// file, a JWKS, or both (the file is not required with `jwks_url`).
+#[derive(Debug, Clone)]
+pub struct KeySources {
+    pub file: Option<CredentialSource>,
+    pub jwks: Option<JwksKeys>,
+}
+
+impl KeySources {
+    /// The algorithms JWKS keys may use (none without a JWKS).
+    pub fn jwks_algorithms(&self) -> &[super::Algorithm] {
+        self.jwks.as_ref().map_or(&[][..], |j| &j.algorithms[..])
+    }
+}
+
+/// The key-source keys both signed-request kinds share, as written.
+pub struct KeyFields<'a> {
+    pub credentials: &'a Option<String>,
+    pub kek: &'a Option<String>,
+    /// `jwks_url`, `jwks_refresh`, `jwks_max_stale`, `jwks_cooldown`.
+    pub jwks: [&'a Option<String>; 4],
+    pub jwks_algorithms: &'a Option<Vec<String>>,
+}
+
+/// Validates the key sources of `[authenticators.NAME]`. `oauth` says which
+/// protocol's algorithm names apply; `default` are the JWKS algorithms when
+/// `jwks_algorithms` is absent. `None` on a validation error.
+pub fn key_sources(
+    d: &mut Diag<'_>,
+    name: &str,
+    f: KeyFields<'_>,
+    (oauth, default): (bool, &[&str]),
+) -> Option<KeySources> {
+    let jwks = settings(
+        d,
+        name,
+        f.jwks,
+        f.jwks_algorithms.as_ref(),
+        (oauth, default),
+    );
+    let file = match (f.credentials, &jwks) {
+        (None, Some(_)) => None,
+        _ => Some(source(
+            d,
+            name,
+            f.credentials.as_ref(),
+            f.kek.as_ref(),
+            oauth,
+        )?),
+    };
+    Some(KeySources { file, jwks })
 }

@@ -132,6 +132,20 @@ fn live(secrets: &[HmacSecret], now: u64) -> impl Iterator<Item = &HmacSecret> {
         .filter(move |s| s.not_after.is_none_or(|t| now < t))
 }
 
+/// The store key that makes a signed request's nonce single-use: per kind,
+/// authenticator and key, hashed so its length is bounded whatever the
+/// client sent.
+pub fn nonce_key(kind: &str, authenticator: &str, key_id: &str, nonce: &str) -> String {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for part in [key_id, "\0", nonce] {
+        ctx.update(part.as_bytes());
+    }
+    format!(
+        "{kind}:{authenticator}:{}",
+        hex::encode(ctx.finish().as_ref())
+    )
+}
+
 /// Every credential of one file, by id.
 pub struct CredentialSet {
     pub path: PathBuf,

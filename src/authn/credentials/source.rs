@@ -69,18 +69,3 @@ pub fn source(
         }
     }
 }
-
-/// The credentials file of a kind that may also take keys from a JWKS: not
-/// required when `jwks_url` is set. `None` on a validation error.
-pub fn optional_source(
-    d: &mut Diag<'_>,
-    name: &str,
-    (credentials, kek): (Option<&String>, Option<&String>),
-    has_jwks: bool,
-    oauth: bool,
-) -> Option<Option<CredentialSource>> {
-    if credentials.is_none() && has_jwks {
-        return Some(None);
-    }
-    source(d, name, credentials, kek, oauth).map(Some)
-}

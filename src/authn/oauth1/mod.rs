@@ -14,6 +14,7 @@ pub mod settings;
 pub use base::encode;
 
 use super::credentials::jwk::{self, Signer, SignerKeys};
+use super::credentials::nonce_key;
 use super::credentials::{Algorithm, KeyKind};
 use super::failure::{AuthError, AuthFailure};
 use super::jwt::remote::RemoteKeys;
@@ -64,13 +65,7 @@ impl OAuth1Authenticator {
         registry: &KeyRegistry,
         metrics: &crate::metrics::Metrics,
     ) -> Result<OAuth1Authenticator, String> {
-        let keys = SignerKeys::build(
-            name,
-            settings.credentials.as_ref(),
-            settings.jwks.as_ref(),
-            registry,
-            metrics,
-        )?;
+        let keys = SignerKeys::build(name, &settings.keys, registry, metrics)?;
         Ok(OAuth1Authenticator {
             name: Arc::from(name),
             settings: settings.clone(),
@@ -177,11 +172,7 @@ impl OAuth1Authenticator {
             }
             Signer::Jwks(set) => {
                 let key = jwk::find(set, &p.consumer_key).ok_or(AuthFailure::UnknownKid)?;
-                let allowed = self
-                    .settings
-                    .jwks
-                    .as_ref()
-                    .map_or(&[][..], |j| &j.algorithms[..]);
+                let allowed = self.settings.keys.jwks_algorithms();
                 let alg = jwk::algorithm(key, allowed, Some(&p.method))?;
                 jwk::verify(key, alg, base.as_bytes(), &signature)?;
                 self.principal(&p.consumer_key, Default::default(), r.ts)
@@ -190,7 +181,7 @@ impl OAuth1Authenticator {
         let nonce = p.nonce.as_deref().unwrap_or_default();
         let ttl = self.settings.timestamp_window * 2 + std::time::Duration::from_secs(1);
         let mut verdict = Verdict::of(principal)
-            .with_replay_key(replay_key(&self.name, &p.consumer_key, nonce), ttl);
+            .with_replay_key(nonce_key("oauth1", &self.name, &p.consumer_key, nonce), ttl);
         if let Some(check) = body_check {
             verdict = verdict.with_body_check(check, false);
         }
@@ -295,17 +286,6 @@ fn has_query_signature(at: &Attempt<'_>) -> bool {
     at.target.query().is_some_and(|q| signed(q.as_bytes()))
 }
 
-fn replay_key(authenticator: &str, consumer: &str, nonce: &str) -> String {
-    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    for part in [consumer, "\0", nonce] {
-        ctx.update(part.as_bytes());
-    }
-    format!(
-        "oauth1:{authenticator}:{}",
-        hex::encode(ctx.finish().as_ref())
-    )
-}
-
 impl Kind for OAuth1Authenticator {
     fn presents(&self, at: &Attempt<'_>) -> bool {
         oauth_header(at.headers).is_some()
@@ -358,7 +338,7 @@ impl Kind for OAuth1Authenticator {
             kind = "oauth1",
             credentials = ?self.keys.describe().0,
             entries = self.keys.describe().1,
-            jwks_url = ?s.jwks.as_ref().map(|j| j.url.to_string()),
+            jwks_url = ?s.keys.jwks.as_ref().map(|j| j.url.to_string()),
             timestamp_window_secs = s.timestamp_window.as_secs(),
             require_body_hash = s.require_body_hash,
             "authenticator ready"

@@ -1,7 +1,6 @@
 //! `kind = "oauth1"` settings.
 
-use crate::authn::credentials::jwk::{self, JwksKeys};
-use crate::authn::credentials::source::{optional_source, CredentialSource};
+use crate::authn::credentials::jwk::{key_sources, KeyFields, KeySources};
 use crate::config::diag::Diag;
 use crate::config::file::OAuth1File;
 use std::sync::Arc;
@@ -9,9 +8,8 @@ use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct OAuth1Settings {
-    /// The credentials file; optional when every key comes from `jwks`.
-    pub credentials: Option<CredentialSource>,
-    pub jwks: Option<JwksKeys>,
+    /// The credentials file and/or the JWKS the keys come from.
+    pub keys: KeySources,
     pub realm: Arc<str>,
     pub timestamp_window: Duration,
     pub require_body_hash: bool,
@@ -19,24 +17,21 @@ pub struct OAuth1Settings {
 
 pub fn settings(d: &mut Diag<'_>, name: &str, f: &OAuth1File) -> Option<OAuth1Settings> {
     let p = |k: &str| format!("authenticators.{name}.{k}");
-    let jwks = jwk::settings(
+    let keys = key_sources(
         d,
         name,
-        [
-            &f.jwks_url,
-            &f.jwks_refresh,
-            &f.jwks_max_stale,
-            &f.jwks_cooldown,
-        ],
-        f.jwks_algorithms.as_ref(),
+        KeyFields {
+            credentials: &f.credentials,
+            kek: &f.kek,
+            jwks: [
+                &f.jwks_url,
+                &f.jwks_refresh,
+                &f.jwks_max_stale,
+                &f.jwks_cooldown,
+            ],
+            jwks_algorithms: &f.jwks_algorithms,
+        },
         (true, &["RSA-SHA256"]),
-    );
-    let credentials = optional_source(
-        d,
-        name,
-        (f.credentials.as_ref(), f.kek.as_ref()),
-        jwks.is_some(),
-        true,
     )?;
     let realm = f.realm.clone().unwrap_or_else(|| "sealgate".into());
     if realm.contains(['"', '\\']) || realm.chars().any(|c| c.is_control()) {
@@ -54,8 +49,7 @@ pub fn settings(d: &mut Diag<'_>, name: &str, f: &OAuth1File) -> Option<OAuth1Se
         d.push(p("timestamp_window"), "must be positive");
     }
     Some(OAuth1Settings {
-        credentials,
-        jwks,
+        keys,
         realm: Arc::from(realm),
         timestamp_window: window,
         require_body_hash: f.require_body_hash.unwrap_or(false),

@@ -17,6 +17,7 @@ mod params;
 pub mod settings;
 
 use super::credentials::jwk::{self, Signer, SignerKeys};
+use super::credentials::nonce_key;
 use super::credentials::Credential;
 use super::failure::{AuthError, AuthFailure};
 use super::jwt::remote::RemoteKeys;
@@ -58,13 +59,7 @@ impl HttpSignatureAuthenticator {
         registry: &KeyRegistry,
         metrics: &crate::metrics::Metrics,
     ) -> Result<HttpSignatureAuthenticator, String> {
-        let keys = SignerKeys::build(
-            name,
-            settings.credentials.as_ref(),
-            settings.jwks.as_ref(),
-            registry,
-            metrics,
-        )?;
+        let keys = SignerKeys::build(name, &settings.keys, registry, metrics)?;
         Ok(HttpSignatureAuthenticator {
             name: Arc::from(name),
             settings: settings.clone(),
@@ -94,7 +89,7 @@ impl HttpSignatureAuthenticator {
             Signer::File(cred) => algorithm(cred, params.alg)?,
             Signer::Jwks(set) => {
                 let key = jwk::find(set, params.keyid).ok_or(AuthFailure::UnknownKid)?;
-                let allowed = s.jwks.as_ref().map_or(&[][..], |j| &j.algorithms[..]);
+                let allowed = s.keys.jwks_algorithms();
                 jwk::algorithm(key, allowed, params.alg)?
             }
         };
@@ -142,7 +137,8 @@ impl HttpSignatureAuthenticator {
         let mut verdict = Verdict::of(principal);
         if let Some(nonce) = params.nonce {
             let ttl = s.max_age + s.leeway + Duration::from_secs(1);
-            verdict = verdict.with_replay_key(replay_key(&self.name, params.keyid, nonce), ttl);
+            verdict =
+                verdict.with_replay_key(nonce_key("sig", &self.name, params.keyid, nonce), ttl);
         }
         if names(covered, "content-digest") {
             let buffer = s.verify_body == settings::VerifyBody::Buffer;
@@ -225,16 +221,6 @@ fn body_check(headers: &HeaderMap) -> Result<BodyCheck, AuthFailure> {
     let value = joined(headers, &CONTENT_DIGEST)?.ok_or(AuthFailure::MissingComponent)?;
     let digests = parse_content_digest(value.as_ref()).ok_or(AuthFailure::Malformed)?;
     BodyCheck::new(digests).ok_or(AuthFailure::AlgNotAllowed)
-}
-
-/// The single-use key of a nonce: per authenticator and key, hashed so its
-/// length is bounded whatever the client sent.
-fn replay_key(authenticator: &str, keyid: &str, nonce: &str) -> String {
-    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    for part in [keyid, "\0", nonce] {
-        ctx.update(part.as_bytes());
-    }
-    format!("sig:{authenticator}:{}", hex::encode(ctx.finish().as_ref()))
 }
 
 /// A field's lines joined with ", " (bounded; borrowed when there is one
@@ -323,7 +309,7 @@ impl Kind for HttpSignatureAuthenticator {
             kind = "http-signature",
             credentials = ?self.keys.describe().0,
             entries = self.keys.describe().1,
-            jwks_url = ?s.jwks.as_ref().map(|j| j.url.to_string()),
+            jwks_url = ?s.keys.jwks.as_ref().map(|j| j.url.to_string()),
             required = ?s.required,
             max_age_secs = s.max_age.as_secs(),
             require_nonce = s.require_nonce,

@@ -1,7 +1,6 @@
 //! `kind = "http-signature"` settings.
 
-use crate::authn::credentials::jwk::{self, JwksKeys};
-use crate::authn::credentials::source::{optional_source, CredentialSource};
+use crate::authn::credentials::jwk::{key_sources, KeyFields, KeySources};
 use crate::config::diag::Diag;
 use crate::config::file::HttpSignatureFile;
 use std::time::Duration;
@@ -17,9 +16,8 @@ pub enum VerifyBody {
 
 #[derive(Debug, Clone)]
 pub struct HttpSignatureSettings {
-    /// The credentials file; optional when every key comes from `jwks`.
-    pub credentials: Option<CredentialSource>,
-    pub jwks: Option<JwksKeys>,
+    /// The credentials file and/or the JWKS the keys come from.
+    pub keys: KeySources,
     pub label: Option<String>,
     pub required: Vec<String>,
     /// Whether `required` was the default (then content-digest is added for bodies).
@@ -41,24 +39,21 @@ pub fn settings(
     f: &HttpSignatureFile,
 ) -> Option<HttpSignatureSettings> {
     let p = |k: &str| format!("authenticators.{name}.{k}");
-    let jwks = jwk::settings(
+    let keys = key_sources(
         d,
         name,
-        [
-            &f.jwks_url,
-            &f.jwks_refresh,
-            &f.jwks_max_stale,
-            &f.jwks_cooldown,
-        ],
-        f.jwks_algorithms.as_ref(),
+        KeyFields {
+            credentials: &f.credentials,
+            kek: &f.kek,
+            jwks: [
+                &f.jwks_url,
+                &f.jwks_refresh,
+                &f.jwks_max_stale,
+                &f.jwks_cooldown,
+            ],
+            jwks_algorithms: &f.jwks_algorithms,
+        },
         (false, &["ed25519", "ecdsa-p256-sha256"]),
-    );
-    let credentials = optional_source(
-        d,
-        name,
-        (f.credentials.as_ref(), f.kek.as_ref()),
-        jwks.is_some(),
-        false,
     )?;
     let required: Vec<String> = match &f.required_components {
         Some(list) => list.clone(),
@@ -111,8 +106,7 @@ pub fn settings(
         8 << 20,
     );
     Some(HttpSignatureSettings {
-        credentials,
-        jwks,
+        keys,
         label: f.label.clone(),
         default_required: f.required_components.is_none(),
         required,
