@@ -87,6 +87,15 @@ fn add(file: &Path, kek: &str, extra: &[&str], stdin: Option<&str>) -> String {
     out.trim().to_string()
 }
 
+/// RFC 9421 Appendix B, with the B.1 keys as JWKs.
+fn rfc9421_vectors() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/vectors/rfc9421-appendix-b.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 fn pem(name: &str) -> String {
     std::fs::read_to_string(format!("{VECTORS}/{name}")).unwrap()
 }
@@ -234,11 +243,23 @@ async fn send(
     signed: &Value,
     body: &str,
 ) -> (u16, String, reqwest::Response) {
-    let mut req = c
-        .post(format!("https://localhost:{port}{path}"))
-        .body(body.to_string());
-    for (k, v) in signed["headers"].as_object().unwrap() {
+    let url = format!("https://localhost:{port}{path}");
+    post(c, &url, &signed["headers"], Some(body)).await
+}
+
+/// POSTs with the signer's headers: (status, WWW-Authenticate, response).
+async fn post(
+    c: &reqwest::Client,
+    url: &str,
+    headers: &Value,
+    body: Option<&str>,
+) -> (u16, String, reqwest::Response) {
+    let mut req = c.post(url);
+    for (k, v) in headers.as_object().unwrap() {
         req = req.header(k.as_str(), v.as_str().unwrap());
+    }
+    if let Some(b) = body {
+        req = req.body(b.to_string());
     }
     let r = req.send().await.unwrap();
     let status = r.status().as_u16();
@@ -527,20 +548,8 @@ fn oauth_job(port: u16, path: &str, method_name: &str, placement: &str) -> Value
 }
 
 async fn send_oauth(c: &reqwest::Client, signed: &Value) -> (u16, String, String) {
-    let mut req = c.post(signed["url"].as_str().unwrap());
-    for (k, v) in signed["headers"].as_object().unwrap() {
-        req = req.header(k.as_str(), v.as_str().unwrap());
-    }
-    if let Some(b) = signed["body"].as_str() {
-        req = req.body(b.to_string());
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let www = r
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
+    let url = signed["url"].as_str().unwrap();
+    let (status, www, r) = post(c, url, &signed["headers"], signed["body"].as_str()).await;
     (status, www, reason(r).await)
 }
 
@@ -816,14 +825,7 @@ async fn jwks_server(doc: String) -> std::net::SocketAddr {
 async fn public_keys_can_come_from_a_jwks() {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let vectors: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/vectors/rfc9421-appendix-b.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let vectors = rfc9421_vectors();
     let mut jwk = vectors["keys"]["test-key-ed25519"]["jwk"].clone();
     jwk.as_object_mut().unwrap().remove("d");
     let idp = jwks_server(json!({ "keys": [jwk.clone()] }).to_string()).await;
@@ -981,14 +983,7 @@ async fn a_changed_credentials_file_is_reloaded() {
 async fn oauth1_rsa_consumers_can_come_from_a_jwks() {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let vectors: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/vectors/rfc9421-appendix-b.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let vectors = rfc9421_vectors();
     let full = &vectors["keys"]["test-key-rsa"]["jwk"];
     let public = json!({"kty": "RSA", "kid": "test-key-rsa", "n": full["n"], "e": full["e"]});
     let idp = jwks_server(json!({ "keys": [public] }).to_string()).await;
