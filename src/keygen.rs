@@ -66,7 +66,7 @@ mod tests {
             &der.secret_pkcs8_der()[..5],
             &[0x30, 0x2e, 0x02, 0x01, 0x00]
         );
-        assert!(crate::identity::keys::signing_key(pem.as_bytes()).is_ok());
+        assert!(crate::jose::keys::signing_key(pem.as_bytes()).is_ok());
         assert!(pair.public_key_pem().contains("PUBLIC KEY"));
     }
 }

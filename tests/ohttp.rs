@@ -2,28 +2,10 @@
 
 mod common;
 
+use common::sealed::{encapsulate, key_file, keys_of, post, sealed};
 use common::{boolean, file, list, n, s, start_gateway, Config, Pki, Route, Upstream};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use sealgate::envelope::crypto::{GatewayKey, KEM_X25519};
 use serde_json::json;
-
-struct Inner {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-fn key_file(pki: &Pki, id: u8) -> std::path::PathBuf {
-    let path = pki.path(&format!("ohttp-{id}.key"));
-    std::fs::write(
-        &path,
-        hex::encode(GatewayKey::generate_private(KEM_X25519).unwrap()),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path
-}
 
 fn signer(pki: &Pki) -> (EncodingKey, std::path::PathBuf) {
     let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
@@ -121,65 +103,6 @@ async fn one_key_gateway() -> OneKey {
     }
 }
 
-/// Encodes `msg` as Binary HTTP and seals it to the first usable key in `keys`.
-fn encapsulate(keys: &[u8], msg: bhttp::Message) -> (Vec<u8>, ohttp::ClientResponse) {
-    let mut encoded = Vec::new();
-    msg.write_bhttp(bhttp::Mode::KnownLength, &mut encoded)
-        .unwrap();
-    ohttp::ClientRequest::from_encoded_config_list(keys)
-        .unwrap()
-        .encapsulate(&encoded)
-        .unwrap()
-}
-
-/// Seals `inner` with the key configuration list `keys`, posts it, opens the answer.
-async fn sealed(
-    client: &reqwest::Client,
-    base: &str,
-    keys: &[u8],
-    inner: bhttp::Message,
-) -> Result<Inner, (u16, String)> {
-    let (envelope, opener) = encapsulate(keys, inner);
-    let resp = post(client, base, envelope).await;
-    let status = resp.status().as_u16();
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let bytes = resp.bytes().await.unwrap();
-    if status != 200 {
-        return Err((status, String::from_utf8_lossy(&bytes).into_owned()));
-    }
-    assert_eq!(ct, "message/ohttp-res");
-    let opened = opener.decapsulate(&bytes).unwrap();
-    let msg = bhttp::Message::read_bhttp(&mut std::io::Cursor::new(&opened[..])).unwrap();
-    Ok(Inner {
-        status: msg.control().status().unwrap().code(),
-        headers: msg
-            .header()
-            .iter()
-            .map(|f| {
-                (
-                    String::from_utf8_lossy(f.name()).into_owned(),
-                    String::from_utf8_lossy(f.value()).into_owned(),
-                )
-            })
-            .collect(),
-        body: msg.content().to_vec(),
-    })
-}
-
-async fn post(client: &reqwest::Client, base: &str, envelope: Vec<u8>) -> reqwest::Response {
-    client
-        .post(format!("{base}/.well-known/ohttp-gateway"))
-        .header("content-type", "message/ohttp-req")
-        .body(envelope)
-        .send()
-        .await
-        .unwrap()
-}
-
 fn request(method: &str, path: &str, token: Option<&str>, body: &[u8]) -> bhttp::Message {
     let mut m = bhttp::Message::request(
         method.into(),
@@ -197,17 +120,6 @@ fn request(method: &str, path: &str, token: Option<&str>, body: &[u8]) -> bhttp:
     m.put_header("x-auth-subject", "mallory");
     m.write_content(body);
     m
-}
-
-async fn keys_of(client: &reqwest::Client, base: &str) -> Vec<u8> {
-    let resp = client
-        .get(format!("{base}/.well-known/ohttp-gateway"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.headers()["content-type"], "application/ohttp-keys");
-    assert_eq!(resp.headers()["cache-control"], "max-age=3600");
-    resp.bytes().await.unwrap().to_vec()
 }
 
 #[tokio::test]

@@ -19,31 +19,9 @@ const VECTORS: &str = concat!(
     "/tests/fixtures/vectors/rfc9421-keys"
 );
 
-fn python() -> String {
-    std::env::var("SEALGATE_TEST_PYTHON").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/target/pyenv/bin/python").to_string()
-    })
-}
-
 /// Runs the independent signer (or verifier) on one job.
 fn independent(job: Value) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/signed/sign.py");
-    let mut child = Command::new(python())
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the test Python (target/pyenv, set up by scripts/test.sh)");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(job.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "sign.py failed on {job}");
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::python_job("tests/fixtures/signed/sign.py", &job)
 }
 
 /// `sealgate credentials ...` with the KEK in SEALGATE_KEK; (exit code, stdout, stderr).

@@ -2,44 +2,40 @@
 //! backend who the caller is, verifiable with any JOSE library against the
 //! JWKS the admin listener publishes at `/.well-known/jwks.json`.
 
-use super::keys::{jwk_from_raw, public_jwk, signing_key, SigningKey};
 use super::settings::{Assertion, PrivateKeySource};
 use crate::authn::Principal;
-use base64::Engine;
-use jsonwebtoken::Header;
+use crate::jose::keys::{public_jwk, signing_key, SigningKey};
+use crate::jose::CompactSigner;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
 pub struct AssertionSigner {
-    key: SigningKey,
-    /// `base64url(protected header) + "."`, the same for every assertion.
-    header_b64: String,
+    signer: CompactSigner,
     issuer: String,
     ttl: Duration,
     jwks: bytes::Bytes,
-    /// The key's id in the JWKS (RFC 7638 thumbprint), also the `keyid` of response signatures.
-    kid: String,
+}
+
+/// Reads the PKCS#8 key a `PrivateKeySource` names, generating a development
+/// key first when asked to (it warns: not for production). `what` names the key.
+pub fn load_signing_key(source: &PrivateKeySource, what: &str) -> Result<SigningKey, String> {
+    let pem = match source {
+        PrivateKeySource::DevGenerated(path) => {
+            if crate::keygen::ensure_ed25519_private(path)? {
+                tracing::warn!(key = %path.display(), "generated a development {what} (not for production)");
+            }
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        }
+        PrivateKeySource::Secret(r) => r.load(&mut Vec::new())?.expose().to_vec(),
+    };
+    signing_key(&pem)
 }
 
 impl AssertionSigner {
     pub fn new(cfg: &Assertion) -> Result<AssertionSigner, String> {
-        let pem = match &cfg.key {
-            PrivateKeySource::DevGenerated(path) => {
-                if crate::keygen::ensure_ed25519_private(path)? {
-                    tracing::warn!(key = %path.display(), "generated a development assertion signing key (not for production)");
-                }
-                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
-            }
-            PrivateKeySource::Secret(r) => r.load(&mut Vec::new())?.expose().to_vec(),
-        };
-        let key = signing_key(&pem)?;
-        let jwk = jwk_from_raw(key.public_raw(), key.algorithm())?;
-        let mut header = Header::new(key.algorithm());
-        header.kid = jwk.common.key_id.clone();
-        let header_json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
-        let mut header_b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(header_json);
-        header_b64.push('.');
-        let mut keys = vec![jwk];
+        let key = load_signing_key(&cfg.key, "assertion signing key")?;
+        let signer = CompactSigner::new(key, None, None)?;
+        let mut keys = vec![signer.jwk().clone()];
         for p in &cfg.publish_also {
             let pem = std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
             keys.push(public_jwk(&pem)?);
@@ -47,12 +43,10 @@ impl AssertionSigner {
         let jwks =
             serde_json::to_vec(&serde_json::json!({ "keys": keys })).map_err(|e| e.to_string())?;
         Ok(AssertionSigner {
-            key,
-            header_b64,
+            signer,
             issuer: cfg.issuer.clone(),
             ttl: cfg.ttl,
             jwks: jwks.into(),
-            kid: header.kid.clone().unwrap_or_default(),
         })
     }
 
@@ -61,13 +55,21 @@ impl AssertionSigner {
         self.jwks.clone()
     }
 
+    /// The published public keys.
+    pub fn public_keys(&self) -> Vec<serde_json::Value> {
+        serde_json::from_slice::<serde_json::Value>(&self.jwks)
+            .ok()
+            .and_then(|d| d.get("keys").and_then(|k| k.as_array()).cloned())
+            .unwrap_or_default()
+    }
+
     pub fn kid(&self) -> &str {
-        &self.kid
+        self.signer.kid()
     }
 
     /// The key's RFC 9421 algorithm name (section 6.2.2).
     pub fn http_signature_alg(&self) -> &'static str {
-        match self.key.algorithm() {
+        match self.signer.algorithm() {
             jsonwebtoken::Algorithm::EdDSA => "ed25519",
             _ => "ecdsa-p256-sha256",
         }
@@ -75,7 +77,7 @@ impl AssertionSigner {
 
     /// Signs raw bytes (an RFC 9421 signature base) with the assertion key.
     pub fn sign_bytes(&self, input: &[u8]) -> Result<Vec<u8>, String> {
-        Ok(self.key.sign(input)?.as_ref().to_vec())
+        self.signer.sign_bytes(input)
     }
 
     /// Signs an assertion about `p` for the upstream named `audience`.
@@ -108,17 +110,8 @@ impl AssertionSigner {
         self.encode(&claims)
     }
 
-    /// RFC 7515 §7.1 compact serialization: b64(header) "." b64(payload) "." b64(sig).
     fn encode(&self, claims: &Map<String, Value>) -> Result<String, String> {
-        let payload = serde_json::to_vec(&claims).map_err(|e| e.to_string())?;
-        let mut jws = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 100);
-        jws.push_str(&self.header_b64);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(&payload, &mut jws);
-        // The signing input is everything before the second dot.
-        let signature = self.key.sign(jws.as_bytes())?;
-        jws.push('.');
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(signature, &mut jws);
-        Ok(jws)
+        self.signer.sign(claims)
     }
 }
 
@@ -195,6 +188,7 @@ mod tests {
     }
 
     fn pem_of(der: &rustls::pki_types::PrivatePkcs8KeyDer<'_>) -> String {
+        use base64::Engine;
         let b64 = base64::engine::general_purpose::STANDARD.encode(der.secret_pkcs8_der());
         let body: Vec<String> = b64
             .as_bytes()

@@ -7,7 +7,6 @@
 //! `X-Auth-Subject` (oauth2-proxy CVE-2025-64484).
 
 pub mod assertion;
-pub mod keys;
 pub mod settings;
 
 use crate::authn::Principal;

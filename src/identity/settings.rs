@@ -111,34 +111,17 @@ fn header_names(d: &mut Diag<'_>, path: &str, names: &[String]) -> Vec<String> {
 }
 
 fn assertion(d: &mut Diag<'_>, a: &AssertionFile) -> Option<Assertion> {
-    let key = a.key.as_deref()?;
-    let key = match SecretRef::parse(key, d.base) {
-        Ok(SecretRef::File(path)) if a.dev_generate == Some(true) && !path.exists() => {
-            d.warn(format!(
-                "identity.assertion: {} is missing; a development Ed25519 signing key will be generated",
-                path.display()
-            ));
-            PrivateKeySource::DevGenerated(path)
-        }
-        Ok(r) => {
-            let usable = r
-                .load(d.warnings)
-                .and_then(|k| super::keys::signing_key(k.expose()).map(|_| ()));
-            if let Err(m) = usable {
-                d.push("identity.assertion.key", m);
-            }
-            PrivateKeySource::Secret(r)
-        }
-        Err(m) => {
-            d.push("identity.assertion.key", m);
-            return None;
-        }
-    };
+    let key = private_key(
+        d,
+        "identity.assertion.key",
+        a.key.as_deref()?,
+        a.dev_generate == Some(true),
+    )?;
     let publish_also: Vec<PathBuf> = a.publish_also.iter().map(|p| d.path(p)).collect();
     for (i, p) in publish_also.iter().enumerate() {
         let usable = std::fs::read(p)
             .map_err(|e| format!("cannot read {}: {e}", p.display()))
-            .and_then(|b| super::keys::public_jwk(&b).map(|_| ()));
+            .and_then(|b| crate::jose::keys::public_jwk(&b).map(|_| ()));
         if let Err(m) = usable {
             d.push(format!("identity.assertion.publish_also[{i}]"), m);
         }
@@ -153,6 +136,39 @@ fn assertion(d: &mut Diag<'_>, a: &AssertionFile) -> Option<Assertion> {
         issuer: a.issuer.clone().unwrap_or_else(|| "sealgate".into()),
         publish_also,
     })
+}
+
+/// A signing key reference (`key_path` names it in errors): checked to be a
+/// usable Ed25519 or P-256 PKCS#8 key, or, with `dev_generate` and no file
+/// yet, a development key generated at start-up (with a warning).
+pub fn private_key(
+    d: &mut Diag<'_>,
+    key_path: &str,
+    key: &str,
+    dev_generate: bool,
+) -> Option<PrivateKeySource> {
+    match SecretRef::parse(key, d.base) {
+        Ok(SecretRef::File(path)) if dev_generate && !path.exists() => {
+            d.warn(format!(
+                "{key_path}: {} is missing; a development Ed25519 signing key will be generated",
+                path.display()
+            ));
+            Some(PrivateKeySource::DevGenerated(path))
+        }
+        Ok(r) => {
+            let usable = r
+                .load(d.warnings)
+                .and_then(|k| crate::jose::keys::signing_key(k.expose()).map(|_| ()));
+            if let Err(m) = usable {
+                d.push(key_path, m);
+            }
+            Some(PrivateKeySource::Secret(r))
+        }
+        Err(m) => {
+            d.push(key_path, m);
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 //! - [`upstream`]: a recording HTTP/1.1 + h2c upstream;
 //! - [`gateway`]: the gateway in this process on ephemeral ports, metrics;
 //! - [`process`]: the real binary as a child process;
-//! - [`redis_server`]: private `redis-server` processes (single and cluster).
+//! - [`python`]: the independent (Python) implementations in tests/fixtures;
+//! - [`redis_server`]: private `redis-server` processes (single and cluster);
+//! - [`sealed`]: an Oblivious HTTP client (the `ohttp` crate).
 //!
 //! Each test binary uses only part of this, hence `dead_code` is allowed and
 //! the re-exports may go unused.
@@ -16,7 +18,9 @@ pub mod config;
 pub mod gateway;
 pub mod pki;
 pub mod process;
+pub mod python;
 pub mod redis_server;
+pub mod sealed;
 pub mod upstream;
 
 // Each test binary uses a different part of these.
@@ -30,6 +34,8 @@ pub use gateway::{scrape_metrics, start_gateway, store_connected};
 pub use pki::{install_provider, Pki};
 #[allow(unused_imports)]
 pub use process::Process;
+#[allow(unused_imports)]
+pub use python::python_job;
 #[allow(unused_imports)]
 pub use redis_server::{RedisCluster, RedisServer};
 #[allow(unused_imports)]

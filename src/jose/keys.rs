@@ -1,6 +1,6 @@
-//! The assertion's keys: a PKCS#8 signing key (Ed25519 or P-256), loaded once,
-//! and the public JWK published for it (RFC 7638 thumbprint as `kid`). Used
-//! by the signer and by `[identity]` validation.
+//! The gateway's own signing keys: a PKCS#8 key (Ed25519 or P-256), loaded
+//! once, and the public JWK published for it (RFC 7638 thumbprint as `kid`).
+//! Used by the signer, `[identity]` and `[issuer]` validation.
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
