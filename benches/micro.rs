@@ -120,6 +120,7 @@ fn settings(algorithms: Vec<Algorithm>, material: &[u8], hmac: bool) -> JwtSetti
         token_from: TokenSource::Bearer,
         key_file: None,
         certificate_bound: false,
+        dpop: Default::default(),
     }
 }
 

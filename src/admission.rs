@@ -116,6 +116,7 @@ pub async fn after_auth(
         single_use,
         rate: rate_key.as_ref().map(|(k, r)| (k.as_str(), *r)),
         nonce: replay.map(|(k, ttl)| (k.as_str(), *ttl)),
+        session: p.and_then(|p| p.session()),
     };
     if batch.revocation.is_none()
         && batch.single_use.is_none()
@@ -133,7 +134,7 @@ pub async fn after_auth(
         }
         Err(_) => return Err(AdmissionError::StoreUnavailable),
     };
-    if out.jti_revoked {
+    if out.jti_revoked || out.session_revoked {
         return Err(AdmissionError::Refused(Refusal::Revoked));
     }
     if let (Some(not_before), Some(p)) = (out.subject_not_before, p) {

@@ -244,6 +244,9 @@ impl GatewayError {
         }
         let challenges = route.map_or(&[][..], |r| &r.challenges[..]);
         let scope = route.and_then(|r| r.scope_hint.as_deref());
+        if self == GatewayError::Auth(AuthFailure::DpopNonce) {
+            dpop_nonce(&mut resp, challenges);
+        }
         if let Some(text) = self.challenge(challenges, scope) {
             if let Ok(v) = HeaderValue::from_str(&text) {
                 resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
@@ -268,6 +271,7 @@ impl GatewayError {
             .iter()
             .filter_map(|c| match c {
                 Challenge::Bearer => Some(bearer_challenge(error)),
+                Challenge::Dpop { algs, .. } => Some(dpop_challenge(self, algs, error)),
                 Challenge::Signature => Some(signature_challenge(self)),
                 Challenge::OAuth { realm } => Some(oauth_challenge(realm, self)),
                 Challenge::None => None,
@@ -288,6 +292,41 @@ fn bearer_challenge(error: Option<(&str, &str, Option<&str>)>) -> String {
             scope.map(|s| format!(", scope=\"{s}\"")).unwrap_or_default()
         )
         }
+    }
+}
+
+/// RFC 9449 §7.1: the proof algorithms, and the error once something was
+/// presented (`invalid_dpop_proof`, `use_dpop_nonce`, or the token's error).
+fn dpop_challenge(
+    e: GatewayError,
+    algs: &str,
+    error: Option<(&str, &str, Option<&str>)>,
+) -> String {
+    let Some((code, description, scope)) = error else {
+        return format!("DPoP algs=\"{algs}\"");
+    };
+    let code = match e {
+        GatewayError::Auth(f) if code == "invalid_token" => f.dpop_error(),
+        _ => code,
+    };
+    format!(
+        "DPoP error=\"{code}\", error_description=\"{description}\", algs=\"{algs}\"{}",
+        scope
+            .map(|s| format!(", scope=\"{s}\""))
+            .unwrap_or_default()
+    )
+}
+
+/// `DPoP-Nonce` (RFC 9449 §9): a fresh nonce from the route's DPoP policy.
+fn dpop_nonce(resp: &mut Response<ResBody>, challenges: &[Challenge]) {
+    let nonce = challenges.iter().find_map(|c| match c {
+        Challenge::Dpop {
+            nonces: Some(n), ..
+        } => Some(n.current(crate::authn::unix_now())),
+        _ => None,
+    });
+    if let Some(v) = nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
+        resp.headers_mut().insert("dpop-nonce", v);
     }
 }
 

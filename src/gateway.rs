@@ -23,6 +23,8 @@ pub struct Gateway {
     pub assertion: Option<AssertionSigner>,
     pub store: Arc<crate::store::Store>,
     pub envelope: Option<crate::envelope::Envelope>,
+    /// The token endpoint, when `[issuer]` is configured.
+    pub issuer: Option<crate::issuer::Issuer>,
 }
 
 impl Gateway {
@@ -40,10 +42,20 @@ impl Gateway {
             let built = Upstream::new(u).map_err(|e| format!("upstreams.{name}: {e}"))?;
             upstreams.insert(name.clone(), Arc::new(built));
         }
+        let issuer_keys = match &config.issuer {
+            Some(i) => Some(crate::issuer::keys(i).map_err(|e| format!("issuer.key: {e}"))?),
+            None => None,
+        };
+        let ctx = crate::authn::BuildContext {
+            keys: registry,
+            store: &store,
+            metrics,
+            issued: issuer_keys.as_ref().map(|(_, k)| k),
+        };
         let mut authenticators = HashMap::new();
         for (name, a) in &config.authenticators {
-            let built = Authenticator::build(a, registry, &store, metrics)
-                .map_err(|e| format!("authenticators.{name}: {e}"))?;
+            let built =
+                Authenticator::build(a, &ctx).map_err(|e| format!("authenticators.{name}: {e}"))?;
             authenticators.insert(name.clone(), Arc::new(built));
         }
         let in_use: Vec<_> = authenticators
@@ -61,7 +73,21 @@ impl Gateway {
             }
             None => None,
         };
+        let issuer = match (&config.issuer, issuer_keys) {
+            (Some(i), Some(keys)) => {
+                let published = assertion
+                    .as_ref()
+                    .map(|a| a.public_keys())
+                    .unwrap_or_default();
+                let built =
+                    crate::issuer::Issuer::build(i, keys, &upstreams, published, &store, metrics)
+                        .map_err(|e| format!("issuer: {e}"))?;
+                Some(built)
+            }
+            _ => None,
+        };
         Ok(Gateway {
+            issuer,
             routes: RouteTable::new(&config.routes, &authenticators),
             identity: IdentityHeaders::new(&config.identity),
             upstreams,

@@ -23,6 +23,7 @@ pub mod forwarding;
 pub mod fsutil;
 pub mod gateway;
 pub mod identity;
+pub mod issuer;
 pub mod jose;
 pub mod keygen;
 pub mod listener;

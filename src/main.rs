@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Command::Token { command } => sealgate::cli::token::run(command),
         Command::ApiKey { command } => sealgate::cli::api_key::run(command),
         Command::Credentials { command } => sealgate::cli::credentials::run(command),
+        Command::Users { command } => sealgate::cli::users::run(command),
         Command::Run { config } => match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -25,6 +25,7 @@ pub struct Metrics {
     pub ready: prometheus::IntGauge,
     pub jwks_fetches: IntCounterVec,
     pub introspections: IntCounterVec,
+    pub issuer_requests: IntCounterVec,
     pub jwks_keys: IntGaugeVec,
     pub token_cache: IntCounterVec,
     pub store_errors: IntCounterVec,
@@ -162,6 +163,12 @@ impl Metrics {
                 "sealgate_introspection_requests_total",
                 "RFC 7662 introspection calls, by authenticator and result (active, inactive, refused: active but unacceptable, error).",
                 &["authenticator", "result"],
+            )?,
+            issuer_requests: counter(
+                &r,
+                "sealgate_issuer_requests_total",
+                "Token endpoint requests, by endpoint (token, revoke, logout) and outcome (a grant type issued, or the refusal reason: invalid_credentials, refresh_reused, ...).",
+                &["endpoint", "outcome"],
             )?,
             token_cache: counter(
                 &r,

@@ -37,6 +37,7 @@ pub struct Config {
     pub identity: Identity,
     pub reload: Reload,
     pub envelope: Option<Envelope>,
+    pub issuer: Option<crate::issuer::settings::IssuerSettings>,
     /// Insecure or questionable choices, logged at startup.
     pub warnings: Vec<String>,
 }
@@ -96,6 +97,16 @@ impl Config {
         if let Some(e) = &self.envelope {
             files.extend(e.keys.iter().filter_map(|k| k.file.clone()));
         }
+        if let Some(i) = &self.issuer {
+            if let PrivateKeySource::Secret(SecretRef::File(p))
+            | PrivateKeySource::DevGenerated(p) = &i.key
+            {
+                files.push(p.clone());
+            }
+            if let crate::issuer::settings::Verifier::Users(p) = &i.verifier {
+                files.push(p.clone());
+            }
+        }
         files
     }
 }
@@ -146,6 +157,10 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
     let routes = crate::route::settings::routes(&mut d, &raw, limits.max_request_body);
     let identity = crate::identity::settings::identity(&mut d, &raw.identity);
     let envelope = crate::envelope::settings::envelope(&mut d, &raw.envelope);
+    let issuer = raw
+        .issuer
+        .as_ref()
+        .and_then(|f| crate::issuer::settings::issuer(&mut d, f));
     let reload = reload(&mut d, &raw.reload);
     cross_check(
         &mut d,
@@ -153,6 +168,13 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
         &identity,
         &authenticators,
         &routes,
+        envelope.is_some(),
+    );
+    issuer_refs(
+        &mut d,
+        issuer.as_ref(),
+        &authenticators,
+        &raw,
         envelope.is_some(),
     );
     if !errors.is_empty() {
@@ -171,8 +193,43 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
         identity,
         reload,
         envelope,
+        issuer,
         warnings,
     })
+}
+
+/// What `[issuer]` and `kind = "issued"` require of the other sections.
+fn issuer_refs(
+    d: &mut Diag<'_>,
+    issuer: Option<&crate::issuer::settings::IssuerSettings>,
+    authenticators: &BTreeMap<String, AuthenticatorSettings>,
+    raw: &FileConfig,
+    have_envelope: bool,
+) {
+    use crate::issuer::settings::Verifier;
+    for (name, a) in authenticators {
+        if matches!(a.settings, AuthnSettings::Issued(_)) && raw.issuer.is_none() {
+            d.push(
+                format!("authenticators.{name}"),
+                "kind = \"issued\" verifies the token endpoint's tokens: configure [issuer]",
+            );
+        }
+    }
+    let Some(i) = issuer else { return };
+    if let Verifier::Upstream { upstream, .. } = &i.verifier {
+        if !raw.upstreams.contains_key(upstream) {
+            d.push(
+                "issuer.verifier.upstream",
+                format!("no upstream named {upstream:?}"),
+            );
+        }
+    }
+    if i.sealed == Sealed::Required && !have_envelope {
+        d.push("issuer.sealed", "sealed logins need [[envelope.keys]]");
+    }
+    if matches!(i.dpop.nonce, Some(None)) && raw.store.kind.as_deref() == Some("redis") {
+        d.warn("issuer.dpop.nonce without nonce_secret: replicas do not accept each other's DPoP nonces");
+    }
 }
 
 /// What one section requires of another.

@@ -194,6 +194,7 @@ fn settings(
         token_from: sealgate::authn::extract::TokenSource::Bearer,
         key_file: None,
         certificate_bound: false,
+        dpop: Default::default(),
     }
 }
 

@@ -1,14 +1,34 @@
 //! Sender-constrained credentials: a token whose `cnf` claim binds it to a
 //! key (RFC 7800) is accepted only when the request proves possession of that
 //! key. A client certificate binding (RFC 8705 `x5t#S256`) is checked against
-//! the connection's certificate; any binding this gateway cannot check (DPoP
-//! `jkt` until proofs are verified, a `jwk`, a malformed `cnf`) is refused:
+//! the connection's certificate; a DPoP `jkt` by the authenticator's DPoP
+//! policy (`dpop`); any other (a `jwk`, a malformed `cnf`) is refused:
 //! accepting a bound token as a plain bearer token would defeat the binding.
 
+use super::dpop::Dpop;
 use super::failure::AuthFailure;
-use super::principal::Binding;
+use super::kind::{Attempt, Verdict};
+use super::principal::{Binding, Principal};
 use crate::conn::ClientCert;
 use serde_json::{Map, Value};
+
+/// The verdict for a verified `token`: its certificate binding and its
+/// authenticator's DPoP policy checked, a proof's `jti` to be marked used.
+pub fn verdict(
+    p: Principal,
+    at: &Attempt<'_>,
+    token: &str,
+    dpop: &Dpop,
+    certificate_required: bool,
+) -> Result<Verdict, AuthFailure> {
+    check(p.binding(), at.client_cert, certificate_required)?;
+    let replay = dpop.enforce(at, token, p.binding())?;
+    let verdict = Verdict::of(p);
+    Ok(match replay {
+        Some((key, ttl)) => verdict.with_replay_key(key, ttl),
+        None => verdict,
+    })
+}
 
 /// The binding a token's claims (or an introspection answer) declare.
 pub fn parse(claims: &Map<String, Value>) -> Result<Option<Binding>, AuthFailure> {
@@ -43,7 +63,8 @@ pub fn check(
             .map_err(|_| AuthFailure::CertificateMismatch)
         }
         (Some(Binding::Certificate { .. }), None) => Err(AuthFailure::CertificateMismatch),
-        (Some(Binding::Dpop { .. }), _) => Err(AuthFailure::UnsupportedBinding),
+        // Checked by the authenticator's DPoP policy (`dpop::Dpop::enforce`).
+        (Some(Binding::Dpop { .. }), _) => Ok(()),
         (None, _) if certificate_required => Err(AuthFailure::CertificateMismatch),
         (None, _) => Ok(()),
     }
@@ -81,10 +102,7 @@ mod tests {
             );
         }
         let dpop = parse(&claims(json!({"cnf": {"jkt": "t"}}))).unwrap();
-        assert_eq!(
-            check(dpop.as_ref(), None, false),
-            Err(AuthFailure::UnsupportedBinding)
-        );
+        assert_eq!(dpop, Some(Binding::Dpop { jkt: "t".into() }));
         assert_eq!(
             check(cert.as_ref(), None, false),
             Err(AuthFailure::CertificateMismatch)

@@ -58,7 +58,27 @@ const B64TOKEN: [bool; 256] = {
     t
 };
 
+/// The `Authorization` scheme a token came with: RFC 6750 `Bearer`, or
+/// RFC 9449 `DPoP` (a sender-constrained token, with a proof beside it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+/// The token in `Authorization: Bearer` or `Authorization: DPoP` (RFC 9449
+/// §7.1 uses the same token68 syntax); what the scheme means is for the
+/// authenticator's DPoP policy (`authn::dpop`) to decide.
 pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthFailure> {
+    authorization(headers).map(|t| t.map(|(_, token)| token))
+}
+
+/// The scheme of the `Authorization` token, when it is `Bearer` or `DPoP`.
+pub fn scheme(headers: &HeaderMap) -> Option<Scheme> {
+    authorization(headers).ok().flatten().map(|(s, _)| s)
+}
+
+fn authorization(headers: &HeaderMap) -> Result<Option<(Scheme, &str)>, AuthFailure> {
     let mut all = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = all.next() else {
         return Ok(None);
@@ -70,9 +90,11 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthFailure> {
     let Some(space) = bytes.iter().position(|&b| b == b' ') else {
         return Err(AuthFailure::Malformed);
     };
-    if !bytes[..space].eq_ignore_ascii_case(b"bearer") {
-        return Ok(None);
-    }
+    let scheme = match &bytes[..space] {
+        s if s.eq_ignore_ascii_case(b"bearer") => Scheme::Bearer,
+        s if s.eq_ignore_ascii_case(b"dpop") => Scheme::Dpop,
+        _ => return Ok(None),
+    };
     let mut token = &bytes[space + 1..];
     while let [b' ', rest @ ..] = token {
         token = rest;
@@ -87,7 +109,7 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthFailure> {
     }
     // Only ASCII passed the table, so this cannot fail.
     std::str::from_utf8(token)
-        .map(Some)
+        .map(|t| Some((scheme, t)))
         .map_err(|_| AuthFailure::Malformed)
 }
 
@@ -151,6 +173,13 @@ mod tests {
             Ok(Some("abc"))
         );
         assert_eq!(bearer(&h(&[("authorization", "Basic dXNlcg==")])), Ok(None));
+        let dpop = h(&[("authorization", "DPoP abc.def.ghi")]);
+        assert_eq!(bearer(&dpop), Ok(Some("abc.def.ghi")));
+        assert_eq!(scheme(&dpop), Some(Scheme::Dpop));
+        assert_eq!(
+            scheme(&h(&[("authorization", "Bearer x")])),
+            Some(Scheme::Bearer)
+        );
         assert_eq!(bearer(&h(&[])), Ok(None));
         assert_eq!(
             bearer(&h(&[("authorization", "Bearer a b")])),

@@ -41,6 +41,30 @@ pub enum AuthFailure {
     Stale,
     /// A signature without the application tag this route requires.
     WrongTag,
+    /// A DPoP-bound token (RFC 9449) without a proof.
+    DpopMissing,
+    /// A DPoP proof that is not a valid `dpop+jwt` signed by its own public key.
+    DpopInvalid,
+    /// A DPoP proof signed with `none`, an HMAC, or an algorithm not allowed.
+    DpopAlgNotAllowed,
+    /// A DPoP proof whose header carries a private key.
+    DpopPrivateKey,
+    /// A DPoP proof made for another HTTP method (`htm`).
+    DpopWrongMethod,
+    /// A DPoP proof made for another URI (`htu`).
+    DpopWrongUrl,
+    /// A DPoP proof whose `iat` is outside the accepted window.
+    DpopStale,
+    /// A DPoP proof for another access token (`ath`).
+    DpopWrongAth,
+    /// A DPoP proof without a current server nonce (`use_dpop_nonce`).
+    DpopNonce,
+    /// A DPoP proof by a key other than the one the token is bound to.
+    DpopKeyMismatch,
+    /// A DPoP-bound token presented as a plain bearer token.
+    DpopBoundAsBearer,
+    /// An unbound token where DPoP is required, or sent with the DPoP scheme.
+    DpopNotBound,
 }
 
 impl AuthFailure {
@@ -70,6 +94,18 @@ impl AuthFailure {
             AuthFailure::MissingComponent => "missing_component",
             AuthFailure::Stale => "stale",
             AuthFailure::WrongTag => "wrong_tag",
+            AuthFailure::DpopMissing => "dpop_proof_missing",
+            AuthFailure::DpopInvalid => "dpop_proof_invalid",
+            AuthFailure::DpopAlgNotAllowed => "dpop_alg_not_allowed",
+            AuthFailure::DpopPrivateKey => "dpop_private_key",
+            AuthFailure::DpopWrongMethod => "dpop_wrong_method",
+            AuthFailure::DpopWrongUrl => "dpop_wrong_url",
+            AuthFailure::DpopStale => "dpop_stale",
+            AuthFailure::DpopWrongAth => "dpop_wrong_ath",
+            AuthFailure::DpopNonce => "dpop_nonce_required",
+            AuthFailure::DpopKeyMismatch => "dpop_key_mismatch",
+            AuthFailure::DpopBoundAsBearer => "dpop_bound_token_as_bearer",
+            AuthFailure::DpopNotBound => "dpop_token_not_bound",
         }
     }
 
@@ -114,6 +150,38 @@ impl AuthFailure {
             }
             AuthFailure::Stale => "the signature is too old or its timestamp is out of range",
             AuthFailure::WrongTag => "the signature is not tagged for this application",
+            AuthFailure::DpopMissing => "the token is DPoP-bound and the request has no DPoP proof",
+            AuthFailure::DpopInvalid => "the DPoP proof is not a valid signed dpop+jwt",
+            AuthFailure::DpopAlgNotAllowed => "the DPoP proof's algorithm is not allowed",
+            AuthFailure::DpopPrivateKey => "the DPoP proof carries a private key",
+            AuthFailure::DpopWrongMethod => "the DPoP proof was made for another method",
+            AuthFailure::DpopWrongUrl => "the DPoP proof was made for another URI",
+            AuthFailure::DpopStale => "the DPoP proof's iat is outside the accepted window",
+            AuthFailure::DpopWrongAth => "the DPoP proof was made for another access token",
+            AuthFailure::DpopNonce => "the DPoP proof must carry the server's current nonce",
+            AuthFailure::DpopKeyMismatch => {
+                "the DPoP proof is signed by a key the token is not bound to"
+            }
+            AuthFailure::DpopBoundAsBearer => {
+                "the token is DPoP-bound and must be sent with the DPoP scheme and a proof"
+            }
+            AuthFailure::DpopNotBound => "a DPoP-bound token is required",
+        }
+    }
+
+    /// The RFC 9449 §7.1 error code for a `DPoP` challenge.
+    pub fn dpop_error(self) -> &'static str {
+        match self {
+            AuthFailure::DpopNonce => "use_dpop_nonce",
+            AuthFailure::DpopMissing
+            | AuthFailure::DpopInvalid
+            | AuthFailure::DpopAlgNotAllowed
+            | AuthFailure::DpopPrivateKey
+            | AuthFailure::DpopWrongMethod
+            | AuthFailure::DpopWrongUrl
+            | AuthFailure::DpopStale
+            | AuthFailure::DpopWrongAth => "invalid_dpop_proof",
+            _ => "invalid_token",
         }
     }
 }

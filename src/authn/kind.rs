@@ -152,6 +152,12 @@ impl Verdict {
 pub enum Challenge {
     /// RFC 6750 bearer tokens: JWTs, API keys, introspected tokens.
     Bearer,
+    /// RFC 9449 §7.1: DPoP-bound tokens, the proof algorithms accepted, and
+    /// the nonce source when server nonces are required (`DPoP-Nonce`).
+    Dpop {
+        algs: std::sync::Arc<str>,
+        nonces: Option<std::sync::Arc<super::dpop::nonce::NonceSource>>,
+    },
     /// RFC 9421 signed requests.
     Signature,
     /// RFC 5849 §3.2 (`OAuth realm="..."`).
@@ -183,6 +189,10 @@ pub(crate) trait Kind {
     }
     async fn verify(&self, at: &Attempt<'_>) -> Result<Verdict, AuthError>;
     fn challenge(&self) -> Challenge;
+    /// A second challenge: `DPoP` beside `Bearer` when DPoP is accepted.
+    fn dpop_challenge(&self) -> Option<Challenge> {
+        None
+    }
     /// Removes this kind's own credential (a cookie, a header) before forwarding.
     fn strip(&self, _headers: &mut HeaderMap) {}
     /// Query parameters with this prefix are this kind's credential (`oauth_`).

@@ -17,9 +17,11 @@ pub mod api_key;
 mod binding;
 mod cache;
 pub mod credentials;
+pub mod dpop;
 pub mod extract;
 mod failure;
 pub mod introspect;
+pub mod issued;
 pub mod jwt;
 mod kind;
 pub mod mtls;
@@ -37,7 +39,19 @@ use http::HeaderMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// A configured authenticator, ready to verify.
+/// What building an authenticator may need besides its own settings.
+#[derive(Clone, Copy)]
+pub struct BuildContext<'a> {
+    pub keys: &'a jwt::KeyRegistry,
+    pub store: &'a Arc<crate::store::Store>,
+    pub metrics: &'a crate::metrics::Metrics,
+    /// The token endpoint's keys, for `kind = "issued"`.
+    pub issued: Option<&'a issued::IssuedKeys>,
+}
+
+/// A configured authenticator, ready to verify. Built once per configuration
+/// and shared behind an `Arc`, so variant sizes cost nothing per request.
+#[allow(clippy::large_enum_variant)]
 pub enum Authenticator {
     Jwt(jwt::JwtAuthenticator),
     Mtls(mtls::MtlsAuthenticator),
@@ -45,6 +59,7 @@ pub enum Authenticator {
     Introspection(Arc<introspect::Introspector>),
     HttpSignature(signature::HttpSignatureAuthenticator),
     OAuth1(oauth1::OAuth1Authenticator),
+    Issued(issued::IssuedAuthenticator),
 }
 
 macro_rules! dispatch {
@@ -56,6 +71,7 @@ macro_rules! dispatch {
             Authenticator::Introspection($a) => $e,
             Authenticator::HttpSignature($a) => $e,
             Authenticator::OAuth1($a) => $e,
+            Authenticator::Issued($a) => $e,
         }
     };
 }
@@ -64,10 +80,14 @@ impl Authenticator {
     /// Builds the runtime form of one validated `[authenticators.NAME]` table.
     pub fn build(
         cfg: &crate::authn::settings::AuthenticatorSettings,
-        keys: &jwt::KeyRegistry,
-        store: &Arc<crate::store::Store>,
-        metrics: &crate::metrics::Metrics,
+        ctx: &BuildContext<'_>,
     ) -> Result<Authenticator, String> {
+        let BuildContext {
+            keys,
+            store,
+            metrics,
+            issued,
+        } = *ctx;
         use crate::authn::settings::AuthnSettings as S;
         let name = cfg.name.as_str();
         Ok(match &cfg.settings {
@@ -85,6 +105,12 @@ impl Authenticator {
             S::OAuth1(s) => {
                 Authenticator::OAuth1(oauth1::OAuth1Authenticator::build(name, s, keys, metrics)?)
             }
+            S::Issued(s) => {
+                let from = issued.ok_or("kind = \"issued\" needs an [issuer] section")?;
+                Authenticator::Issued(issued::IssuedAuthenticator::build(
+                    name, s, from, store, metrics,
+                )?)
+            }
         })
     }
 
@@ -94,6 +120,7 @@ impl Authenticator {
             Authenticator::Jwt(j) => Some(&j.settings.token_from),
             Authenticator::ApiKey(k) => Some(k.token_source()),
             Authenticator::Introspection(i) => Some(i.token_source()),
+            Authenticator::Issued(_) => Some(&extract::TokenSource::Bearer),
             Authenticator::Mtls(_) | Authenticator::HttpSignature(_) | Authenticator::OAuth1(_) => {
                 None
             }
@@ -129,6 +156,7 @@ impl Authenticator {
             Authenticator::Introspection(_) => "introspection",
             Authenticator::HttpSignature(_) => "http-signature",
             Authenticator::OAuth1(_) => "oauth1",
+            Authenticator::Issued(_) => "issued",
         }
     }
     pub fn presents(&self, at: &Attempt<'_>) -> bool {
@@ -145,6 +173,9 @@ impl Authenticator {
     }
     pub fn challenge(&self) -> Challenge {
         dispatch!(self, a => a.challenge())
+    }
+    pub fn dpop_challenge(&self) -> Option<Challenge> {
+        dispatch!(self, a => a.dpop_challenge())
     }
     pub fn strip(&self, headers: &mut HeaderMap) {
         dispatch!(self, a => a.strip(headers))

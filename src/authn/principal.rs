@@ -75,6 +75,14 @@ impl Principal {
     pub fn jti(&self) -> Option<&str> {
         self.identity.token_id.as_deref()
     }
+    /// The token endpoint's session (refresh-token family, `sid`) of an
+    /// issued token: revoked as a whole at logout or on refresh-token reuse.
+    pub fn session(&self) -> Option<&str> {
+        match self.kind {
+            "issued" => self.identity.claims.get("sid").and_then(|s| s.as_str()),
+            _ => None,
+        }
+    }
     pub fn binding(&self) -> Option<&Binding> {
         self.identity.binding.as_ref()
     }

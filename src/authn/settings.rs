@@ -19,6 +19,7 @@ pub enum AuthnSettings {
     Introspection(super::introspect::IntrospectionSettings),
     HttpSignature(super::signature::settings::HttpSignatureSettings),
     OAuth1(super::oauth1::settings::OAuth1Settings),
+    Issued(super::issued::IssuedSettings),
 }
 
 impl AuthnSettings {
@@ -55,6 +56,17 @@ pub fn authenticator(
         }
         AuthenticatorFile::Oauth1(o) => {
             AuthnSettings::OAuth1(super::oauth1::settings::settings(d, name, o)?)
+        }
+        AuthenticatorFile::Issued(i) => {
+            let prefix = format!("authenticators.{name}.");
+            AuthnSettings::Issued(super::issued::IssuedSettings {
+                dpop: super::dpop::settings::settings(d, &prefix, i.dpop.as_ref()),
+                leeway: d.duration(
+                    format!("{prefix}leeway"),
+                    i.leeway.as_ref(),
+                    std::time::Duration::from_secs(30),
+                ),
+            })
         }
     };
     Some(AuthenticatorSettings {

@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod credentials;
 pub mod ohttp;
 pub mod token;
+pub mod users;
 pub mod verify;
 
 use clap::{Parser, Subcommand};
@@ -69,6 +70,11 @@ pub enum Command {
     Token {
         #[command(subcommand)]
         command: token::TokenCommand,
+    },
+    /// The token endpoint's users file (Argon2id): add (password on stdin), remove, list.
+    Users {
+        #[command(subcommand)]
+        command: users::UsersCommand,
     },
 }
 

@@ -37,6 +37,7 @@ pub enum AuthenticatorFile {
     Introspection(IntrospectionFile),
     HttpSignature(HttpSignatureFile),
     Oauth1(OAuth1File),
+    Issued(IssuedFile),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,6 +78,45 @@ pub struct JwtFile {
     pub dev_generate: Option<bool>,
     /// RFC 8705: accept only tokens bound to the presented client certificate.
     pub certificate_bound: Option<bool>,
+    /// RFC 9449 proof-of-possession: `"off" | "optional" | "required"`, or a table.
+    pub dpop: Option<DpopFile>,
+}
+
+/// `dpop = "required"`, or `dpop = { mode = "required", nonce = true, ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum DpopFile {
+    Mode(String),
+    Table(DpopTableFile),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DpopTableFile {
+    pub mode: Option<String>,
+    /// Proof algorithms accepted (asymmetric only); default ES256, ES384, EdDSA, RS256, PS256.
+    #[serde(default)]
+    pub algorithms: Vec<String>,
+    /// How far a proof's `iat` may be from now (default 60s).
+    #[serde(default, deserialize_with = "lenient")]
+    pub window: Option<String>,
+    /// Require server-provided nonces (`DPoP-Nonce`, RFC 9449 §9).
+    pub nonce: Option<bool>,
+    /// `env:`/`file:` secret shared by replicas; without it each process draws its own.
+    #[serde(default, deserialize_with = "lenient")]
+    pub nonce_secret: Option<String>,
+    /// How long a nonce lasts before it rotates (default 5m; accepted one period more).
+    #[serde(default, deserialize_with = "lenient")]
+    pub nonce_lifetime: Option<String>,
+}
+
+/// `kind = "issued"`: tokens from this gateway's own `[issuer]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuedFile {
+    pub dpop: Option<DpopFile>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub leeway: Option<String>,
 }
 
 /// `kind = "mtls"`: the verified TLS client certificate is the credential.
@@ -142,6 +182,7 @@ pub struct IntrospectionFile {
     pub token_header: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     pub leeway: Option<String>,
+    pub dpop: Option<DpopFile>,
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //! with its key path.
 
 pub use super::authn_file::{
-    ApiKeyFile, AuthenticatorFile, HttpSignatureFile, IntrospectionFile, JwtFile, MtlsFile,
-    OAuth1File,
+    ApiKeyFile, AuthenticatorFile, DpopFile, DpopTableFile, HttpSignatureFile, IntrospectionFile,
+    IssuedFile, JwtFile, MtlsFile, OAuth1File,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -37,6 +37,68 @@ pub struct FileConfig {
     pub reload: ReloadFile,
     #[serde(default)]
     pub envelope: EnvelopeFile,
+    /// The token endpoint (RFC 6749 §5), absent unless configured.
+    pub issuer: Option<IssuerFile>,
+}
+
+/// `[issuer]`: the gateway's own token endpoint, refresh, revoke and logout.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerFile {
+    pub path: Option<String>,
+    pub revocation_path: Option<String>,
+    pub logout_path: Option<String>,
+    /// The issuer identifier (`iss`, RFC 8414 `issuer`): an https URL.
+    pub url: Option<String>,
+    /// The `aud` of access tokens (default: `url`).
+    pub audience: Option<String>,
+    /// `file:`/`env:` PKCS#8 Ed25519 (EdDSA) or P-256 (ES256) private key.
+    pub key: Option<String>,
+    pub kid: Option<String>,
+    /// Generate an Ed25519 key at `key` when missing: development only.
+    pub dev_generate: Option<bool>,
+    #[serde(default)]
+    pub access_token: AccessTokenFile,
+    #[serde(default)]
+    pub refresh_token: RefreshTokenFile,
+    pub verifier: Option<VerifierFile>,
+    #[serde(default)]
+    pub failed_logins: FailedLoginsFile,
+    pub dpop: Option<DpopFile>,
+    /// "off" | "optional" (default) | "required": logins inside OHTTP envelopes.
+    pub sealed: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessTokenFile {
+    /// "jwt" (default) or "opaque".
+    pub format: Option<String>,
+    pub ttl: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshTokenFile {
+    pub ttl: Option<String>,
+    pub remember_ttl: Option<String>,
+    pub idle: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifierFile {
+    pub upstream: Option<String>,
+    pub path: Option<String>,
+    pub users_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailedLoginsFile {
+    pub per_user: Option<String>,
+    pub per_ip: Option<String>,
+    pub burst: Option<u32>,
 }
 
 /// Oblivious HTTP (RFC 9458) gateway settings.

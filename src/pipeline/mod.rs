@@ -135,7 +135,13 @@ pub async fn process(
     req: Request<ReqBody>,
     sealing: Option<&Sealing>,
 ) -> Result<Response<ResBody>, GatewayError> {
-    let target = route(gw, record, &req)?;
+    let authority = precheck(gw, &req)?;
+    if let Some(issuer) = &gw.issuer {
+        if let Some(ep) = issuer.endpoint(req.uri().path()) {
+            return token_endpoint(issuer, ep, conn, record, req, &authority, sealing).await;
+        }
+    }
+    let target = route(gw, record, &req, authority)?;
     let rc = &target.route.config;
     let now = unix_now();
     sealed_rule(gw, state, rc, &req, sealing, now).await?;
@@ -199,11 +205,9 @@ async fn sign_response(
         .map_err(|_| GatewayError::ResponseNotSigned)
 }
 
-fn route<B>(
-    gw: &Gateway,
-    record: &mut AccessRecord,
-    req: &Request<B>,
-) -> Result<Target, GatewayError> {
+/// What every request must satisfy before anything answers it: header
+/// limits, a method a reverse proxy forwards, a transfer coding and a host.
+fn precheck<B>(gw: &Gateway, req: &Request<B>) -> Result<String, GatewayError> {
     let limits = gw.config.limits;
     check_header_limits(
         req.headers(),
@@ -215,7 +219,45 @@ fn route<B>(
         return Err(GatewayError::MethodNotAllowed);
     }
     transfer_coding(req.headers())?;
-    let authority = request_authority(req)?;
+    request_authority(req)
+}
+
+/// The token endpoint (`[issuer]`): plaintext or sealed, as its `sealed` says.
+async fn token_endpoint(
+    issuer: &crate::issuer::Issuer,
+    ep: crate::issuer::Endpoint,
+    conn: &ConnInfo,
+    record: &mut AccessRecord,
+    req: Request<ReqBody>,
+    authority: &str,
+    sealing: Option<&Sealing>,
+) -> Result<Response<ResBody>, GatewayError> {
+    record.route = Some(Arc::from("issuer"));
+    match (sealing, issuer.settings.sealed) {
+        (None, Sealed::Required) => return Err(GatewayError::SealedRequired),
+        (Some(_), Sealed::Off) => return Err(GatewayError::SealedNotAllowed),
+        _ => {}
+    }
+    let ctx = crate::issuer::Ctx {
+        ip: conn.peer.ip(),
+        sealed: sealing.is_some(),
+        authority,
+        now: unix_now(),
+    };
+    let (response, refused) = issuer.handle(ep, req, &ctx).await;
+    if let Some(reason) = refused {
+        record.reason = Some(reason);
+        record.outcome = "rejected";
+    }
+    Ok(response)
+}
+
+fn route<B>(
+    gw: &Gateway,
+    record: &mut AccessRecord,
+    req: &Request<B>,
+    authority: String,
+) -> Result<Target, GatewayError> {
     let host = normalize_host(&authority);
     let path = normalize_path(req.uri().path()).map_err(GatewayError::BadPath)?;
     record.path = Some(path.clone());

@@ -67,7 +67,11 @@ impl RouteTable {
                         .collect(),
                 };
                 let mut challenges: Vec<Challenge> = Vec::new();
-                for c in authn.iter().map(|a: &Arc<Authenticator>| a.challenge()) {
+                let all = authn
+                    .iter()
+                    .flat_map(|a: &Arc<Authenticator>| [Some(a.challenge()), a.dpop_challenge()])
+                    .flatten();
+                for c in all {
                     if c != Challenge::None && !challenges.contains(&c) {
                         challenges.push(c);
                     }

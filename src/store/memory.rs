@@ -1,7 +1,7 @@
 //! The in-process store: a bounded moka cache with per-entry expiry. Atomic per
 //! key through moka's entry API, with the same semantics as the Redis store.
 
-use super::{gcra, jti_key, sub_key, used_key, Batch, Outcome};
+use super::{gcra, jti_key, sid_key, sub_key, used_key, Batch, Outcome};
 use moka::sync::Cache;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,6 +59,24 @@ impl MemoryStore {
         );
     }
 
+    /// Atomic per key (moka's entry compute): `new` replaces exactly `old`.
+    pub fn compare_and_swap(&self, key: &str, old: &str, new: &str, ttl: Duration) -> bool {
+        let mut swapped = false;
+        self.cache
+            .entry(key.to_string())
+            .and_compute_with(|current| match current {
+                Some(e) if &*e.value().value == old => {
+                    swapped = true;
+                    moka::ops::compute::Op::Put(Entry {
+                        value: Arc::from(new),
+                        ttl: ttl.max(Duration::from_millis(1)),
+                    })
+                }
+                _ => moka::ops::compute::Op::Nop,
+            });
+        swapped
+    }
+
     pub fn delete(&self, key: &str) -> bool {
         self.cache.remove(key).is_some()
     }
@@ -89,6 +107,9 @@ impl MemoryStore {
         if let Some((jti, sub)) = b.revocation {
             out.jti_revoked = jti.is_some_and(|j| self.get(&jti_key(j)).is_some());
             out.subject_not_before = self.get(&sub_key(sub)).and_then(|v| v.parse().ok());
+        }
+        if let Some(sid) = b.session {
+            out.session_revoked = self.get(&sid_key(sid)).is_some();
         }
         if let Some((jti, ttl)) = b.single_use {
             out.first_use = self.first_use(used_key(jti), ttl);

@@ -6,6 +6,7 @@
 
 mod memory;
 mod redis;
+pub mod sessions;
 pub mod settings;
 pub mod tokens;
 
@@ -62,13 +63,17 @@ pub struct Batch<'a> {
     pub single_use: Option<(&'a str, Duration)>,
     /// One rate-limit step on this key.
     pub rate: Option<(&'a str, Rate)>,
-    /// A signed request's nonce key: new, or a replay.
+    /// A signed request's nonce key (or a DPoP proof's): new, or a replay.
     pub nonce: Option<(&'a str, Duration)>,
+    /// The session (refresh-token family) an issued token belongs to: revoked?
+    pub session: Option<&'a str>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
     pub jti_revoked: bool,
+    /// The token's session was revoked (logout, refresh-token reuse).
+    pub session_revoked: bool,
     /// "Every token of this subject issued before T is invalid."
     pub subject_not_before: Option<u64>,
     /// False when the single-use `jti` had been seen before.
@@ -83,8 +88,19 @@ pub struct Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(untagged)]
 pub enum Revocation {
-    Jti { jti: String, exp: u64 },
-    Subject { sub: String, issued_before: u64 },
+    Jti {
+        jti: String,
+        exp: u64,
+    },
+    Subject {
+        sub: String,
+        issued_before: u64,
+    },
+    /// A session (refresh-token family) of the token endpoint: its tokens are void.
+    Session {
+        sid: String,
+        until: u64,
+    },
 }
 
 pub enum Store {
@@ -101,6 +117,9 @@ pub fn sub_key(sub: &str) -> String {
 }
 pub fn used_key(jti: &str) -> String {
     format!("used:{jti}")
+}
+pub fn sid_key(sid: &str) -> String {
+    format!("rev:sid:{sid}")
 }
 
 impl Store {
@@ -142,6 +161,7 @@ impl Store {
         let (key, value) = match r {
             Revocation::Jti { jti, exp } => (jti_key(jti), exp.to_string()),
             Revocation::Subject { sub, issued_before } => (sub_key(sub), issued_before.to_string()),
+            Revocation::Session { sid, until } => (sid_key(sid), until.to_string()),
         };
         let result = match self {
             Store::Memory(m) => {
@@ -171,6 +191,45 @@ impl Store {
             Store::Redis(s) => s.set(key, value, ttl).await,
         };
         observe(metrics, "set", started, result.is_ok());
+        result
+    }
+
+    /// SET with expiry, not indexed (records found by key, never listed).
+    pub async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+        metrics: &Metrics,
+    ) -> Result<(), StoreUnavailable> {
+        let started = Instant::now();
+        let result = match self {
+            Store::Memory(m) => {
+                m.set(key, value, ttl);
+                Ok(())
+            }
+            Store::Redis(s) => s.put(key, value, ttl).await,
+        };
+        observe(metrics, "set", started, result.is_ok());
+        result
+    }
+
+    /// Replaces `key`'s value with `new` only if it is still `old` (atomic on
+    /// every replica): false when another writer got there first.
+    pub async fn compare_and_swap(
+        &self,
+        key: &str,
+        old: &str,
+        new: &str,
+        ttl: Duration,
+        metrics: &Metrics,
+    ) -> Result<bool, StoreUnavailable> {
+        let started = Instant::now();
+        let result = match self {
+            Store::Memory(m) => Ok(m.compare_and_swap(key, old, new, ttl)),
+            Store::Redis(s) => s.compare_and_swap(key, old, new, ttl).await,
+        };
+        observe(metrics, "cas", started, result.is_ok());
         result
     }
 
@@ -231,6 +290,11 @@ impl Store {
                     Some(Revocation::Jti {
                         jti: jti.into(),
                         exp: n,
+                    })
+                } else if let Some(sid) = k.strip_prefix("rev:sid:") {
+                    Some(Revocation::Session {
+                        sid: sid.into(),
+                        until: n,
                     })
                 } else {
                     k.strip_prefix("rev:sub:").map(|sub| Revocation::Subject {

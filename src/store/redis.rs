@@ -6,7 +6,7 @@
 //! Connects in the background: the gateway starts (not ready) while Redis is
 //! down and recovers by itself.
 
-use super::{jti_key, sub_key, used_key, Batch, Outcome, StoreUnavailable};
+use super::{jti_key, sid_key, sub_key, used_key, Batch, Outcome, StoreUnavailable};
 use arc_swap::ArcSwapOption;
 use redis::aio::ConnectionManager;
 use redis::cluster_async::ClusterConnection;
@@ -25,6 +25,15 @@ local allow_at = new_tat - interval * tonumber(ARGV[2])
 if allow_at > now then return {0, allow_at - now} end
 redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, new_tat - now))
 return {1, 0}
+";
+
+/// Compare-and-swap; KEYS[1], ARGV = expected, new, ttl ms. Returns 1 when swapped.
+const CAS: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
 ";
 
 #[derive(Clone)]
@@ -144,6 +153,9 @@ impl RedisStore {
                 .cmd("GET")
                 .arg(self.key(&sub_key(sub)));
         }
+        if let Some(sid) = b.session {
+            pipe.cmd("GET").arg(self.key(&sid_key(sid)));
+        }
         for (key, ttl) in b.single_use.iter().chain(b.nonce.iter()) {
             let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
             pipe.cmd("SET")
@@ -178,6 +190,9 @@ impl RedisStore {
             out.subject_not_before = redis::from_redis_value::<Option<u64>>(next())
                 .ok()
                 .flatten();
+        }
+        if b.session.is_some() {
+            out.session_revoked = !matches!(next(), redis::Value::Nil);
         }
         if b.single_use.is_some() {
             out.first_use = !matches!(next(), redis::Value::Nil);
@@ -216,6 +231,38 @@ impl RedisStore {
         self.exec::<(redis::Value, redis::Value)>(&pipe)
             .await
             .map(|_| ())
+    }
+
+    /// SET with expiry, outside the index.
+    pub async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreUnavailable> {
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("PX")
+            .arg(ms);
+        self.exec::<(redis::Value,)>(&pipe).await.map(|_| ())
+    }
+
+    pub async fn compare_and_swap(
+        &self,
+        key: &str,
+        old: &str,
+        new: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreUnavailable> {
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVAL")
+            .arg(CAS)
+            .arg(1)
+            .arg(self.key(key))
+            .arg(old)
+            .arg(new)
+            .arg(ms);
+        let (swapped,): (i64,) = self.exec(&pipe).await?;
+        Ok(swapped == 1)
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<String>, StoreUnavailable> {

@@ -28,7 +28,9 @@ pub struct Seen {
 
 /// An HTTP/1.1 + h2c upstream that records every request. Paths:
 /// `/slow` waits for `release`; `/download/<n>` streams n bytes; `/trailers`
-/// answers with trailers; anything else drains the body and answers 201.
+/// answers with trailers; `/verify` is an accounts service (the token
+/// endpoint's verifier: password [`PASSWORD`] is right for every username);
+/// anything else drains the body and answers 201.
 pub struct Upstream {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
@@ -37,6 +39,9 @@ pub struct Upstream {
 }
 
 static CHUNK: [u8; 65536] = [b'x'; 65536];
+
+/// The one password `/verify` accepts.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 impl Upstream {
     pub async fn start() -> Upstream {
@@ -124,7 +129,13 @@ async fn answer(
             Some(Err(_)) => break,
         }
     }
+    let verify = (path == "/verify").then(|| verify(&record.body));
     seen.lock().unwrap().push(record);
+    if let Some((status, body)) = verify {
+        let mut resp = Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());
+        *resp.status_mut() = status;
+        return Ok(resp);
+    }
     if let Some(n) = path.strip_prefix("/download/") {
         let mut left: usize = n.parse().unwrap();
         let chunks = std::iter::from_fn(move || {
@@ -165,4 +176,19 @@ async fn answer(
     resp.headers_mut()
         .insert("x-upstream-hop", "1".parse().unwrap());
     Ok(resp)
+}
+
+/// The accounts service: `{"username","password"}` -> 200 `{"sub","claims"}` or 401.
+fn verify(body: &[u8]) -> (StatusCode, String) {
+    let doc: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let user = doc["username"].as_str().unwrap_or_default();
+    if doc["password"] == PASSWORD && !user.is_empty() {
+        let answer = serde_json::json!({
+            "sub": format!("user:{user}"),
+            "claims": {"scope": "read write", "email": format!("{user}@example.com"), "iss": "forged"},
+        });
+        (StatusCode::OK, answer.to_string())
+    } else {
+        (StatusCode::UNAUTHORIZED, "{}".into())
+    }
 }

@@ -70,6 +70,7 @@ pub struct Introspector {
     misses: prometheus::IntCounter,
     metrics: Metrics,
     health: health::Health,
+    dpop: crate::authn::dpop::Dpop,
 }
 
 impl Introspector {
@@ -108,6 +109,7 @@ impl Introspector {
             misses: counter("miss"),
             metrics: metrics.clone(),
             health: health::Health::default(),
+            dpop: crate::authn::dpop::Dpop::new(name, &settings.dpop)?,
         });
         if let Some(url) = discover {
             let d = discovery::Discovery {
@@ -331,12 +333,8 @@ impl Kind for Introspector {
             Answer::Refused(failure) => Err(failure.into()),
             Answer::Active(id) => {
                 self.check(&id, at.now)?;
-                binding::check(id.binding.as_ref(), at.client_cert, false)?;
-                Ok(Verdict::of(Principal::new(
-                    self.name.clone(),
-                    "introspection",
-                    id,
-                )))
+                let p = Principal::new(self.name.clone(), "introspection", id);
+                Ok(binding::verdict(p, at, token, &self.dpop, false)?)
             }
         }
     }
@@ -347,6 +345,10 @@ impl Kind for Introspector {
 
     fn challenge(&self) -> Challenge {
         Challenge::Bearer
+    }
+
+    fn dpop_challenge(&self) -> Option<Challenge> {
+        self.dpop.challenge()
     }
 
     fn strip(&self, headers: &mut HeaderMap) {

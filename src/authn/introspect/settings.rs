@@ -44,6 +44,8 @@ pub struct IntrospectionSettings {
     pub max_token_size: usize,
     pub token_from: TokenSource,
     pub leeway: Duration,
+    /// RFC 9449 proof-of-possession policy.
+    pub dpop: crate::authn::dpop::settings::DpopSettings,
 }
 
 /// Validates a `kind = "introspection"` table.
@@ -130,6 +132,7 @@ pub fn settings(
         max_token_size: usize::try_from(max_token_size).unwrap_or(usize::MAX),
         token_from,
         leeway,
+        dpop: crate::authn::dpop::settings::settings(d, &p(""), f.dpop.as_ref()),
     })
 }
 

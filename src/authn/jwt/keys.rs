@@ -151,7 +151,7 @@ fn field<'a>(jwk: &'a Value, name: &str) -> Result<&'a str, String> {
         .ok_or(format!("missing \"{name}\""))
 }
 
-fn jwk_key(jwk: &Value, allow_oct: bool) -> Result<Option<Key>, String> {
+pub fn jwk_key(jwk: &Value, allow_oct: bool) -> Result<Option<Key>, String> {
     if jwk
         .get("use")
         .and_then(Value::as_str)

@@ -70,6 +70,9 @@ pub struct JwtAuthenticator {
     hits: prometheus::IntCounter,
     misses: prometheus::IntCounter,
     rejected_hits: prometheus::IntCounter,
+    dpop: crate::authn::dpop::Dpop,
+    /// The kind its principals report (`issued` when it verifies the gateway's own tokens).
+    kind: &'static str,
 }
 
 /// Remote key sources, kept across reloads so a reload neither refetches nor flaps readiness.
@@ -192,7 +195,14 @@ impl JwtAuthenticator {
             hits: counter("hit"),
             rejected_hits: counter("rejected_hit"),
             misses: counter("miss"),
+            dpop: crate::authn::dpop::Dpop::new(name, &s.dpop)?,
+            kind: "jwt",
         })
+    }
+
+    pub(in crate::authn) fn with_kind(mut self, kind: &'static str) -> JwtAuthenticator {
+        self.kind = kind;
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -274,7 +284,7 @@ impl JwtAuthenticator {
     }
 
     fn principal(&self, identity: Arc<Identity>) -> Principal {
-        Principal::new(self.name.clone(), "jwt", identity)
+        Principal::new(self.name.clone(), self.kind, identity)
     }
 }
 
@@ -319,12 +329,16 @@ impl Kind for JwtAuthenticator {
     async fn verify(&self, at: &Attempt<'_>) -> Result<Verdict, AuthError> {
         let token = self.token(at.headers)?.ok_or(AuthFailure::Missing)?;
         let p = self.verify_token(token, at.now).await?;
-        binding::check(p.binding(), at.client_cert, self.settings.certificate_bound)?;
-        Ok(Verdict::of(p))
+        let bound = self.settings.certificate_bound;
+        Ok(binding::verdict(p, at, token, &self.dpop, bound)?)
     }
 
     fn challenge(&self) -> Challenge {
         Challenge::Bearer
+    }
+
+    fn dpop_challenge(&self) -> Option<Challenge> {
+        self.dpop.challenge()
     }
 
     fn strip(&self, headers: &mut HeaderMap) {

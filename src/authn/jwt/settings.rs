@@ -49,6 +49,8 @@ pub struct JwtSettings {
     /// RFC 8705: refuse tokens that are not bound (`cnf.x5t#S256`) to the
     /// client certificate presented on the connection.
     pub certificate_bound: bool,
+    /// RFC 9449 proof-of-possession policy.
+    pub dpop: crate::authn::dpop::settings::DpopSettings,
 }
 
 /// `jwks_refresh` (5 min), `jwks_max_stale` (24 h) and `jwks_cooldown` (30 s)
@@ -151,6 +153,11 @@ pub fn settings(d: &mut Diag<'_>, name: &str, a: &JwtFile) -> Option<JwtSettings
         token_from,
         key_file,
         certificate_bound: a.certificate_bound.unwrap_or(false),
+        dpop: crate::authn::dpop::settings::settings(
+            d,
+            &format!("authenticators.{name}."),
+            a.dpop.as_ref(),
+        ),
     })
 }
 

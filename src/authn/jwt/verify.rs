@@ -48,7 +48,7 @@ impl<'de> serde::Deserialize<'de> for UniqueObject {
     }
 }
 
-fn decode_part(part: &str) -> Result<Map<String, Value>, AuthFailure> {
+pub fn decode_part(part: &str) -> Result<Map<String, Value>, AuthFailure> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(part)
         .map_err(|_| AuthFailure::Malformed)?;
@@ -171,7 +171,17 @@ fn check_signature(
     if !key.kind.allows(alg) || key.alg.is_some_and(|a| a != alg) {
         return Err(AuthFailure::AlgNotAllowed);
     }
-    let valid = match &key.parsed {
+    if signature_valid(key, alg, signed, sig) {
+        Ok(())
+    } else {
+        Err(AuthFailure::BadSignature)
+    }
+}
+
+/// Whether `sig` (base64url) signs `signed` under `key` with `alg` (a pair
+/// the caller has already checked with `KeyType::allows`).
+pub fn signature_valid(key: &super::key::Key, alg: Algorithm, signed: &str, sig: &str) -> bool {
+    match &key.parsed {
         Some(parsed) => base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(sig)
             .is_ok_and(|raw| parsed.verify_sig(signed.as_bytes(), &raw).is_ok()),
@@ -179,11 +189,6 @@ fn check_signature(
             jsonwebtoken::crypto::verify(sig, signed.as_bytes(), &key.key, alg),
             Ok(true)
         ),
-    };
-    if valid {
-        Ok(())
-    } else {
-        Err(AuthFailure::BadSignature)
     }
 }
 

@@ -1,0 +1,156 @@
+//! Ending tokens: RFC 7009 revocation (any token this endpoint issued, by
+//! whoever holds it; always 200, so the answer reveals nothing), and logout
+//! (the caller's session, or with `everywhere` every token of the subject,
+//! through the existing subject revocation). A session ends by deleting its
+//! family and recording its id as revoked for as long as its access tokens
+//! live, so JWT access tokens stop at the next request on every replica.
+
+use super::oauth::{json, truthy, OAuthError, INVALID_REQUEST, UNAVAILABLE};
+use super::tokens::parse_refresh;
+use super::{Ctx, Issuer};
+use crate::authn::api_key::{check_shape, fingerprint};
+use crate::authn::issued::OPAQUE_PREFIX;
+use crate::authn::Attempt;
+use crate::body::ResBody;
+use crate::store::{Revocation, StoreUnavailable};
+use http::{Response, StatusCode};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const NOT_AUTHENTICATED: OAuthError = OAuthError::new(
+    "invalid_token",
+    "logout needs the session's valid access token",
+    "invalid_token",
+)
+.status(StatusCode::UNAUTHORIZED);
+
+fn ct_eq(a: &str, b: &str) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+}
+
+impl Issuer {
+    /// Deletes session `fid` and voids its access tokens everywhere.
+    pub(super) async fn end_session(&self, fid: &str, now: u64) -> Result<(), StoreUnavailable> {
+        let lasts = self.settings.access_ttl + Duration::from_secs(60);
+        let mark = Revocation::Session {
+            sid: fid.to_string(),
+            until: now + lasts.as_secs(),
+        };
+        self.store.revoke(&mark, lasts, &self.metrics).await?;
+        self.store
+            .delete_family(fid, &self.metrics)
+            .await
+            .map(|_| ())
+    }
+
+    /// RFC 7009 §2: `token` (any `token_type_hint` is only a hint).
+    pub(super) async fn revoke(
+        &self,
+        p: &BTreeMap<String, String>,
+        now: u64,
+    ) -> Result<&'static str, OAuthError> {
+        let token = p
+            .get("token")
+            .filter(|t| !t.is_empty())
+            .ok_or(INVALID_REQUEST)?;
+        let unavailable = |_| UNAVAILABLE;
+        if let Some((fid, hash)) = parse_refresh(token) {
+            let Some((family, _)) = self
+                .store
+                .family(fid, &self.metrics)
+                .await
+                .map_err(unavailable)?
+            else {
+                return Ok("unknown");
+            };
+            let known =
+                ct_eq(&hash, &family.current) || family.previous.iter().any(|h| ct_eq(h, &hash));
+            if known {
+                self.end_session(fid, now).await.map_err(unavailable)?;
+                return Ok("refresh_token");
+            }
+            return Ok("unknown");
+        }
+        if token.starts_with(OPAQUE_PREFIX) && check_shape(OPAQUE_PREFIX, token).is_ok() {
+            let (id, hash) = fingerprint(token);
+            let record = self
+                .store
+                .access(&id, &self.metrics)
+                .await
+                .map_err(unavailable)?;
+            if record.is_some_and(|r| ct_eq(&r.hash, &hash)) {
+                self.store
+                    .delete_access(&id, &self.metrics)
+                    .await
+                    .map_err(unavailable)?;
+                return Ok("access_token");
+            }
+            return Ok("unknown");
+        }
+        let Ok(principal) = self.access.principal(token, now).await else {
+            return Ok("unknown");
+        };
+        let (Some(jti), Some(exp)) = (principal.jti(), principal.expires_at()) else {
+            return Ok("unknown");
+        };
+        let mark = Revocation::Jti {
+            jti: jti.to_string(),
+            exp,
+        };
+        let ttl = Duration::from_secs(exp.saturating_sub(now) + 60);
+        self.store
+            .revoke(&mark, ttl, &self.metrics)
+            .await
+            .map_err(unavailable)?;
+        Ok("access_token")
+    }
+
+    /// Logout: authenticated by the session's access token (DPoP-bound ones
+    /// with their proof); `everywhere=true` ends every session of the subject.
+    pub(super) async fn logout(
+        &self,
+        p: &BTreeMap<String, String>,
+        at: &Attempt<'_>,
+        ctx: &Ctx<'_>,
+    ) -> Result<Response<ResBody>, OAuthError> {
+        use crate::authn::Kind;
+        let verdict = self
+            .access
+            .verify(at)
+            .await
+            .map_err(|_| NOT_AUTHENTICATED)?;
+        if let Some((key, ttl)) = &verdict.replay {
+            let batch = crate::store::Batch {
+                nonce: Some((key, *ttl)),
+                ..Default::default()
+            };
+            let out = self
+                .store
+                .run(&batch, &self.metrics)
+                .await
+                .map_err(|_| UNAVAILABLE)?;
+            if !out.nonce_fresh {
+                return Err(NOT_AUTHENTICATED);
+            }
+        }
+        let principal = verdict.principal;
+        let sid = principal.session().ok_or(NOT_AUTHENTICATED)?.to_string();
+        self.end_session(&sid, ctx.now)
+            .await
+            .map_err(|_| UNAVAILABLE)?;
+        let everywhere = truthy(p.get("everywhere"));
+        if everywhere {
+            let mark = Revocation::Subject {
+                sub: principal.subject().to_string(),
+                issued_before: ctx.now,
+            };
+            self.store
+                .revoke(&mark, self.settings.longest(), &self.metrics)
+                .await
+                .map_err(|_| UNAVAILABLE)?;
+        }
+        tracing::info!(subject = %principal.subject(), session = %sid, everywhere, "logout");
+        let body = serde_json::json!({ "logged_out": true, "everywhere": everywhere });
+        Ok(json(StatusCode::OK, &body))
+    }
+}

@@ -1,0 +1,369 @@
+//! The token endpoint (`[issuer]`): logins through an accounts service and
+//! through a users file made by `sealgate users`, access tokens that work on
+//! `kind = "issued"` routes and expire, rotating refresh tokens whose reuse
+//! ends the whole session, revoke and logout, failed-login limits, RFC 8414
+//! metadata and the JWKS, and credentials that appear in no log.
+
+mod common;
+
+use common::upstream::PASSWORD;
+use common::{boolean, inline, s, start_gateway, Config, Pki, Process, Route, Upstream};
+use serde_json::Value;
+use std::net::SocketAddr;
+
+/// An issuer verifying passwords at `up`'s `/verify`, tokens in `format`,
+/// and a route `/api` taking them.
+pub fn config(pki: &Pki, up: &Upstream, format: &str) -> Config {
+    Config::new(pki)
+        .upstream("accounts", &up.url())
+        .upstream("app", &up.url())
+        .table(
+            "issuer",
+            &[
+                ("url", s("https://auth.example.test")),
+                ("key", common::file(pki.path("issuer.pem"))),
+                ("dev_generate", boolean(true)),
+                ("access_token", inline(&[("format", s(format))])),
+                (
+                    "verifier",
+                    inline(&[("upstream", s("accounts")), ("path", s("/verify"))]),
+                ),
+            ],
+        )
+        .authenticator("sessions", "issued", &[])
+        .route(Route::new("api", "/api", "app").auth(&["sessions"]))
+}
+
+pub async fn post_form(
+    c: &reqwest::Client,
+    addr: SocketAddr,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let r = c
+        .post(format!("https://localhost:{}{path}", addr.port()))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    if path.ends_with("/token") {
+        assert_eq!(r.headers()["cache-control"], "no-store");
+    }
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+pub async fn login(
+    c: &reqwest::Client,
+    addr: SocketAddr,
+    user: &str,
+    password: &str,
+) -> (u16, Value) {
+    let form = [
+        ("grant_type", "password"),
+        ("username", user),
+        ("password", password),
+    ];
+    post_form(c, addr, "/auth/token", &form).await
+}
+
+pub async fn refresh(c: &reqwest::Client, addr: SocketAddr, token: &str) -> (u16, Value) {
+    let form = [("grant_type", "refresh_token"), ("refresh_token", token)];
+    post_form(c, addr, "/auth/token", &form).await
+}
+
+/// GET /api/x with `token`: the status and the problem's reason.
+pub async fn call(c: &reqwest::Client, addr: SocketAddr, token: &str) -> (u16, String) {
+    let r = c
+        .get(format!("https://localhost:{}/api/x", addr.port()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    let reason = body["type"].as_str().unwrap_or("");
+    (
+        status,
+        reason
+            .trim_start_matches("urn:sealgate:problem:")
+            .to_string(),
+    )
+}
+
+fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
+    v[k].as_str()
+        .unwrap_or_else(|| panic!("{k} missing in {v}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_refresh_reuse_and_logout() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (gw, _dir) = start_gateway(&config(&pki, &up, "jwt")).await;
+    let c = pki.client(gw.main_addr, false);
+    let addr = gw.main_addr;
+
+    let (status, body) = login(&c, addr, "alice", "wrong password").await;
+    assert_eq!((status, str_of(&body, "error")), (400, "invalid_grant"));
+    let (status, unknown) = login(&c, addr, "", PASSWORD).await;
+    assert_eq!(
+        (status, str_of(&unknown, "error")),
+        (400, "invalid_request")
+    );
+
+    let (status, t) = login(&c, addr, "alice", PASSWORD).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(
+        (str_of(&t, "token_type"), t["expires_in"].as_u64()),
+        ("Bearer", Some(600))
+    );
+    let access = str_of(&t, "access_token").to_string();
+    let first_refresh = str_of(&t, "refresh_token").to_string();
+    assert!(first_refresh.starts_with("sgrt_"));
+    assert_eq!(call(&c, addr, &access).await.0, 201);
+    let seen = up.last();
+    assert_eq!(seen.headers["x-auth-subject"], "user:alice");
+    assert!(seen.headers.get("authorization").is_none());
+    // The password went to the accounts service and nowhere else.
+    let with_password: Vec<_> = up
+        .requests()
+        .into_iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains(PASSWORD))
+        .map(|r| r.uri)
+        .collect();
+    assert!(
+        with_password.iter().all(|u| u == "/verify"),
+        "{with_password:?}"
+    );
+
+    // The token's claims: the verifier's, minus the registered ones it may not set.
+    let payload = access.split('.').nth(1).unwrap();
+    use base64::Engine;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["iss"], "https://auth.example.test");
+    assert_eq!(claims["email"], "alice@example.com");
+    assert!(claims["sid"].is_string());
+    // It expires: verified at a later clock, the authenticator refuses it.
+    let current = gw.state.gateway.load_full();
+    let sessions = current.authenticators["sessions"].clone();
+    let (method, uri, headers) = (http::Method::GET, "/api/x".parse::<http::Uri>().unwrap(), {
+        let mut h = http::HeaderMap::new();
+        h.insert("authorization", format!("Bearer {access}").parse().unwrap());
+        h
+    });
+    let later = sealgate::authn::unix_now() + 600 + 31;
+    let at = sealgate::authn::Attempt::new(&method, &uri, "localhost", &headers, later);
+    assert_eq!(
+        sessions.verify(&at).await.err(),
+        Some(sealgate::authn::AuthError::Rejected(
+            sealgate::authn::AuthFailure::Expired
+        ))
+    );
+
+    // Rotation: the old refresh token is spent; presenting it again is reuse,
+    // which ends the session: the newest refresh token and the access tokens too.
+    let (status, second) = refresh(&c, addr, &first_refresh).await;
+    assert_eq!(status, 200, "{second}");
+    let second_refresh = str_of(&second, "refresh_token").to_string();
+    assert_ne!(second_refresh, first_refresh);
+    assert_eq!(call(&c, addr, str_of(&second, "access_token")).await.0, 201);
+    let (status, reused) = refresh(&c, addr, &first_refresh).await;
+    assert_eq!((status, str_of(&reused, "error")), (400, "invalid_grant"));
+    assert_eq!(refresh(&c, addr, &second_refresh).await.0, 400);
+    assert_eq!(call(&c, addr, &access).await, (401, "revoked".to_string()));
+    assert_eq!(call(&c, addr, str_of(&second, "access_token")).await.0, 401);
+    let metrics = common::scrape_metrics(gw.admin_addr).await;
+    assert!(
+        metrics.contains(
+            r#"sealgate_issuer_requests_total{endpoint="token",outcome="refresh_reused"} 1"#
+        ),
+        "{metrics}"
+    );
+
+    // Logout ends the session; revoke (RFC 7009) ends another.
+    let (_, t) = login(&c, addr, "bob", PASSWORD).await;
+    let access = str_of(&t, "access_token").to_string();
+    let r = c
+        .post(format!("https://localhost:{}/auth/logout", addr.port()))
+        .bearer_auth(&access)
+        .form(&[("everywhere", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(call(&c, addr, &access).await, (401, "revoked".to_string()));
+    assert_eq!(refresh(&c, addr, str_of(&t, "refresh_token")).await.0, 400);
+    let (_, t) = login(&c, addr, "carol", PASSWORD).await;
+    let (status, _) = post_form(
+        &c,
+        addr,
+        "/auth/revoke",
+        &[("token", str_of(&t, "refresh_token"))],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(refresh(&c, addr, str_of(&t, "refresh_token")).await.0, 400);
+    let (status, _) = post_form(&c, addr, "/auth/revoke", &[("token", "not-a-token")]).await;
+    assert_eq!(status, 200, "RFC 7009: unknown tokens are no error");
+    let (status, body) = post_form(
+        &c,
+        addr,
+        "/auth/token",
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(
+        (status, str_of(&body, "error")),
+        (400, "unsupported_grant_type")
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn metadata_and_jwks_describe_the_issuer() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (gw, _dir) = start_gateway(&config(&pki, &up, "jwt")).await;
+    let c = pki.client(gw.main_addr, false);
+    let base = format!("https://localhost:{}", gw.main_addr.port());
+    let meta: Value = c
+        .get(format!("{base}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["issuer"], "https://auth.example.test");
+    assert_eq!(
+        meta["token_endpoint"],
+        "https://auth.example.test/auth/token"
+    );
+    assert_eq!(
+        meta["revocation_endpoint"],
+        "https://auth.example.test/auth/revoke"
+    );
+    assert_eq!(
+        meta["grant_types_supported"],
+        serde_json::json!(["password", "refresh_token"])
+    );
+    let jwks: Value = c
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // An independent library verifies an access token against this JWKS.
+    let (_, t) = login(&c, gw.main_addr, "dave", PASSWORD).await;
+    let job = serde_json::json!({"jwks": jwks, "token": t["access_token"], "issuer": "https://auth.example.test"});
+    let out = common::python_job("tests/fixtures/dpop/verify_token.py", &job);
+    assert_eq!(out["sub"], "user:dave", "{out}");
+    assert_eq!(out["typ"], "at+jwt");
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_file_logins_with_limits_and_no_leaks() {
+    let pki = Pki::new();
+    let users = pki.path("users.toml");
+    let add = std::process::Command::new(env!("CARGO_BIN_EXE_sealgate"))
+        .args(["users", "add", "--file"])
+        .arg(&users)
+        .args(["erin", "--scope", "read", "--claim", "team=ops"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"erin's passphrase\n")?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(add.success());
+    let text = std::fs::read_to_string(&users).unwrap();
+    assert!(
+        text.contains("$argon2id$") && !text.contains("passphrase"),
+        "{text}"
+    );
+    let list = std::process::Command::new(env!("CARGO_BIN_EXE_sealgate"))
+        .args(["users", "list", "--file"])
+        .arg(&users)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&list.stdout), "erin\terin\n");
+
+    let up = Upstream::start().await;
+    let cfg = config(&pki, &up, "opaque")
+        .set(
+            "issuer.verifier",
+            inline(&[("users_file", common::path(&users))]),
+        )
+        .set(
+            "issuer.failed_logins",
+            inline(&[("per_user", s("1/h")), ("burst", common::n(2))]),
+        )
+        .set("log.level", s("debug"));
+    let path = pki.path("gateway.toml");
+    cfg.write(&path);
+    let mut gw = Process::spawn(&path);
+    let c = pki.client(gw.main_addr, false);
+    let addr = gw.main_addr;
+    let (status, t) = login(&c, addr, "erin", "erin's passphrase").await;
+    assert_eq!(status, 200, "{t}");
+    let access = str_of(&t, "access_token");
+    assert!(access.starts_with("sgat_"), "opaque format");
+    assert_eq!(call(&c, addr, access).await.0, 201);
+    assert_eq!(up.last().headers["x-auth-subject"], "erin");
+    // An unknown user and a wrong password get the same answer.
+    let (s1, wrong) = login(&c, addr, "erin", "guess").await;
+    let (s2, nobody) = login(&c, addr, "nobody", "guess").await;
+    assert_eq!((s1, s2), (400, 400));
+    assert_eq!(wrong, nobody);
+    // The second failure locks the username: even the right password now waits.
+    let (status, _) = login(&c, addr, "erin", "guess again").await;
+    assert_eq!(status, 400);
+    let r = c
+        .post(format!("https://localhost:{}/auth/token", addr.port()))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "erin"),
+            ("password", "erin's passphrase"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(
+        r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+
+    // Nothing the client sent as a credential is in the (debug-level) log.
+    gw.signal("TERM");
+    gw.wait_for(|v| v["message"] == "stopped");
+    let log = gw
+        .seen
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(log.contains("login"), "the log has the login events");
+    for secret in ["erin's passphrase", "guess again", access] {
+        assert!(!log.contains(secret), "{secret:?} leaked into the log");
+    }
+}
