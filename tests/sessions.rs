@@ -367,3 +367,215 @@ async fn users_file_logins_with_limits_and_no_leaks() {
         assert!(!log.contains(secret), "{secret:?} leaked into the log");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_sessions_through_redis() {
+    let redis = common::RedisServer::start();
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let path = pki.path("gateway.toml");
+    config(&pki, &up, "opaque")
+        .table("store", &[("kind", s("redis")), ("url", s(&redis.url()))])
+        .set("issuer.dpop", s("optional"))
+        .set("authenticators.sessions.dpop", s("optional"))
+        .write(&path);
+    let (mut a, mut b) = (Process::spawn(&path), Process::spawn(&path));
+    a.wait_store_connected();
+    b.wait_store_connected();
+    let ca = pki.client(a.main_addr, false);
+    let cb = pki.client(b.main_addr, false);
+
+    // A session opened on one replica works on the other.
+    let (_, t) = login(&ca, a.main_addr, "frank", PASSWORD).await;
+    let access = str_of(&t, "access_token").to_string();
+    assert_eq!(call(&cb, b.main_addr, &access).await.0, 201);
+
+    // The same refresh token on both replicas at once: exactly one rotates it.
+    let token = str_of(&t, "refresh_token").to_string();
+    let (ra, rb) = tokio::join!(
+        refresh(&ca, a.main_addr, &token),
+        refresh(&cb, b.main_addr, &token)
+    );
+    let mut statuses = [ra.0, rb.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 400], "{ra:?} {rb:?}");
+
+    // Revoked on one replica, refused on the other; logout likewise.
+    let (_, t) = login(&ca, a.main_addr, "grace", PASSWORD).await;
+    let (status, _) = post_form(
+        &cb,
+        b.main_addr,
+        "/auth/revoke",
+        &[("token", str_of(&t, "refresh_token"))],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        refresh(&ca, a.main_addr, str_of(&t, "refresh_token"))
+            .await
+            .0,
+        400
+    );
+    let (_, t) = login(&ca, a.main_addr, "heidi", PASSWORD).await;
+    let access = str_of(&t, "access_token").to_string();
+    assert_eq!(call(&cb, b.main_addr, &access).await.0, 201);
+    let r = ca
+        .post(format!(
+            "https://localhost:{}/auth/logout",
+            a.main_addr.port()
+        ))
+        .bearer_auth(&access)
+        .form(&[("everywhere", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        call(&cb, b.main_addr, &access).await,
+        (401, "revoked".to_string())
+    );
+
+    // The store holds hashes only: no token, no password.
+    let (_, live) = login(&ca, a.main_addr, "ivan", PASSWORD).await;
+    let secrets = [
+        str_of(&live, "access_token"),
+        str_of(&live, "refresh_token"),
+        PASSWORD,
+    ];
+    let keyspace = common::redis_server::keyspace(&redis.url());
+    assert!(
+        keyspace.iter().any(|(k, _)| k.contains("fam:")),
+        "{keyspace:?}"
+    );
+    for (k, v) in &keyspace {
+        for secret in secrets {
+            // The refresh token's prefix names its family; its secret part must not appear.
+            let tail = &secret[secret.len().saturating_sub(30)..];
+            assert!(!k.contains(tail) && !v.contains(tail), "{k}: {v}");
+        }
+    }
+
+    // A DPoP proof used on one replica is a replay on the other.
+    let dpop = |htm: &str, htu: &str, token: Option<&str>| {
+        let mut spec = serde_json::json!({"htm": htm, "htu": htu});
+        if let Some(t) = token {
+            spec["token"] = Value::from(t);
+        }
+        let out = common::python_job(
+            "tests/fixtures/dpop/proof.py",
+            &serde_json::json!({"kty": "EC", "proofs": [spec]}),
+        );
+        (
+            out["key"].clone(),
+            out["proofs"][0].as_str().unwrap().to_string(),
+        )
+    };
+    let token_url = format!("https://localhost:{}/auth/token", a.main_addr.port());
+    let (key, proof) = dpop("POST", &token_url, None);
+    let r = ca
+        .post(&token_url)
+        .header("dpop", proof)
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "judy"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let t: Value = r.json().await.unwrap();
+    let access = str_of(&t, "access_token").to_string();
+    let job = serde_json::json!({"key": key, "proofs": [{"htm": "GET", "htu": "https://localhost/api/x", "token": access}]});
+    let proof = common::python_job("tests/fixtures/dpop/proof.py", &job)["proofs"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let send = |c: &reqwest::Client, addr: SocketAddr| {
+        c.get(format!("https://localhost:{}/api/x", addr.port()))
+            .header("authorization", format!("DPoP {access}"))
+            .header("host", "localhost")
+            .header("dpop", proof.clone())
+            .send()
+    };
+    // Both replicas see the same htu: the proof names the host without a port.
+    let first = send(&ca, a.main_addr).await.unwrap().status().as_u16();
+    let second = send(&cb, b.main_addr).await.unwrap();
+    assert_eq!(first, 201);
+    assert_eq!(second.status(), 401);
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(body["type"], "urn:sealgate:problem:replayed");
+}
+
+/// A sealed form POST to the token endpoint, opened: (status, JSON body).
+async fn sealed_token(
+    c: &reqwest::Client,
+    base: &str,
+    keys: &[u8],
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let mut m = bhttp::Message::request(
+        b"POST".to_vec(),
+        b"https".to_vec(),
+        b"localhost".to_vec(),
+        b"/auth/token".to_vec(),
+    );
+    m.put_header("content-type", "application/x-www-form-urlencoded");
+    m.write_content(body.as_bytes());
+    let inner = common::sealed::sealed(c, base, keys, m)
+        .await
+        .expect("a sealed answer");
+    (
+        inner.status,
+        serde_json::from_slice(&inner.body).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_login_and_refresh_stay_encrypted() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let key = common::sealed::key_file(&pki, 1);
+    let cfg = config(&pki, &up, "jwt")
+        .set("issuer.sealed", s("required"))
+        .array_table(
+            "envelope.keys",
+            &[
+                ("id", common::n(1)),
+                ("kem", s("x25519")),
+                ("private_key", common::file(&key)),
+            ],
+        );
+    let (gw, _dir) = start_gateway(&cfg).await;
+    let c = pki.client(gw.main_addr, false);
+    let base = format!("https://localhost:{}", gw.main_addr.port());
+    let keys = common::sealed::keys_of(&c, &base).await;
+
+    // In the clear, the endpoint refuses (issuer.sealed = "required").
+    assert_eq!(login(&c, gw.main_addr, "kim", PASSWORD).await.0, 403);
+    let login_form = [
+        ("grant_type", "password"),
+        ("username", "kim"),
+        ("password", PASSWORD),
+    ];
+    let (status, t) = sealed_token(&c, &base, &keys, &login_form).await;
+    assert_eq!(status, 200, "{t}");
+    let (status, r) = sealed_token(
+        &c,
+        &base,
+        &keys,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", str_of(&t, "refresh_token")),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        call(&c, gw.main_addr, str_of(&r, "access_token")).await.0,
+        201
+    );
+    gw.shutdown().await;
+}

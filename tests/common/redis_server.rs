@@ -218,3 +218,29 @@ impl Drop for RedisCluster {
         }
     }
 }
+
+/// Every key of the server at `url` with its value (strings, and sets'
+/// members joined by spaces): what a leak check reads.
+pub fn keyspace(url: &str) -> Vec<(String, String)> {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
+    keys.into_iter()
+        .map(|k| {
+            let kind: String = redis::cmd("TYPE").arg(&k).query(&mut conn).unwrap();
+            let dump = match kind.as_str() {
+                "string" => redis::cmd("GET")
+                    .arg(&k)
+                    .query::<String>(&mut conn)
+                    .unwrap(),
+                "set" => redis::cmd("SMEMBERS")
+                    .arg(&k)
+                    .query::<Vec<String>>(&mut conn)
+                    .unwrap()
+                    .join(" "),
+                _ => String::new(),
+            };
+            (k, dump)
+        })
+        .collect()
+}
