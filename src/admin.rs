@@ -84,7 +84,7 @@ async fn answer(
         ),
         "/livez" => text(StatusCode::OK, "text/plain", "ok\n"),
         "/.well-known/jwks.json" => {
-            let jwks = state.gateway.load().assertion.as_ref().map(|a| a.jwks());
+            let jwks = state.gateway.load().published_jwks();
             let mut r = text(
                 StatusCode::OK,
                 "application/jwk-set+json",

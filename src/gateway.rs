@@ -104,6 +104,16 @@ impl Gateway {
         })
     }
 
+    /// The gateway's public signing keys: the token endpoint's and the
+    /// assertion's (the issuer's JWKS already holds both).
+    pub fn published_jwks(&self) -> Option<bytes::Bytes> {
+        match (&self.issuer, &self.assertion) {
+            (Some(i), _) => Some(i.jwks()),
+            (None, Some(a)) => Some(a.jwks()),
+            (None, None) => None,
+        }
+    }
+
     /// What keeps the gateway from serving correctly; empty when ready.
     pub fn not_ready(&self) -> Vec<String> {
         let mut missing: Vec<String> = self

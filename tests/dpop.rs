@@ -296,3 +296,59 @@ async fn bound_tokens_need_a_fresh_proof_by_their_key() {
     );
     gw.shutdown().await;
 }
+
+/// The same policy on a `jwt` authenticator: an IdP's token bound with `cnf.jkt`.
+#[tokio::test]
+async fn jwt_authenticators_check_proofs_too() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let public = pki.path("idp.pub.pem");
+    std::fs::write(&public, pair.public_key_pem()).unwrap();
+    let idp = jsonwebtoken::EncodingKey::from_ed_pem(pair.serialize_pem().as_bytes()).unwrap();
+    let cfg = Config::new(&pki)
+        .upstream("app", &up.url())
+        .authenticator(
+            "idp",
+            "jwt",
+            &[
+                ("issuer", s("https://idp.test")),
+                ("audiences", common::list(&["api"])),
+                ("algorithms", common::list(&["EdDSA"])),
+                ("keys", common::file(&public)),
+                ("dpop", s("optional")),
+            ],
+        )
+        .route(Route::new("api", "/api", "app").auth(&["idp"]));
+    let (gw, _dir) = start_gateway(&cfg).await;
+    let c = pki.client(gw.main_addr, false);
+    let api = format!("https://localhost:{}/api/x", gw.main_addr.port());
+    let bob = Client::new("EC");
+    let now = sealgate::authn::unix_now();
+    let claims = json!({"iss": "https://idp.test", "aud": "api", "sub": "bob", "iat": now, "exp": now + 600, "cnf": {"jkt": bob.jkt}});
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    let token = jsonwebtoken::encode(&header, &claims, &idp).unwrap();
+    let proof = bob.proof("GET", &api, json!({"token": token}));
+    assert_eq!(
+        get(&c, &api, &format!("DPoP {token}"), Some(&proof))
+            .await
+            .status,
+        201
+    );
+    let a = get(&c, &api, &format!("Bearer {token}"), None).await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (401, "dpop_bound_token_as_bearer")
+    );
+    // Optional: an unbound bearer token still works; as a DPoP token it does not.
+    let unbound = json!({"iss": "https://idp.test", "aud": "api", "sub": "bob", "iat": now, "exp": now + 600});
+    let plain = jsonwebtoken::encode(&header, &unbound, &idp).unwrap();
+    assert_eq!(
+        get(&c, &api, &format!("Bearer {plain}"), None).await.status,
+        201
+    );
+    let proof = bob.proof("GET", &api, json!({"token": plain}));
+    let a = get(&c, &api, &format!("DPoP {plain}"), Some(&proof)).await;
+    assert_eq!(a.reason, "dpop_token_not_bound");
+    gw.shutdown().await;
+}

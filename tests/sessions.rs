@@ -267,6 +267,14 @@ async fn metadata_and_jwks_describe_the_issuer() {
     let out = common::python_job("tests/fixtures/dpop/verify_token.py", &job);
     assert_eq!(out["sub"], "user:dave", "{out}");
     assert_eq!(out["typ"], "at+jwt");
+    // The admin listener publishes the same keys (with the assertion's).
+    let admin: Value = reqwest::get(format!("http://{}/.well-known/jwks.json", gw.admin_addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(admin, jwks);
     gw.shutdown().await;
 }
 

@@ -144,6 +144,11 @@ impl Issuer {
         })
     }
 
+    /// The JWKS: this endpoint's key, then the assertion's published keys.
+    pub fn jwks(&self) -> Bytes {
+        self.jwks.clone()
+    }
+
     pub fn endpoint(&self, path: &str) -> Option<Endpoint> {
         let s = &self.settings;
         match path {
