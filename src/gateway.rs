@@ -75,13 +75,18 @@ impl Gateway {
         };
         let issuer = match (&config.issuer, issuer_keys) {
             (Some(i), Some(keys)) => {
-                let published = assertion
-                    .as_ref()
-                    .map(|a| a.public_keys())
-                    .unwrap_or_default();
-                let built =
-                    crate::issuer::Issuer::build(i, keys, &upstreams, published, &store, metrics)
-                        .map_err(|e| format!("issuer: {e}"))?;
+                let ctx = crate::issuer::BuildContext {
+                    upstreams: &upstreams,
+                    published: assertion
+                        .as_ref()
+                        .map(|a| a.public_keys())
+                        .unwrap_or_default(),
+                    store: &store,
+                    metrics,
+                    subject_revocation_ttl: config.store.subject_revocation_ttl,
+                };
+                let built = crate::issuer::Issuer::build(i, keys, &ctx)
+                    .map_err(|e| format!("issuer: {e}"))?;
                 Some(built)
             }
             _ => None,

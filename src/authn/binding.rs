@@ -63,6 +63,10 @@ pub fn check(
             .map_err(|_| AuthFailure::CertificateMismatch)
         }
         (Some(Binding::Certificate { .. }), None) => Err(AuthFailure::CertificateMismatch),
+        // A route that demands a certificate-bound token gets one, DPoP or not.
+        (Some(Binding::Dpop { .. }), _) if certificate_required => {
+            Err(AuthFailure::CertificateMismatch)
+        }
         // Checked by the authenticator's DPoP policy (`dpop::Dpop::enforce`).
         (Some(Binding::Dpop { .. }), _) => Ok(()),
         (None, _) if certificate_required => Err(AuthFailure::CertificateMismatch),
@@ -103,6 +107,11 @@ mod tests {
         }
         let dpop = parse(&claims(json!({"cnf": {"jkt": "t"}}))).unwrap();
         assert_eq!(dpop, Some(Binding::Dpop { jkt: "t".into() }));
+        assert_eq!(check(dpop.as_ref(), None, false), Ok(()));
+        assert_eq!(
+            check(dpop.as_ref(), None, true),
+            Err(AuthFailure::CertificateMismatch)
+        );
         assert_eq!(
             check(cert.as_ref(), None, false),
             Err(AuthFailure::CertificateMismatch)

@@ -25,6 +25,9 @@ use std::time::Duration;
 
 /// The prefix of opaque access tokens.
 pub const OPAQUE_PREFIX: &str = "sgat_";
+/// The largest `leeway` an `issued` authenticator takes: a session's
+/// revocation mark outlives its access tokens by at least this.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
 
 /// What an `issued` authenticator needs of the `[issuer]`: its public keys
 /// (a JWKS), the `iss` and audience it puts in tokens, and their algorithm.
@@ -100,7 +103,19 @@ impl IssuedAuthenticator {
         &self.name
     }
 
-    fn token<'a>(&self, headers: &'a HeaderMap) -> Result<Option<&'a str>, AuthFailure> {
+    /// Uses `dpop` (the token endpoint's own policy, so one nonce source
+    /// serves its token and logout endpoints).
+    pub fn with_dpop(mut self, dpop: Dpop) -> IssuedAuthenticator {
+        self.dpop = dpop;
+        self
+    }
+
+    /// The `iss` of the tokens it accepts.
+    pub fn issuer(&self) -> &str {
+        &self.jwt.settings.issuer
+    }
+
+    pub fn token<'a>(&self, headers: &'a HeaderMap) -> Result<Option<&'a str>, AuthFailure> {
         extract::bearer(headers)
     }
 

@@ -230,24 +230,34 @@ fn choose<'a>(
         .or_else(|| list.iter().find(|a| a.presents(at)))
         .or_else(|| list.iter().find(|a| a.located(at)))
         .ok_or(AuthFailure::Missing)?;
-    let Authenticator::Jwt(jwt) = &**first else {
+    // Several JWT-reading authenticators (jwt, issued) on one token: the
+    // unverified `iss` only picks which one verifies.
+    let Some((token, _)) = jwt_reader(first, at) else {
         return Ok(first);
     };
-    let token = jwt.token(at.headers)?.ok_or(AuthFailure::Missing)?;
-    let mut peers = list.iter().filter_map(|a| match &**a {
-        Authenticator::Jwt(j) if j.token(at.headers).ok().flatten() == Some(token) => Some(j),
-        _ => None,
+    let peers = list.iter().filter_map(|a| {
+        jwt_reader(a, at)
+            .filter(|(t, _)| *t == token)
+            .map(|(_, iss)| (a, iss))
     });
-    let several = peers.clone().nth(1).is_some();
-    if !several {
+    if peers.clone().nth(1).is_none() {
         return Ok(first);
     }
     let iss = jwt::unverified_issuer(token).ok_or(AuthFailure::Malformed)?;
-    let chosen = peers
-        .find(|j| j.settings.issuer == iss)
-        .ok_or(AuthFailure::WrongIssuer)?;
-    list.iter()
-        .map(|a| &**a)
-        .find(|a| matches!(a, Authenticator::Jwt(j) if std::ptr::eq(j, chosen)))
+    peers
+        .clone()
+        .find(|(_, expected)| *expected == iss)
+        .map(|(a, _)| &**a)
         .ok_or(AuthError::Rejected(AuthFailure::WrongIssuer))
+}
+
+/// The JWS this authenticator would verify on the request, and the `iss` it
+/// requires: for `jwt` and `issued` kinds.
+fn jwt_reader<'a>(a: &'a Authenticator, at: &Attempt<'a>) -> Option<(&'a str, &'a str)> {
+    let (token, iss) = match a {
+        Authenticator::Jwt(j) => (j.token(at.headers).ok()??, j.settings.issuer.as_str()),
+        Authenticator::Issued(i) => (i.token(at.headers).ok()??, i.issuer()),
+        _ => return None,
+    };
+    (token.bytes().filter(|&b| b == b'.').count() == 2).then_some((token, iss))
 }

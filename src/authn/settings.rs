@@ -61,11 +61,21 @@ pub fn authenticator(
             let prefix = format!("authenticators.{name}.");
             AuthnSettings::Issued(super::issued::IssuedSettings {
                 dpop: super::dpop::settings::settings(d, &prefix, i.dpop.as_ref()),
-                leeway: d.duration(
-                    format!("{prefix}leeway"),
-                    i.leeway.as_ref(),
-                    std::time::Duration::from_secs(30),
-                ),
+                leeway: {
+                    let path = format!("{prefix}leeway");
+                    let leeway = d.duration(
+                        path.clone(),
+                        i.leeway.as_ref(),
+                        std::time::Duration::from_secs(30),
+                    );
+                    if leeway > super::issued::MAX_LEEWAY {
+                        d.push(
+                            path,
+                            "at most 5m: revoked sessions are remembered that much past expiry",
+                        );
+                    }
+                    leeway
+                },
             })
         }
     };

@@ -49,7 +49,7 @@ impl Issuer {
             return Err(INVALID_REQUEST);
         }
         let keys = self.limit_keys(username, ctx);
-        self.locked(&keys, ctx.now).await?;
+        self.admit_login(&keys, ctx.now).await?;
         let (sub, claims) = match self.checker.check(username, password, &self.metrics).await {
             Checked::Valid { sub, claims } => (sub, claims),
             Checked::Invalid => {

@@ -78,6 +78,27 @@ pub struct Issuer {
     metrics: Metrics,
     metadata: Bytes,
     jwks: Bytes,
+    /// RFC 8414 §3: the metadata's path, with the issuer URL's path appended.
+    metadata_path: String,
+    /// How long an operator's subject revocation lasts (`store.subject_revocation_ttl`).
+    subject_revocation_ttl: std::time::Duration,
+}
+
+/// What building the issuer needs from the rest of the gateway.
+pub struct BuildContext<'a> {
+    pub upstreams: &'a std::collections::HashMap<String, Arc<crate::upstream::Upstream>>,
+    /// The assertion's published keys, served beside the issuer's.
+    pub published: Vec<Value>,
+    pub store: &'a Arc<Store>,
+    pub metrics: &'a Metrics,
+    pub subject_revocation_ttl: std::time::Duration,
+}
+
+/// The path of an issuer URL (`https://host/tenant` -> `/tenant`; none -> ``).
+fn url_path(url: &str) -> String {
+    url.parse::<http::Uri>()
+        .map(|u| u.path().trim_end_matches('/').to_string())
+        .unwrap_or_default()
 }
 
 /// The issuer's signer and what `issued` authenticators verify with.
@@ -100,11 +121,15 @@ impl Issuer {
     pub fn build(
         s: &IssuerSettings,
         (signer, keys): (CompactSigner, IssuedKeys),
-        upstreams: &std::collections::HashMap<String, Arc<crate::upstream::Upstream>>,
-        published: Vec<Value>,
-        store: &Arc<Store>,
-        metrics: &Metrics,
+        ctx: &BuildContext<'_>,
     ) -> Result<Issuer, String> {
+        let BuildContext {
+            upstreams,
+            published,
+            store,
+            metrics,
+            subject_revocation_ttl,
+        } = ctx;
         let checker = match &s.verifier {
             Verifier::Upstream { upstream, path } => Checker::Upstream {
                 upstream: upstreams
@@ -116,15 +141,16 @@ impl Issuer {
             Verifier::Users(path) => Checker::users(users::UsersFile::load(path)?)?,
         };
         let mut all_keys = vec![serde_json::to_value(signer.jwk()).map_err(|e| e.to_string())?];
-        all_keys.extend(published);
+        all_keys.extend(published.iter().cloned());
         let jwks = serde_json::to_vec(&serde_json::json!({ "keys": all_keys }))
             .map_err(|e| e.to_string())?;
         let access_settings = IssuedSettings {
             dpop: s.dpop.clone(),
             leeway: std::time::Duration::from_secs(30),
         };
-        let access = IssuedAuthenticator::build("issuer", &access_settings, &keys, store, metrics)?;
         let dpop = Dpop::new("issuer", &s.dpop)?;
+        let access = IssuedAuthenticator::build("issuer", &access_settings, &keys, store, metrics)?
+            .with_dpop(dpop.clone());
         Ok(Issuer {
             metadata: metadata(s, &dpop).into(),
             jwks: jwks.into(),
@@ -138,8 +164,10 @@ impl Issuer {
             checker,
             dpop,
             access,
-            store: store.clone(),
-            metrics: metrics.clone(),
+            store: Arc::clone(store),
+            metrics: (*metrics).clone(),
+            metadata_path: format!("{METADATA_PATH}{}", url_path(&s.url)),
+            subject_revocation_ttl: *subject_revocation_ttl,
             settings: s.clone(),
         })
     }
@@ -155,7 +183,7 @@ impl Issuer {
             p if p == s.path => Some(Endpoint::Token),
             p if p == s.revocation_path => Some(Endpoint::Revoke),
             p if p == s.logout_path => Some(Endpoint::Logout),
-            METADATA_PATH => Some(Endpoint::Metadata),
+            p if p == self.metadata_path || p == METADATA_PATH => Some(Endpoint::Metadata),
             JWKS_PATH => Some(Endpoint::Jwks),
             _ => None,
         }

@@ -3,6 +3,7 @@
 //! JSON body, and answers as RFC 6749 §5.1/§5.2 JSON with `Cache-Control:
 //! no-store`. Error descriptions are fixed texts, never derived from input.
 
+use crate::authn::jwt::verify::UniqueObject;
 use crate::body::{full, ReqBody, ResBody};
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
@@ -117,7 +118,8 @@ fn form(bytes: &[u8]) -> Result<BTreeMap<String, String>, OAuthError> {
 }
 
 fn json_params(bytes: &[u8]) -> Result<BTreeMap<String, String>, OAuthError> {
-    let Ok(Value::Object(doc)) = serde_json::from_slice::<Value>(bytes) else {
+    // Each parameter at most once (RFC 6749 §3.2), in JSON as in forms.
+    let Ok(UniqueObject(doc)) = serde_json::from_slice::<UniqueObject>(bytes) else {
         return Err(INVALID_REQUEST);
     };
     doc.into_iter()
@@ -149,5 +151,6 @@ mod tests {
         assert!(truthy(j.get("remember")));
         assert_eq!(json_params(br#"{"a":{"b":1}}"#), Err(INVALID_REQUEST));
         assert_eq!(json_params(b"[1]"), Err(INVALID_REQUEST));
+        assert_eq!(json_params(br#"{"a":"1","a":"2"}"#), Err(INVALID_REQUEST));
     }
 }

@@ -24,6 +24,24 @@ const NOT_AUTHENTICATED: OAuthError = OAuthError::new(
 )
 .status(StatusCode::UNAUTHORIZED);
 
+/// A refused access token at logout, as RFC 9449 §7.1 / RFC 6750 §3.1 say.
+fn refused(f: crate::authn::AuthFailure) -> OAuthError {
+    match f.dpop_error() {
+        "use_dpop_nonce" => OAuthError::new(
+            "use_dpop_nonce",
+            "the DPoP proof must carry the nonce in the DPoP-Nonce header",
+            "dpop_nonce_required",
+        ),
+        "invalid_dpop_proof" => OAuthError::new(
+            "invalid_dpop_proof",
+            "the DPoP proof is missing or invalid",
+            f.reason(),
+        ),
+        _ => NOT_AUTHENTICATED,
+    }
+    .status(StatusCode::UNAUTHORIZED)
+}
+
 fn ct_eq(a: &str, b: &str) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
 }
@@ -31,7 +49,10 @@ fn ct_eq(a: &str, b: &str) -> bool {
 impl Issuer {
     /// Deletes session `fid` and voids its access tokens everywhere.
     pub(super) async fn end_session(&self, fid: &str, now: u64) -> Result<(), StoreUnavailable> {
-        let lasts = self.settings.access_ttl + Duration::from_secs(60);
+        // As long as an access token of the session can be accepted: its
+        // lifetime plus the largest leeway an `issued` authenticator allows.
+        let lasts =
+            self.settings.access_ttl + crate::authn::issued::MAX_LEEWAY + Duration::from_secs(60);
         let mark = Revocation::Session {
             sid: fid.to_string(),
             until: now + lasts.as_secs(),
@@ -113,28 +134,33 @@ impl Issuer {
         at: &Attempt<'_>,
         ctx: &Ctx<'_>,
     ) -> Result<Response<ResBody>, OAuthError> {
-        use crate::authn::Kind;
-        let verdict = self
-            .access
-            .verify(at)
-            .await
-            .map_err(|_| NOT_AUTHENTICATED)?;
-        if let Some((key, ttl)) = &verdict.replay {
-            let batch = crate::store::Batch {
-                nonce: Some((key, *ttl)),
-                ..Default::default()
-            };
-            let out = self
-                .store
-                .run(&batch, &self.metrics)
-                .await
-                .map_err(|_| UNAVAILABLE)?;
-            if !out.nonce_fresh {
-                return Err(NOT_AUTHENTICATED);
-            }
-        }
+        use crate::authn::{AuthError, Kind};
+        let verdict = match self.access.verify(at).await {
+            Ok(v) => v,
+            Err(AuthError::Rejected(f)) => return Err(refused(f)),
+            Err(AuthError::Unavailable(_)) => return Err(UNAVAILABLE),
+        };
         let principal = verdict.principal;
         let sid = principal.session().ok_or(NOT_AUTHENTICATED)?.to_string();
+        // The checks every request makes: a revoked token, or a proof's jti
+        // seen before, may not log anyone out.
+        let batch = crate::store::Batch {
+            revocation: Some((principal.jti(), principal.subject())),
+            session: Some(&sid),
+            nonce: verdict.replay.as_ref().map(|(k, ttl)| (k.as_str(), *ttl)),
+            ..Default::default()
+        };
+        let out = self
+            .store
+            .run(&batch, &self.metrics)
+            .await
+            .map_err(|_| UNAVAILABLE)?;
+        let before_cutoff = out
+            .subject_not_before
+            .is_some_and(|t| principal.issued_at().is_none_or(|iat| iat <= t));
+        if out.jti_revoked || out.session_revoked || before_cutoff || !out.nonce_fresh {
+            return Err(NOT_AUTHENTICATED);
+        }
         self.end_session(&sid, ctx.now)
             .await
             .map_err(|_| UNAVAILABLE)?;
@@ -144,8 +170,10 @@ impl Issuer {
                 sub: principal.subject().to_string(),
                 issued_before: ctx.now,
             };
+            // Never shorter than an operator's subject revocation would last.
+            let ttl = self.settings.longest().max(self.subject_revocation_ttl);
             self.store
-                .revoke(&mark, self.settings.longest(), &self.metrics)
+                .revoke(&mark, ttl, &self.metrics)
                 .await
                 .map_err(|_| UNAVAILABLE)?;
         }

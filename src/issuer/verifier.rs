@@ -1,7 +1,7 @@
 //! Checking a username and password: by the accounts service (an upstream
-//! answering `POST {"username","password"}` with 200 `{"sub", "claims"}` or
-//! 401), or by the users file. The password goes nowhere else: not to logs,
-//! not to the store, not to any other upstream.
+//! answering `POST {"username","password"}` with 200 `{"sub", "claims"}`, or
+//! a 4xx for wrong credentials), or by the users file. The password goes
+//! nowhere else: not to logs, not to the store, not to any other upstream.
 
 use super::users::{UserEntry, UsersFile};
 use crate::body::BoxError;
@@ -128,7 +128,10 @@ async fn ask(
     };
     match resp.status() {
         StatusCode::OK => {}
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => return Checked::Invalid,
+        // Any refusal of the credentials (401, 403, 404 "no such user", ...)
+        // is the same wrong login: counted, and indistinguishable to the client.
+        StatusCode::TOO_MANY_REQUESTS => return Checked::Unavailable,
+        s if s.is_client_error() => return Checked::Invalid,
         _ => return Checked::Unavailable,
     }
     match crate::body::read_to_limit(resp.into_body(), MAX_ANSWER as u64).await {

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// One authenticator's (or the token endpoint's) DPoP policy, ready to check.
+#[derive(Clone)]
 pub struct Dpop {
     settings: DpopSettings,
     nonces: Option<Arc<NonceSource>>,

@@ -23,7 +23,7 @@ pub struct Verified {
 }
 
 /// A JSON object that refuses duplicate member names (RFC 7515 §4, RFC 8725 §3.1).
-struct UniqueObject(Map<String, Value>);
+pub struct UniqueObject(pub Map<String, Value>);
 
 impl<'de> serde::Deserialize<'de> for UniqueObject {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -22,6 +22,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod issuer;
+
 /// The validated configuration the gateway is built from: data only.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -170,12 +172,13 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
         &routes,
         envelope.is_some(),
     );
-    issuer_refs(
+    let assertion_issuer = identity.assertion.as_ref().map(|a| a.issuer.as_str());
+    issuer::references(
         &mut d,
         issuer.as_ref(),
         &authenticators,
         &raw,
-        envelope.is_some(),
+        (envelope.is_some(), assertion_issuer),
     );
     if !errors.is_empty() {
         return Err(errors);
@@ -196,40 +199,6 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
         issuer,
         warnings,
     })
-}
-
-/// What `[issuer]` and `kind = "issued"` require of the other sections.
-fn issuer_refs(
-    d: &mut Diag<'_>,
-    issuer: Option<&crate::issuer::settings::IssuerSettings>,
-    authenticators: &BTreeMap<String, AuthenticatorSettings>,
-    raw: &FileConfig,
-    have_envelope: bool,
-) {
-    use crate::issuer::settings::Verifier;
-    for (name, a) in authenticators {
-        if matches!(a.settings, AuthnSettings::Issued(_)) && raw.issuer.is_none() {
-            d.push(
-                format!("authenticators.{name}"),
-                "kind = \"issued\" verifies the token endpoint's tokens: configure [issuer]",
-            );
-        }
-    }
-    let Some(i) = issuer else { return };
-    if let Verifier::Upstream { upstream, .. } = &i.verifier {
-        if !raw.upstreams.contains_key(upstream) {
-            d.push(
-                "issuer.verifier.upstream",
-                format!("no upstream named {upstream:?}"),
-            );
-        }
-    }
-    if i.sealed == Sealed::Required && !have_envelope {
-        d.push("issuer.sealed", "sealed logins need [[envelope.keys]]");
-    }
-    if matches!(i.dpop.nonce, Some(None)) && raw.store.kind.as_deref() == Some("redis") {
-        d.warn("issuer.dpop.nonce without nonce_secret: replicas do not accept each other's DPoP nonces");
-    }
 }
 
 /// What one section requires of another.
