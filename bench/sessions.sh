@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${BENCH_DURATION:-5}
 REPS=${BENCH_REPS:-3}
-PROOFS=${BENCH_PROOFS:-120000}
+PROOFS=${BENCH_PROOFS:-200000}
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 if ! target/pyenv/bin/python -c 'import jwcrypto' >/dev/null 2>&1; then
   python3 -m venv target/pyenv
@@ -96,23 +96,25 @@ target/pyenv/bin/python tests/fixtures/dpop/proof.py < "$W/job.json" \
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$GPID/stat"; }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
-OFFSET=0
-one() { # $1 = path, then wrk args -> "req/s p50 p99 non2xx cpu_us_per_request"
-  local path=$1; shift
-  local before after
+echo 0 > "$W/offset"
+one() { # $1 = path, $2 = script args ("" for none), then wrk options -> "req/s p50 p99 non2xx cpu_us n"
+  local path=$1 script_args=$2; shift 2
+  local before after extra=()
+  [ -n "$script_args" ] && extra=(-- $script_args)
   before=$(cpu_ticks)
-  "${PIN_WRK[@]}" wrk -t1 -c32 -d"${DUR}s" --latency "$@" "$BASE$path" > "$W/out"
+  "${PIN_WRK[@]}" wrk -t1 -c32 -d"${DUR}s" --latency "$@" "$BASE$path" "${extra[@]}" > "$W/out"
   after=$(cpu_ticks)
   awk -v ticks=$((after - before)) -v tick_us="$TICK_US" '/requests in/ {n=$1} /Requests\/sec/ {r=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /Non-2xx/ {bad=$NF} END {printf "%s %s %s %s %.2f %d\n", r, p50, p99, (bad==""?0:bad), ticks * tick_us / n, n}' "$W/out"
 }
 run() {
   case $1 in
-    jwt) one /jwt/orders -H "Authorization: Bearer $TOKEN" ;;
+    jwt) one /jwt/orders "" -H "Authorization: Bearer $TOKEN" ;;
     dpop)
       # Each run starts past the proofs the earlier runs used (never a replay).
-      tail -n +"$((OFFSET + 1))" "$W/proofs" > "$W/left"
-      local row; row=$(one /api/orders -s bench/lua/dpop.lua -- "$W/left" "$ACCESS")
-      OFFSET=$((OFFSET + $(echo "$row" | awk '{print $6}') + 64))
+      local offset row; offset=$(cat "$W/offset")
+      tail -n +"$((offset + 1))" "$W/proofs" > "$W/left"
+      row=$(one /api/orders "$W/left $ACCESS" -s bench/lua/dpop.lua)
+      echo $((offset + $(echo "$row" | awk '{print $6}') + 64)) > "$W/offset"
       echo "$row" ;;
   esac
 }

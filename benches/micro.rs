@@ -687,8 +687,60 @@ fn provider_choice(c: &mut Criterion) {
     g.finish();
 }
 
+/// DPoP (RFC 9449): one proof, end to end (parse, the JWK, the signature,
+/// thumbprint, claims), against the bare ES256 verification it contains.
+/// The proofs are RFC 9449's own (figures 2 and 13).
+fn dpop(c: &mut Criterion) {
+    use sealgate::authn::dpop::{proof, Dpop, DpopMode, DpopSettings};
+    let v: serde_json::Value =
+        serde_json::from_str(include_str!("../tests/fixtures/vectors/dpop-examples.json")).unwrap();
+    let algs = DpopSettings::default().algorithms;
+    let fig2 = v["proof_figure_2"]["jwt"].as_str().unwrap().to_string();
+    let r = &v["proof_figure_13_resource"];
+    let (fig13, token) = (
+        r["jwt"].as_str().unwrap(),
+        r["access_token"].as_str().unwrap(),
+    );
+    let policy = Dpop::new(
+        "bench",
+        &DpopSettings {
+            mode: DpopMode::Required,
+            ..DpopSettings::default()
+        },
+    )
+    .unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert("dpop", fig13.parse().unwrap());
+    headers.insert("authorization", format!("DPoP {token}").parse().unwrap());
+    let (method, uri) = (
+        http::Method::GET,
+        "/protectedresource".parse::<http::Uri>().unwrap(),
+    );
+    let bound = sealgate::authn::Binding::Dpop {
+        jkt: v["jkt"].as_str().unwrap().to_string(),
+    };
+    let mut g = c.benchmark_group("dpop");
+    g.bench_function("proof_parse_es256", |b| {
+        b.iter(|| proof::parse(black_box(&fig2), &algs).unwrap())
+    });
+    g.bench_function("enforce_es256_bound_token", |b| {
+        b.iter(|| {
+            let at = sealgate::authn::Attempt::new(
+                &method,
+                &uri,
+                "resource.example.org",
+                &headers,
+                1562262618,
+            );
+            policy.enforce(&at, black_box(token), Some(&bound)).unwrap()
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    dpop,
     provider_choice,
     ohttp,
     routing,
