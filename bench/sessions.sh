@@ -12,19 +12,9 @@
 #   bash bench/sessions.sh          # BENCH_DURATION=5 BENCH_REPS=3 (defaults)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${BENCH_DURATION:-5}
-REPS=${BENCH_REPS:-3}
+source bench/lib.sh
 PROOFS=${BENCH_PROOFS:-200000}
-command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-if ! target/pyenv/bin/python -c 'import jwcrypto' >/dev/null 2>&1; then
-  python3 -m venv target/pyenv
-  target/pyenv/bin/pip install -q --disable-pip-version-check 'jwcrypto==1.6.1' 'cryptography==50.0.2'
-fi
-[ "${BENCH_SKIP_BUILD:-0}" = 1 ] || cargo build --release -q
-BIN=${SEALGATE:-target/release/sealgate}
-W=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_python 'jwcrypto==1.6.1' 'cryptography==50.0.2'
 
 $BIN keygen es256 --out "$W" >/dev/null
 TOKEN=$($BIN token mint --key "$W/es256.key" --iss https://issuer.bench --aud bench --sub bench-user --ttl 2h)
@@ -72,11 +62,7 @@ path_prefix = "/api"
 upstream = "echo"
 auth = ["sessions"]
 TOML
-PIN_GW=(); PIN_WRK=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then PIN_GW=(taskset -c 0); PIN_WRK=(taskset -c 1); fi
-"${PIN_GW[@]}" $BIN run --config "$W/gateway.toml" > "$W/gateway.log" 2>&1 &
-GPID=$!
-for _ in $(seq 200); do curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null && break; sleep 0.05; done
+start_gateway "$W/gateway.toml"
 
 # A DPoP-bound session (login with a proof), then one proof per request to come.
 BASE="https://127.0.0.1:$PORT"
@@ -94,26 +80,19 @@ PY
 target/pyenv/bin/python tests/fixtures/dpop/proof.py < "$W/job.json" \
   | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["proofs"]))' > "$W/proofs"
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$GPID/stat"; }
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
 echo 0 > "$W/offset"
-one() { # $1 = path, $2 = script args ("" for none), then wrk options -> "req/s p50 p99 non2xx cpu_us n"
-  local path=$1 script_args=$2; shift 2
-  local before after extra=()
-  [ -n "$script_args" ] && extra=(-- $script_args)
-  before=$(cpu_ticks)
-  "${PIN_WRK[@]}" wrk -t1 -c32 -d"${DUR}s" --latency "$@" "$BASE$path" "${extra[@]}" > "$W/out"
-  after=$(cpu_ticks)
-  awk -v ticks=$((after - before)) -v tick_us="$TICK_US" '/requests in/ {n=$1} /Requests\/sec/ {r=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /Non-2xx/ {bad=$NF} END {printf "%s %s %s %s %.2f %d\n", r, p50, p99, (bad==""?0:bad), ticks * tick_us / n, n}' "$W/out"
+one() { # $1 = path, then wrk options -> "req/s p50 p99 non2xx cpu_us_per_request requests"
+  local path=$1; shift
+  wrk_row 32 "$BASE$path" "$@"
 }
 run() {
   case $1 in
-    jwt) one /jwt/orders "" -H "Authorization: Bearer $TOKEN" ;;
+    jwt) one /jwt/orders -H "Authorization: Bearer $TOKEN" ;;
     dpop)
       # Each run starts past the proofs the earlier runs used (never a replay).
       local offset row; offset=$(cat "$W/offset")
       tail -n +"$((offset + 1))" "$W/proofs" > "$W/left"
-      row=$(one /api/orders "$W/left $ACCESS" -s bench/lua/dpop.lua)
+      row=$(one /api/orders -s bench/lua/dpop.lua -- "$W/left" "$ACCESS")
       echo $((offset + $(echo "$row" | awk '{print $6}') + 64)) > "$W/offset"
       echo "$row" ;;
   esac
@@ -147,8 +126,6 @@ echo
 echo "| run | logins/s | p50 | p99 | non-2xx | gateway CPU us/login |"
 echo "|---:|---:|---:|---:|---:|---:|"
 for i in $(seq "$REPS"); do
-  before=$(cpu_ticks)
-  "${PIN_WRK[@]}" wrk -t1 -c4 -d"${DUR}s" --latency -s bench/lua/login.lua "$BASE/auth/token" -- bench bench-password-0123 > "$W/out"
-  after=$(cpu_ticks)
-  awk -v i="$i" -v ticks=$((after - before)) -v tick_us="$TICK_US" '/requests in/ {n=$1} /Requests\/sec/ {r=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /Non-2xx/ {bad=$NF} END {printf "| %d | %s | %s | %s | %s | %.0f |\n", i, r, p50, p99, (bad==""?0:bad), ticks * tick_us / n}' "$W/out"
+  echo "$i $(wrk_row 4 "$BASE/auth/token" -s bench/lua/login.lua -- bench bench-password-0123)" \
+    | awk '{printf "| %d | %s | %s | %s | %s | %.0f |\n", $1, $2, $3, $4, $5, $6}'
 done

@@ -18,18 +18,8 @@
 # (the HMAC, the JWT cache key) weighs more there than on the hardware.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${BENCH_DURATION:-5}
-REPS=${BENCH_REPS:-3}
-command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-if ! target/pyenv/bin/python -c 'import http_message_signatures' >/dev/null 2>&1; then
-  python3 -m venv target/pyenv
-  target/pyenv/bin/pip install -q --disable-pip-version-check 'http-message-signatures==3.0.0' 'cryptography==50.0.2'
-fi
-[ "${BENCH_SKIP_BUILD:-0}" = 1 ] || cargo build --release -q
-BIN=${SEALGATE:-target/release/sealgate}
-W=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/lib.sh
+bench_python 'http-message-signatures==3.0.0' 'cryptography==50.0.2'
 
 $BIN keygen es256 --out "$W" >/dev/null
 TOKEN=$($BIN token mint --key "$W/es256.key" --iss https://issuer.bench --aud bench --sub bench-user --ttl 2h)
@@ -73,12 +63,7 @@ path_prefix = "/sig"
 upstream = "echo"
 auth = ["partners"]
 TOML
-# The gateway on CPU 0 and the load generator on CPU 1, so the gateway's own
-# cost per request decides throughput (less scheduler noise than sharing both).
-PIN_GW=(); PIN_WRK=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then PIN_GW=(taskset -c 0); PIN_WRK=(taskset -c 1); fi
-"${PIN_GW[@]}" $BIN run --config "$W/gateway.toml" > "$W/gateway.log" 2>&1 &
-for _ in $(seq 200); do curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null && break; sleep 0.05; done
+start_gateway "$W/gateway.toml"
 
 # Signed by the independent library, once per path: (Signature-Input, Signature).
 sign() { # $1 keyid, $2 alg, $3 key json fragment
@@ -90,19 +75,11 @@ PEM=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' 
 sign bench-hmac hmac-sha256 "\"secret_b64\":\"$SECRET\"" > "$W/hmac.h"
 sign bench-ed ed25519 "\"private_pem\":$PEM" > "$W/ed.h"
 
-GPID=$!
-# The gateway's CPU time (user + system, clock ticks) from /proc.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$GPID/stat"; }
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
-one() { # $1 = path, then header lines -> "req/s p50 p99 non2xx cpu_us_per_request"
+one() { # $1 = path, then header lines -> "req/s p50 p99 non2xx cpu_us_per_request requests"
   local path=$1; shift
   local args=()
   for h in "$@"; do args+=(-H "$h"); done
-  local before after
-  before=$(cpu_ticks)
-  "${PIN_WRK[@]}" wrk -t1 -c32 -d"${DUR}s" --latency "${args[@]}" "https://127.0.0.1:$PORT$path" > "$W/out"
-  after=$(cpu_ticks)
-  awk -v ticks=$((after - before)) -v tick_us="$TICK_US" '/requests in/ {n=$1} /Requests\/sec/ {r=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /Non-2xx/ {bad=$NF} END {printf "%s %s %s %s %.2f\n", r, p50, p99, (bad==""?0:bad), ticks * tick_us / n}' "$W/out"
+  wrk_row 32 "https://127.0.0.1:$PORT$path" "${args[@]}"
 }
 run() {
   case $1 in

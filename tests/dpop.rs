@@ -302,10 +302,7 @@ async fn bound_tokens_need_a_fresh_proof_by_their_key() {
 async fn jwt_authenticators_check_proofs_too() {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
-    let public = pki.path("idp.pub.pem");
-    std::fs::write(&public, pair.public_key_pem()).unwrap();
-    let idp = jsonwebtoken::EncodingKey::from_ed_pem(pair.serialize_pem().as_bytes()).unwrap();
+    let idp = common::idp::Idp::new(&pki);
     let cfg = Config::new(&pki)
         .upstream("app", &up.url())
         .authenticator(
@@ -315,7 +312,7 @@ async fn jwt_authenticators_check_proofs_too() {
                 ("issuer", s("https://idp.test")),
                 ("audiences", common::list(&["api"])),
                 ("algorithms", common::list(&["EdDSA"])),
-                ("keys", common::file(&public)),
+                ("keys", common::file(&idp.public)),
                 ("dpop", s("optional")),
             ],
         )
@@ -326,8 +323,7 @@ async fn jwt_authenticators_check_proofs_too() {
     let bob = Client::new("EC");
     let now = sealgate::authn::unix_now();
     let claims = json!({"iss": "https://idp.test", "aud": "api", "sub": "bob", "iat": now, "exp": now + 600, "cnf": {"jkt": bob.jkt}});
-    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
-    let token = jsonwebtoken::encode(&header, &claims, &idp).unwrap();
+    let token = idp.mint(&claims);
     let proof = bob.proof("GET", &api, json!({"token": token}));
     assert_eq!(
         get(&c, &api, &format!("DPoP {token}"), Some(&proof))
@@ -342,7 +338,7 @@ async fn jwt_authenticators_check_proofs_too() {
     );
     // Optional: an unbound bearer token still works; as a DPoP token it does not.
     let unbound = json!({"iss": "https://idp.test", "aud": "api", "sub": "bob", "iat": now, "exp": now + 600});
-    let plain = jsonwebtoken::encode(&header, &unbound, &idp).unwrap();
+    let plain = idp.mint(&unbound);
     assert_eq!(
         get(&c, &api, &format!("Bearer {plain}"), None).await.status,
         201

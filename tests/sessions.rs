@@ -91,6 +91,10 @@ pub async fn call(c: &reqwest::Client, addr: SocketAddr, token: &str) -> (u16, S
     )
 }
 
+async fn get_json(c: &reqwest::Client, url: &str) -> Value {
+    c.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
     v[k].as_str()
         .unwrap_or_else(|| panic!("{k} missing in {v}"))
@@ -232,14 +236,11 @@ async fn metadata_and_jwks_describe_the_issuer() {
     let (gw, _dir) = start_gateway(&config(&pki, &up, "jwt")).await;
     let c = pki.client(gw.main_addr, false);
     let base = format!("https://localhost:{}", gw.main_addr.port());
-    let meta: Value = c
-        .get(format!("{base}/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = get_json(
+        &c,
+        &format!("{base}/.well-known/oauth-authorization-server"),
+    )
+    .await;
     assert_eq!(meta["issuer"], "https://auth.example.test");
     assert_eq!(
         meta["token_endpoint"],
@@ -253,14 +254,7 @@ async fn metadata_and_jwks_describe_the_issuer() {
         meta["grant_types_supported"],
         serde_json::json!(["password", "refresh_token"])
     );
-    let jwks: Value = c
-        .get(format!("{base}/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = get_json(&c, &format!("{base}/.well-known/jwks.json")).await;
     // An independent library verifies an access token against this JWKS.
     let (_, t) = login(&c, gw.main_addr, "dave", PASSWORD).await;
     let job = serde_json::json!({"jwks": jwks, "token": t["access_token"], "issuer": "https://auth.example.test"});
@@ -268,12 +262,8 @@ async fn metadata_and_jwks_describe_the_issuer() {
     assert_eq!(out["sub"], "user:dave", "{out}");
     assert_eq!(out["typ"], "at+jwt");
     // The admin listener publishes the same keys (with the assertion's).
-    let admin: Value = reqwest::get(format!("http://{}/.well-known/jwks.json", gw.admin_addr))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let admin_jwks = format!("http://{}/.well-known/jwks.json", gw.admin_addr);
+    let admin = get_json(&reqwest::Client::new(), &admin_jwks).await;
     assert_eq!(admin, jwks);
     gw.shutdown().await;
 }
@@ -600,18 +590,9 @@ async fn sealed_login_and_refresh_stay_encrypted() {
 async fn issued_and_idp_tokens_share_a_route() {
     let pki = Pki::new();
     let up = Upstream::start().await;
-    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
-    let public = pki.path("idp.pub.pem");
-    std::fs::write(&public, pair.public_key_pem()).unwrap();
-    let idp = jsonwebtoken::EncodingKey::from_ed_pem(pair.serialize_pem().as_bytes()).unwrap();
+    let idp = common::idp::Idp::new(&pki);
     let now = sealgate::authn::unix_now();
-    let claims = serde_json::json!({"iss": "https://idp.test", "aud": "api", "sub": "corp-user", "exp": now + 600});
-    let corp = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
-        &claims,
-        &idp,
-    )
-    .unwrap();
+    let corp = idp.mint(&serde_json::json!({"iss": "https://idp.test", "aud": "api", "sub": "corp-user", "exp": now + 600}));
     for order in [["sessions", "corp"], ["corp", "sessions"]] {
         let cfg = config(&pki, &up, "jwt")
             .authenticator(
@@ -621,7 +602,7 @@ async fn issued_and_idp_tokens_share_a_route() {
                     ("issuer", s("https://idp.test")),
                     ("audiences", common::list(&["api"])),
                     ("algorithms", common::list(&["EdDSA"])),
-                    ("keys", common::file(&public)),
+                    ("keys", common::file(&idp.public)),
                 ],
             )
             .route(Route::new("both", "/both", "app").auth(&order));

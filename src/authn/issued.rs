@@ -170,9 +170,7 @@ impl IssuedAuthenticator {
 impl Kind for IssuedAuthenticator {
     fn presents(&self, at: &Attempt<'_>) -> bool {
         match self.token(at.headers) {
-            Ok(Some(t)) => {
-                t.starts_with(OPAQUE_PREFIX) || t.bytes().filter(|&b| b == b'.').count() == 2
-            }
+            Ok(Some(t)) => t.starts_with(OPAQUE_PREFIX) || super::jwt::jws_shaped(t),
             Ok(None) => false,
             Err(_) => true,
         }

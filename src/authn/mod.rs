@@ -259,5 +259,5 @@ fn jwt_reader<'a>(a: &'a Authenticator, at: &Attempt<'a>) -> Option<(&'a str, &'
         Authenticator::Issued(i) => (i.token(at.headers).ok()??, i.issuer()),
         _ => return None,
     };
-    (token.bytes().filter(|&b| b == b'.').count() == 2).then_some((token, iss))
+    jwt::jws_shaped(token).then_some((token, iss))
 }

@@ -157,21 +157,12 @@ impl Store {
         ttl: Duration,
         metrics: &Metrics,
     ) -> Result<(), StoreUnavailable> {
-        let started = Instant::now();
         let (key, value) = match r {
             Revocation::Jti { jti, exp } => (jti_key(jti), exp.to_string()),
             Revocation::Subject { sub, issued_before } => (sub_key(sub), issued_before.to_string()),
             Revocation::Session { sid, until } => (sid_key(sid), until.to_string()),
         };
-        let result = match self {
-            Store::Memory(m) => {
-                m.set(&key, &value, ttl);
-                Ok(())
-            }
-            Store::Redis(s) => s.set(&key, &value, ttl).await,
-        };
-        observe(metrics, "set", started, result.is_ok());
-        result
+        self.set(&key, &value, ttl, metrics).await
     }
 
     /// SET with expiry (the key is indexed so `list` finds it without SCAN).
@@ -182,16 +173,7 @@ impl Store {
         ttl: Duration,
         metrics: &Metrics,
     ) -> Result<(), StoreUnavailable> {
-        let started = Instant::now();
-        let result = match self {
-            Store::Memory(m) => {
-                m.set(key, value, ttl);
-                Ok(())
-            }
-            Store::Redis(s) => s.set(key, value, ttl).await,
-        };
-        observe(metrics, "set", started, result.is_ok());
-        result
+        self.write(key, value, ttl, true, metrics).await
     }
 
     /// SET with expiry, not indexed (records found by key, never listed).
@@ -202,13 +184,24 @@ impl Store {
         ttl: Duration,
         metrics: &Metrics,
     ) -> Result<(), StoreUnavailable> {
+        self.write(key, value, ttl, false, metrics).await
+    }
+
+    async fn write(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+        indexed: bool,
+        metrics: &Metrics,
+    ) -> Result<(), StoreUnavailable> {
         let started = Instant::now();
         let result = match self {
             Store::Memory(m) => {
                 m.set(key, value, ttl);
                 Ok(())
             }
-            Store::Redis(s) => s.put(key, value, ttl).await,
+            Store::Redis(s) => s.write(key, value, ttl, indexed).await,
         };
         observe(metrics, "set", started, result.is_ok());
         result

@@ -157,7 +157,7 @@ impl RedisStore {
             pipe.cmd("GET").arg(self.key(&sid_key(sid)));
         }
         for (key, ttl) in b.single_use.iter().chain(b.nonce.iter()) {
-            let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+            let ms = millis(*ttl);
             pipe.cmd("SET")
                 .arg(self.key(&used_key(key)))
                 .arg(1)
@@ -216,33 +216,25 @@ impl RedisStore {
         self.key("index:rev")
     }
 
-    /// SET with expiry, and the key recorded in the index.
-    pub async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreUnavailable> {
-        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    /// SET with expiry; `indexed`: the key is also recorded in the index.
+    pub async fn write(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+        indexed: bool,
+    ) -> Result<(), StoreUnavailable> {
         let mut pipe = redis::pipe();
         pipe.cmd("SET")
             .arg(self.key(key))
             .arg(value)
             .arg("PX")
-            .arg(ms)
-            .cmd("SADD")
-            .arg(self.index_key())
-            .arg(key);
-        self.exec::<(redis::Value, redis::Value)>(&pipe)
-            .await
-            .map(|_| ())
-    }
-
-    /// SET with expiry, outside the index.
-    pub async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreUnavailable> {
-        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let mut pipe = redis::pipe();
-        pipe.cmd("SET")
-            .arg(self.key(key))
-            .arg(value)
-            .arg("PX")
-            .arg(ms);
-        self.exec::<(redis::Value,)>(&pipe).await.map(|_| ())
+            .arg(millis(ttl));
+        if indexed {
+            pipe.cmd("SADD").arg(self.index_key()).arg(key);
+        }
+        // The reply of each command, whatever their number (a cluster sends them apart).
+        self.exec::<Vec<redis::Value>>(&pipe).await.map(|_| ())
     }
 
     pub async fn compare_and_swap(
@@ -252,7 +244,6 @@ impl RedisStore {
         new: &str,
         ttl: Duration,
     ) -> Result<bool, StoreUnavailable> {
-        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut pipe = redis::pipe();
         pipe.cmd("EVAL")
             .arg(CAS)
@@ -260,7 +251,7 @@ impl RedisStore {
             .arg(self.key(key))
             .arg(old)
             .arg(new)
-            .arg(ms);
+            .arg(millis(ttl));
         let (swapped,): (i64,) = self.exec(&pipe).await?;
         Ok(swapped == 1)
     }
@@ -324,6 +315,11 @@ impl RedisStore {
         pipe.cmd("PING");
         self.exec::<(String,)>(&pipe).await.map(|_| ())
     }
+}
+
+/// A TTL in whole milliseconds, at least one (Redis refuses PX 0).
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 struct Connector {

@@ -5,6 +5,7 @@
 //! - [`pki`]: a throwaway CA, server and client certificates, TLS clients;
 //! - [`upstream`]: a recording HTTP/1.1 + h2c upstream;
 //! - [`gateway`]: the gateway in this process on ephemeral ports, metrics;
+//! - [`idp`]: an Ed25519 identity provider minting JWTs;
 //! - [`process`]: the real binary as a child process;
 //! - [`python`]: the independent (Python) implementations in tests/fixtures;
 //! - [`redis_server`]: private `redis-server` processes (single and cluster);
@@ -16,6 +17,7 @@
 
 pub mod config;
 pub mod gateway;
+pub mod idp;
 pub mod pki;
 pub mod process;
 pub mod python;

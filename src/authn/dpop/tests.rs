@@ -20,16 +20,6 @@ fn policy(mode: DpopMode) -> Dpop {
     Dpop::new("test", &s).unwrap()
 }
 
-fn attempt_with<'a>(
-    method: &'a Method,
-    target: &'a Uri,
-    authority: &'a str,
-    headers: &'a HeaderMap,
-    now: u64,
-) -> Attempt<'a> {
-    Attempt::new(method, target, authority, headers, now)
-}
-
 #[test]
 fn rfc9449_thumbprints() {
     let v = vectors();
@@ -60,9 +50,9 @@ fn rfc9449_token_request_proof_verifies() {
     headers.insert("dpop", jws.parse().unwrap());
     let (post, target) = (Method::POST, "/token".parse::<Uri>().unwrap());
     let d = policy(DpopMode::Required);
-    let at = attempt_with(&post, &target, "server.example.com", &headers, 1562262620);
+    let at = Attempt::new(&post, &target, "server.example.com", &headers, 1562262620);
     assert_eq!(d.proof(&at, None).unwrap().unwrap().jkt, v["jkt"]);
-    let late = attempt_with(
+    let late = Attempt::new(
         &post,
         &target,
         "server.example.com",
@@ -71,10 +61,10 @@ fn rfc9449_token_request_proof_verifies() {
     );
     assert_eq!(d.proof(&late, None), Err(AuthFailure::DpopStale));
     let get = Method::GET;
-    let at = attempt_with(&get, &target, "server.example.com", &headers, 1562262620);
+    let at = Attempt::new(&get, &target, "server.example.com", &headers, 1562262620);
     assert_eq!(d.proof(&at, None), Err(AuthFailure::DpopWrongMethod));
     let other: Uri = "/token2".parse().unwrap();
-    let at = attempt_with(&post, &other, "server.example.com", &headers, 1562262620);
+    let at = Attempt::new(&post, &other, "server.example.com", &headers, 1562262620);
     assert_eq!(d.proof(&at, None), Err(AuthFailure::DpopWrongUrl));
     // One flipped signature character.
     let mut bad = jws.to_string().into_bytes();
@@ -102,7 +92,7 @@ fn rfc9449_resource_proof_binds_the_access_token() {
     headers.insert("dpop", r["jwt"].as_str().unwrap().parse().unwrap());
     headers.insert("authorization", format!("DPoP {token}").parse().unwrap());
     let (get, target) = (Method::GET, "/protectedresource".parse::<Uri>().unwrap());
-    let at = attempt_with(&get, &target, "resource.example.org", &headers, 1562262618);
+    let at = Attempt::new(&get, &target, "resource.example.org", &headers, 1562262618);
     let bound = Binding::Dpop {
         jkt: v["jkt"].as_str().unwrap().to_string(),
     };
@@ -126,7 +116,7 @@ fn rfc9449_resource_proof_binds_the_access_token() {
     );
     // The bound token as a plain bearer token: refused, proof or not.
     headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let at = attempt_with(&get, &target, "resource.example.org", &headers, 1562262618);
+    let at = Attempt::new(&get, &target, "resource.example.org", &headers, 1562262618);
     assert_eq!(
         d.enforce(&at, token, Some(&bound)),
         Err(AuthFailure::DpopBoundAsBearer)

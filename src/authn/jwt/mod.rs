@@ -309,7 +309,7 @@ fn identity(v: Verified) -> Result<Identity, AuthFailure> {
 }
 
 /// Compact JWS: exactly three dot-separated parts.
-fn jws_shaped(token: &str) -> bool {
+pub fn jws_shaped(token: &str) -> bool {
     token.bytes().filter(|&b| b == b'.').count() == 2
 }
 
