@@ -190,6 +190,19 @@ async fn login_refresh_reuse_and_logout() {
         "{metrics}"
     );
 
+    // "Remember me" (here as a JSON body) lasts 30 days instead of 12 hours.
+    let r = c
+        .post(format!("https://localhost:{}/auth/token", addr.port()))
+        .json(&serde_json::json!({"grant_type": "password", "username": "rita", "password": PASSWORD, "remember": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let remembered: Value = r.json().await.unwrap();
+    let lasts = |v: &Value| v["refresh_token_expires_in"].as_u64().unwrap();
+    assert!(lasts(&remembered) > 29 * 86400, "{remembered}");
+    assert!(lasts(&t) <= 12 * 3600, "{t}");
+
     // Logout ends the session; revoke (RFC 7009) ends another.
     let (_, t) = login(&c, addr, "bob", PASSWORD).await;
     let access = str_of(&t, "access_token").to_string();
@@ -347,6 +360,13 @@ async fn users_file_logins_with_limits_and_no_leaks() {
             .parse::<u64>()
             .unwrap()
             > 0
+    );
+    // Per client IP, failures count whatever the username: the third locks the address.
+    assert_eq!(login(&c, addr, "sam", "guess").await.0, 400);
+    let (status, body) = login(&c, addr, "uma", "any").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("temporarily_unavailable"))
     );
 
     // Nothing the client sent as a credential is in the (debug-level) log.
@@ -624,4 +644,42 @@ async fn issued_and_idp_tokens_share_a_route() {
         }
         gw.shutdown().await;
     }
+}
+
+/// The idle timeout and the absolute lifetime end a session, whatever its
+/// use: the session record is aged in the store instead of waiting.
+#[tokio::test]
+async fn idle_and_expired_sessions_end() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (gw, _dir) = start_gateway(&config(&pki, &up, "jwt")).await;
+    let c = pki.client(gw.main_addr, false);
+    let store = gw.state.gateway.load().store.clone();
+    let metrics = gw.state.metrics.clone();
+    let now = sealgate::authn::unix_now();
+    for (user, age) in [("ida", "idle"), ("exa", "expired")] {
+        let (_, t) = login(&c, gw.main_addr, user, PASSWORD).await;
+        let token = str_of(&t, "refresh_token").to_string();
+        let fid = &token["sgrt_".len().."sgrt_".len() + 32];
+        let (mut family, _) = store.family(fid, &metrics).await.unwrap().unwrap();
+        match age {
+            "idle" => family.last_used = now - 7 * 86400 - 1,
+            _ => family.expires_at = now,
+        }
+        store.put_family(fid, &family, now, &metrics).await.unwrap();
+        let (status, body) = refresh(&c, gw.main_addr, &token).await;
+        assert_eq!(
+            (status, str_of(&body, "error")),
+            (400, "invalid_grant"),
+            "{age}"
+        );
+    }
+    let m = common::scrape_metrics(gw.admin_addr).await;
+    for outcome in ["session_idle", "session_expired"] {
+        assert!(
+            m.contains(&format!(r#"outcome="{outcome}"}} 1"#)),
+            "{outcome}: {m}"
+        );
+    }
+    gw.shutdown().await;
 }
