@@ -568,7 +568,7 @@ async fn ambiguous_hosts_and_tunnel_methods_are_refused_before_any_upstream() {
             .extra(&[("host", s("*.example.com"))]),
     );
     let (gw, _d) = start_gateway(&cfg).await;
-    let cases: [(&[u8], &str); 5] = [
+    let cases: [(&[u8], &str); 6] = [
         (
             b"GET /x HTTP/1.1\r\nHost: user:pw@localhost\r\nConnection: close\r\n\r\n",
             "HTTP/1.1 400",
@@ -588,6 +588,11 @@ async fn ambiguous_hosts_and_tunnel_methods_are_refused_before_any_upstream() {
         (
             b"TRACE /x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
             "HTTP/1.1 405",
+        ),
+        // Answered by the gateway itself (RFC 9110 §9.3.7), never forwarded.
+        (
+            b"OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 204",
         ),
     ];
     for (request, status) in cases {

@@ -107,10 +107,20 @@ pub fn server_config(tls: &Tls) -> Result<ServerConfig, String> {
     Ok(cfg)
 }
 
-/// Generates a self-signed ECDSA P-256 certificate for localhost when the files
-/// are missing. Returns whether one was written.
+/// How long a development certificate is valid, and how close to its end it
+/// is replaced at start-up.
+const DEV_CERT_LIFETIME: time::Duration = time::Duration::days(30);
+const DEV_CERT_RENEW_BEFORE: time::Duration = time::Duration::days(7);
+
+/// Generates a self-signed ECDSA P-256 certificate for localhost (valid 30
+/// days) when the files are missing, or replaces the one there when it is
+/// self-signed and within 7 days of its end. Returns whether one was written.
 pub fn ensure_dev_cert(tls: &Tls) -> Result<bool, String> {
-    if !tls.dev_self_signed || (tls.cert.exists() && tls.key.exists()) {
+    if !tls.dev_self_signed {
+        return Ok(false);
+    }
+    let now = time::OffsetDateTime::now_utc();
+    if tls.cert.exists() && tls.key.exists() && !renewable(&tls.cert, now) {
         return Ok(false);
     }
     let names = vec![
@@ -118,15 +128,34 @@ pub fn ensure_dev_cert(tls: &Tls) -> Result<bool, String> {
         "127.0.0.1".to_string(),
         "::1".to_string(),
     ];
-    let generated = rcgen::generate_simple_self_signed(names)
+    let mut params = rcgen::CertificateParams::new(names)
         .map_err(|e| format!("generating dev certificate: {e}"))?;
-    crate::fsutil::write_new(&tls.cert, generated.cert.pem().as_bytes(), 0o644)?;
-    crate::fsutil::write_new(
-        &tls.key,
-        generated.key_pair.serialize_pem().as_bytes(),
-        0o600,
-    )?;
+    params.not_before = now - time::Duration::hours(1);
+    params.not_after = now + DEV_CERT_LIFETIME;
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(|e| format!("generating dev certificate key: {e}"))?;
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| format!("generating dev certificate: {e}"))?;
+    crate::fsutil::write_replace(&tls.key, key.serialize_pem().as_bytes(), 0o600)?;
+    crate::fsutil::write_replace(&tls.cert, cert.pem().as_bytes(), 0o644)?;
     Ok(true)
+}
+
+/// A self-signed certificate (what dev generation writes; never an
+/// operator's CA-issued one) that ends within `DEV_CERT_RENEW_BEFORE`.
+fn renewable(path: &std::path::Path, now: time::OffsetDateTime) -> bool {
+    let Ok(pem) = std::fs::read(path) else {
+        return false;
+    };
+    let Ok((_, pem)) = x509_parser::pem::parse_x509_pem(&pem) else {
+        return false;
+    };
+    let Ok(cert) = pem.parse_x509() else {
+        return false;
+    };
+    let ends = cert.validity().not_after.to_datetime();
+    cert.issuer() == cert.subject() && ends < now + DEV_CERT_RENEW_BEFORE
 }
 
 /// A bounded label for why a handshake failed.
@@ -147,5 +176,49 @@ pub fn handshake_failure_reason(e: &std::io::Error) -> &'static str {
         std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset => "eof",
         std::io::ErrorKind::InvalidData => "protocol_error",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev_tls(dir: &std::path::Path) -> Tls {
+        let mut f = crate::config::file::ListenFile::default();
+        f.tls.cert = Some(dir.join("gw.crt").display().to_string());
+        f.tls.key = Some(dir.join("gw.key").display().to_string());
+        f.tls.dev_self_signed = Some(true);
+        let errors = &mut Vec::new();
+        let mut d = crate::config::diag::Diag {
+            errors,
+            warnings: &mut Vec::new(),
+            base: dir,
+        };
+        crate::listener::settings::listen(&mut d, &f).tls
+    }
+
+    fn not_after(path: &std::path::Path) -> time::OffsetDateTime {
+        let pem = std::fs::read(path).unwrap();
+        let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+        let cert = pem.parse_x509().unwrap();
+        cert.validity().not_after.to_datetime()
+    }
+
+    #[test]
+    fn dev_certificates_last_30_days_and_are_renewed_near_their_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = dev_tls(dir.path());
+        let now = time::OffsetDateTime::now_utc();
+        assert!(ensure_dev_cert(&tls).unwrap(), "written when missing");
+        let end = not_after(&tls.cert);
+        assert!(end > now + time::Duration::days(29) && end <= now + time::Duration::days(31));
+        assert!(!ensure_dev_cert(&tls).unwrap(), "a fresh one is kept");
+        // A dev certificate 3 days from its end is replaced at start-up.
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+        params.not_after = now + time::Duration::days(3);
+        let key = rcgen::KeyPair::generate().unwrap();
+        std::fs::write(&tls.cert, params.self_signed(&key).unwrap().pem()).unwrap();
+        assert!(ensure_dev_cert(&tls).unwrap());
+        assert!(not_after(&tls.cert) > now + time::Duration::days(29));
     }
 }

@@ -77,6 +77,17 @@ pub(super) fn check_header_limits(
     Ok(())
 }
 
+/// The answer to `OPTIONS *` (RFC 9110 §9.3.7): what the gateway forwards.
+pub fn server_options() -> http::Response<crate::body::ResBody> {
+    let mut resp = http::Response::new(crate::body::empty());
+    *resp.status_mut() = http::StatusCode::NO_CONTENT;
+    resp.headers_mut().insert(
+        http::header::ALLOW,
+        http::HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+    );
+    resp
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -136,6 +136,11 @@ pub async fn process(
     sealing: Option<&Sealing>,
 ) -> Result<Response<ResBody>, GatewayError> {
     let authority = precheck(gw, &req)?;
+    if req.method() == Method::OPTIONS && req.uri() == "*" {
+        // RFC 9110 §9.3.7: a question to the server itself, never forwarded.
+        record.route = Some(Arc::from("server"));
+        return Ok(checks::server_options());
+    }
     if let Some(issuer) = &gw.issuer {
         if let Some(ep) = issuer.endpoint(req.uri().path()) {
             return token_endpoint(issuer, ep, conn, record, req, &authority, sealing).await;
