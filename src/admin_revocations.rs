@@ -94,10 +94,15 @@ fn revocation(
             issued_before,
         } if !sub.is_empty() => {
             let issued_before = issued_before.unwrap_or(now);
-            Ok((
-                Revocation::Subject { sub, issued_before },
-                gw.config.store.subject_revocation_ttl,
-            ))
+            // Long enough for the token endpoint's longest session too, so a
+            // revoked subject's remembered sessions cannot outlive the mark.
+            let sessions = gw.issuer.as_ref().map(|i| i.settings.longest());
+            let ttl = gw
+                .config
+                .store
+                .subject_revocation_ttl
+                .max(sessions.unwrap_or_default());
+            Ok((Revocation::Subject { sub, issued_before }, ttl))
         }
         _ => Err(SHAPES),
     }

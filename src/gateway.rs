@@ -50,7 +50,7 @@ impl Gateway {
             keys: registry,
             store: &store,
             metrics,
-            issued: issuer_keys.as_ref().map(|(_, k)| k),
+            issued: issuer_keys.as_ref().map(|k| &k.issued),
         };
         let mut authenticators = HashMap::new();
         for (name, a) in &config.authenticators {

@@ -683,3 +683,42 @@ async fn idle_and_expired_sessions_end() {
     }
     gw.shutdown().await;
 }
+
+/// Reuse is detected at any age: a token replaced 40 rotations ago still
+/// ends the session, while a forged token that only names the session (its
+/// id is in every access token) is refused and ends nothing.
+#[tokio::test]
+async fn reuse_of_an_old_refresh_token_ends_the_session_a_forged_one_does_not() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (gw, _dir) = start_gateway(&config(&pki, &up, "jwt")).await;
+    let c = pki.client(gw.main_addr, false);
+    let (_, t) = login(&c, gw.main_addr, "olga", PASSWORD).await;
+    let first = str_of(&t, "refresh_token").to_string();
+    let mut latest = first.clone();
+    for _ in 0..40 {
+        let (status, next) = refresh(&c, gw.main_addr, &latest).await;
+        assert_eq!(status, 200, "{next}");
+        latest = str_of(&next, "refresh_token").to_string();
+    }
+    // Same session, generation 3, a well-formed token (valid checksum) whose
+    // generation MAC is made up.
+    let fid = &first["sgrt_".len().."sgrt_".len() + 32];
+    let prefix = format!("sgrt_{fid}_3_{}_", "0".repeat(32));
+    let (forged, _, _) = sealgate::authn::api_key::generate(&prefix).unwrap();
+    assert_eq!(refresh(&c, gw.main_addr, &forged).await.0, 400);
+    let (status, still) = refresh(&c, gw.main_addr, &latest).await;
+    assert_eq!(status, 200, "a forged token ends nothing: {still}");
+    latest = str_of(&still, "refresh_token").to_string();
+
+    let (status, _) = refresh(&c, gw.main_addr, &first).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        refresh(&c, gw.main_addr, &latest).await.0,
+        400,
+        "the session ended"
+    );
+    let m = common::scrape_metrics(gw.admin_addr).await;
+    assert!(m.contains(r#"outcome="refresh_reused"} 1"#), "{m}");
+    gw.shutdown().await;
+}

@@ -274,7 +274,27 @@ fn inner_request(bytes: &[u8]) -> Result<Request<Full<Bytes>>, ()> {
             HeaderValue::from_bytes(authority).map_err(|_| ())?,
         );
     }
+    framing_agrees(h, msg.content().len())?;
     Ok(req)
+}
+
+/// The Binary HTTP content is the whole body: a `content-length` that says
+/// otherwise would leave an upstream waiting for bytes (or cut the body), and
+/// a `transfer-encoding` has nothing to frame. Either is a bad inner request.
+fn framing_agrees(h: &http::HeaderMap, len: usize) -> Result<(), ()> {
+    if h.contains_key(header::TRANSFER_ENCODING) {
+        return Err(());
+    }
+    let declared = h
+        .get_all(header::CONTENT_LENGTH)
+        .iter()
+        .map(|v| v.to_str().ok().and_then(|t| t.trim().parse::<usize>().ok()));
+    for d in declared {
+        if d != Some(len) {
+            return Err(());
+        }
+    }
+    Ok(())
 }
 
 fn encode_head(status: StatusCode, headers: &http::HeaderMap, content: &[u8]) -> Vec<u8> {

@@ -16,10 +16,13 @@ pub struct AssertionSigner {
     jwks: bytes::Bytes,
 }
 
-/// Reads the PKCS#8 key a `PrivateKeySource` names, generating a development
+/// Reads the PKCS#8 PEM a `PrivateKeySource` names, generating a development
 /// key first when asked to (it warns: not for production). `what` names the key.
-pub fn load_signing_key(source: &PrivateKeySource, what: &str) -> Result<SigningKey, String> {
-    let pem = match source {
+pub fn load_signing_pem(
+    source: &PrivateKeySource,
+    what: &str,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
+    Ok(zeroize::Zeroizing::new(match source {
         PrivateKeySource::DevGenerated(path) => {
             if crate::keygen::ensure_ed25519_private(path)? {
                 tracing::warn!(key = %path.display(), "generated a development {what} (not for production)");
@@ -27,8 +30,12 @@ pub fn load_signing_key(source: &PrivateKeySource, what: &str) -> Result<Signing
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
         }
         PrivateKeySource::Secret(r) => r.load(&mut Vec::new())?.expose().to_vec(),
-    };
-    signing_key(&pem)
+    }))
+}
+
+/// The signing key a `PrivateKeySource` names (see `load_signing_pem`).
+pub fn load_signing_key(source: &PrivateKeySource, what: &str) -> Result<SigningKey, String> {
+    signing_key(&load_signing_pem(source, what)?)
 }
 
 impl AssertionSigner {

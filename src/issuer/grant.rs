@@ -5,11 +5,11 @@
 //! (reuse detection, RFC 9700 §4.14.2), as does losing a race to rotate it.
 
 use super::oauth::{truthy, OAuthError, INVALID_REQUEST, UNAVAILABLE};
-use super::tokens::{new_family, new_refresh, parse_refresh, Grant};
+use super::tokens::{new_family, parse_refresh, Grant};
 use super::verifier::Checked;
 use super::{Ctx, Issuer};
 use crate::authn::dpop::Proof;
-use crate::store::sessions::{FamilyRecord, MAX_PREVIOUS};
+use crate::store::sessions::FamilyRecord;
 use crate::store::StoreUnavailable;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -64,7 +64,7 @@ impl Issuer {
             false => self.settings.refresh_ttl,
         };
         let fid = new_family().map_err(|_| UNAVAILABLE)?;
-        let (refresh, hash) = new_refresh(&fid).map_err(|_| UNAVAILABLE)?;
+        let (refresh, hash) = self.generations.token(&fid, 0).map_err(|_| UNAVAILABLE)?;
         let family = FamilyRecord {
             sub,
             claims,
@@ -74,7 +74,7 @@ impl Issuer {
             expires_at: ctx.now + ttl.as_secs(),
             last_used: ctx.now,
             current: hash,
-            previous: Vec::new(),
+            generation: 0,
         };
         let store = &self.store;
         store
@@ -93,18 +93,25 @@ impl Issuer {
         proof: Option<&Proof>,
     ) -> Result<Value, OAuthError> {
         let token = p.get("refresh_token").ok_or(INVALID_REQUEST)?;
-        let (fid, hash) = parse_refresh(token).ok_or(bad_refresh("invalid_refresh_token"))?;
+        let r = parse_refresh(token).ok_or(bad_refresh("invalid_refresh_token"))?;
+        // A token whose generation we did not sign names a session it does
+        // not belong to: refused, and the session is left alone.
+        if !self.generations.issued(&r) {
+            return Err(bad_refresh("invalid_refresh_token"));
+        }
+        let fid = r.family;
         let (family, raw) = self
             .store
             .family(fid, &self.metrics)
             .await
             .map_err(unavailable)?
             .ok_or(bad_refresh("unknown_refresh_token"))?;
-        if !ct_eq(&hash, &family.current) {
-            if family.previous.iter().any(|h| ct_eq(h, &hash)) {
-                self.reused(fid, &family, ctx.now).await;
-                return Err(bad_refresh("refresh_reused"));
-            }
+        if r.generation < family.generation {
+            // A token this session replaced, however long ago: reuse.
+            self.reused(fid, &family, ctx.now).await;
+            return Err(bad_refresh("refresh_reused"));
+        }
+        if r.generation != family.generation || !ct_eq(&r.hash, &family.current) {
             return Err(bad_refresh("unknown_refresh_token"));
         }
         self.still_valid(fid, &family, ctx.now).await?;
@@ -118,12 +125,21 @@ impl Issuer {
                 return Err(bad_refresh("dpop_key_mismatch"));
             }
         }
-        let (refresh, new_hash) = new_refresh(fid).map_err(|_| UNAVAILABLE)?;
-        let mut next = family.clone();
-        next.previous
-            .insert(0, std::mem::replace(&mut next.current, new_hash));
-        next.previous.truncate(MAX_PREVIOUS);
-        next.last_used = ctx.now;
+        let generation = family.generation + 1;
+        let (refresh, hash) = self
+            .generations
+            .token(fid, generation)
+            .map_err(|_| UNAVAILABLE)?;
+        let next = FamilyRecord {
+            current: hash,
+            generation,
+            last_used: ctx.now,
+            ..family.clone()
+        };
+        // The answer is made before the rotation commits: a store failure
+        // while minting leaves the presented token valid (no false reuse). A
+        // token minted for a rotation that then loses dies with its session.
+        let answer = self.tokens(fid, &next, &refresh, ctx.now).await?;
         let swapped = self
             .store
             .swap_family(fid, &raw, &next, ctx.now, &self.metrics)
@@ -134,7 +150,7 @@ impl Issuer {
             self.reused(fid, &family, ctx.now).await;
             return Err(bad_refresh("refresh_reused"));
         }
-        self.tokens(fid, &next, &refresh, ctx.now).await
+        Ok(answer)
     }
 
     /// The session's absolute and idle limits, and a logout of all the

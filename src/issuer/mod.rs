@@ -70,6 +70,8 @@ pub struct Ctx<'a> {
 pub struct Issuer {
     pub settings: IssuerSettings,
     minter: Minter,
+    /// Proves refresh-token generations (reuse detection at any age).
+    generations: tokens::Generations,
     checker: Checker,
     dpop: Dpop,
     /// Verifies this endpoint's own access tokens (revoke, logout).
@@ -101,9 +103,20 @@ fn url_path(url: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The issuer's signer and what `issued` authenticators verify with.
-pub fn keys(s: &IssuerSettings) -> Result<(CompactSigner, IssuedKeys), String> {
-    let key = crate::identity::assertion::load_signing_key(&s.key, "token endpoint signing key")?;
+/// What the issuer signs with: its JWS signer, the refresh-token generation
+/// key derived from the same private key, and what `issued` authenticators
+/// verify with.
+pub struct IssuerKeys {
+    signer: CompactSigner,
+    generations: tokens::Generations,
+    pub issued: IssuedKeys,
+}
+
+/// Loads the issuer's private key once and derives everything from it.
+pub fn keys(s: &IssuerSettings) -> Result<IssuerKeys, String> {
+    let pem = crate::identity::assertion::load_signing_pem(&s.key, "token endpoint signing key")?;
+    let generations = tokens::Generations::new(&pem)?;
+    let key = crate::jose::keys::signing_key(&pem)?;
     let signer = CompactSigner::new(key, s.kid.as_deref(), Some("at+jwt"))?;
     let jwks = serde_json::to_vec(&serde_json::json!({ "keys": [signer.jwk()] }))
         .map_err(|e| e.to_string())?;
@@ -114,13 +127,21 @@ pub fn keys(s: &IssuerSettings) -> Result<(CompactSigner, IssuedKeys), String> {
         algorithm: signer.algorithm(),
         max_lifetime: s.access_ttl,
     };
-    Ok((signer, keys))
+    Ok(IssuerKeys {
+        signer,
+        generations,
+        issued: keys,
+    })
 }
 
 impl Issuer {
     pub fn build(
         s: &IssuerSettings,
-        (signer, keys): (CompactSigner, IssuedKeys),
+        IssuerKeys {
+            signer,
+            generations,
+            issued: keys,
+        }: IssuerKeys,
         ctx: &BuildContext<'_>,
     ) -> Result<Issuer, String> {
         let BuildContext {
@@ -162,6 +183,7 @@ impl Issuer {
                 format: s.access_format,
             },
             checker,
+            generations,
             dpop,
             access,
             store: Arc::clone(store),

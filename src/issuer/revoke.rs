@@ -75,19 +75,19 @@ impl Issuer {
             .filter(|t| !t.is_empty())
             .ok_or(INVALID_REQUEST)?;
         let unavailable = |_| UNAVAILABLE;
-        if let Some((fid, hash)) = parse_refresh(token) {
+        if let Some(r) = parse_refresh(token).filter(|r| self.generations.issued(r)) {
             let Some((family, _)) = self
                 .store
-                .family(fid, &self.metrics)
+                .family(r.family, &self.metrics)
                 .await
                 .map_err(unavailable)?
             else {
                 return Ok("unknown");
             };
-            let known =
-                ct_eq(&hash, &family.current) || family.previous.iter().any(|h| ct_eq(h, &hash));
-            if known {
-                self.end_session(fid, now).await.map_err(unavailable)?;
+            // The current token, or one this session replaced.
+            let current = r.generation == family.generation && ct_eq(&r.hash, &family.current);
+            if current || r.generation < family.generation {
+                self.end_session(r.family, now).await.map_err(unavailable)?;
                 return Ok("refresh_token");
             }
             return Ok("unknown");
@@ -166,9 +166,17 @@ impl Issuer {
             .map_err(|_| UNAVAILABLE)?;
         let everywhere = truthy(p.get("everywhere"));
         if everywhere {
+            // Never an earlier cut-off than an operator's mark already says.
+            let sub = principal.subject();
+            let existing = self
+                .store
+                .get(&crate::store::sub_key(sub), &self.metrics)
+                .await
+                .map_err(|_| UNAVAILABLE)?
+                .and_then(|v| v.parse::<u64>().ok());
             let mark = Revocation::Subject {
-                sub: principal.subject().to_string(),
-                issued_before: ctx.now,
+                sub: sub.to_string(),
+                issued_before: existing.unwrap_or(0).max(ctx.now),
             };
             // Never shorter than an operator's subject revocation would last.
             let ttl = self.settings.longest().max(self.subject_revocation_ttl);

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 const REFRESH_PREFIX: &str = "sgrt_";
 const FAMILY_HEX: usize = 32;
+const MAC_HEX: usize = 32;
 
 /// A new family id: 128 random bits, hex.
 pub fn new_family() -> Result<String, String> {
@@ -25,26 +26,80 @@ pub fn new_family() -> Result<String, String> {
     Ok(hex::encode(raw))
 }
 
-/// A new refresh token of family `fid`: (token, hex SHA-256).
-pub fn new_refresh(fid: &str) -> Result<(String, String), String> {
-    let (token, _, hash) = generate(&format!("{REFRESH_PREFIX}{fid}_"))?;
-    Ok((token, hash))
+/// Proves that a refresh token's (family, generation) was issued here: an
+/// HMAC under a key derived (HKDF) from the issuer's private key. It lets a
+/// refresh tell a replaced token of any age (reuse: the session ends) from a
+/// forged one that merely names a session (refused, nothing else happens),
+/// with nothing but hashes and a counter in the store.
+pub struct Generations {
+    key: aws_lc_rs::hmac::Key,
 }
 
-/// The family and hash of a well-formed refresh token.
-pub fn parse_refresh(token: &str) -> Option<(&str, String)> {
+impl Generations {
+    pub fn new(private_key_pem: &[u8]) -> Result<Generations, String> {
+        use aws_lc_rs::{hkdf, hmac};
+        let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"sealgate refresh-token generations");
+        let prk = salt.extract(private_key_pem);
+        let okm = prk
+            .expand(&[b"v1"], hmac::HMAC_SHA256)
+            .map_err(|_| "cannot derive the refresh-token key".to_string())?;
+        Ok(Generations {
+            key: hmac::Key::from(okm),
+        })
+    }
+
+    fn mac(&self, fid: &str, generation: u64) -> String {
+        let tag = aws_lc_rs::hmac::sign(&self.key, format!("{fid}:{generation}").as_bytes());
+        hex::encode(&tag.as_ref()[..MAC_HEX / 2])
+    }
+
+    /// A new refresh token of family `fid` at `generation`: (token, hex SHA-256).
+    pub fn token(&self, fid: &str, generation: u64) -> Result<(String, String), String> {
+        let mac = self.mac(fid, generation);
+        let (token, _, hash) = generate(&format!("{REFRESH_PREFIX}{fid}_{generation}_{mac}_"))?;
+        Ok((token, hash))
+    }
+
+    /// Whether `r` names a generation this issuer handed out.
+    pub fn issued(&self, r: &Refresh<'_>) -> bool {
+        let want = self.mac(r.family, r.generation);
+        aws_lc_rs::constant_time::verify_slices_are_equal(want.as_bytes(), r.mac.as_bytes()).is_ok()
+    }
+}
+
+/// A well-formed refresh token, read (not yet checked against anything).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Refresh<'a> {
+    pub family: &'a str,
+    pub generation: u64,
+    mac: &'a str,
+    /// Hex SHA-256 of the whole token.
+    pub hash: String,
+}
+
+/// `sgrt_<family>_<generation>_<mac>_<secret><checksum>`, checksum checked.
+pub fn parse_refresh(token: &str) -> Option<Refresh<'_>> {
     let rest = token.strip_prefix(REFRESH_PREFIX)?;
-    let fid = rest.get(..FAMILY_HEX)?;
-    if !fid
-        .bytes()
-        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        || rest.as_bytes().get(FAMILY_HEX) != Some(&b'_')
-    {
+    let mut parts = rest.splitn(4, '_');
+    let (family, generation, mac) = (parts.next()?, parts.next()?, parts.next()?);
+    let lower_hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let digits = !generation.is_empty() && generation.len() <= 20;
+    if !lower_hex(family, FAMILY_HEX) || !lower_hex(mac, MAC_HEX) || !digits {
         return None;
     }
-    let prefix = &token[..REFRESH_PREFIX.len() + FAMILY_HEX + 1];
-    check_shape(prefix, token).ok()?;
-    Some((fid, fingerprint(token).1))
+    let prefix_len = REFRESH_PREFIX.len() + family.len() + generation.len() + mac.len() + 3;
+    let generation: u64 = generation.parse().ok()?;
+    check_shape(token.get(..prefix_len)?, token).ok()?;
+    Some(Refresh {
+        family,
+        generation,
+        mac,
+        hash: fingerprint(token).1,
+    })
 }
 
 /// Who a new access token is for.
@@ -113,17 +168,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refresh_tokens_carry_their_family() {
+    fn refresh_tokens_carry_their_family_and_a_provable_generation() {
+        let gens = Generations::new(b"-----BEGIN PRIVATE KEY----- test").unwrap();
+        let other = Generations::new(b"another issuer key").unwrap();
         let fid = new_family().unwrap();
-        let (token, hash) = new_refresh(&fid).unwrap();
-        assert_eq!(parse_refresh(&token), Some((fid.as_str(), hash)));
+        let (token, hash) = gens.token(&fid, 7).unwrap();
+        let r = parse_refresh(&token).unwrap();
+        assert_eq!(
+            (r.family, r.generation, r.hash.as_str()),
+            (fid.as_str(), 7, hash.as_str())
+        );
+        assert!(gens.issued(&r));
+        assert!(!other.issued(&r), "another key did not issue it");
+        // A forged token naming the session at an old generation: well formed,
+        // but its MAC is not ours.
+        let forged = token.replacen("_7_", "_3_", 1);
+        let f = parse_refresh(&forged);
+        assert!(f.is_none() || !gens.issued(&f.unwrap()));
         let mut typo = token.clone().into_bytes();
         let i = typo.len() - 10;
         typo[i] = if typo[i] == b'a' { b'b' } else { b'a' };
         assert_eq!(parse_refresh(&String::from_utf8(typo).unwrap()), None);
         assert_eq!(parse_refresh("sgrt_short"), None);
-        let other = new_family().unwrap();
-        let moved = token.replacen(&fid, &other, 1);
+        let moved = token.replacen(&fid, &new_family().unwrap(), 1);
         assert_eq!(
             parse_refresh(&moved),
             None,

@@ -1,6 +1,6 @@
 //! What the token endpoint keeps for every replica: refresh-token families
 //! (one per login) and opaque access tokens. Only SHA-256 hashes of tokens are
-//! stored. A family changes only by compare-and-swap of its whole record, so
+//! stored (and a family's generation number, which is not secret). A family changes only by compare-and-swap of its whole record, so
 //! two replicas rotating the same refresh token cannot both succeed.
 
 use super::{Store, StoreUnavailable};
@@ -8,9 +8,6 @@ use crate::metrics::Metrics;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::time::Duration;
-
-/// Previous refresh-token hashes kept per family, for reuse detection.
-pub const MAX_PREVIOUS: usize = 32;
 
 /// One login's refresh-token family (RFC 9700 §4.14.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,9 +25,9 @@ pub struct FamilyRecord {
     pub last_used: u64,
     /// Hex SHA-256 of the one refresh token that may be used next.
     pub current: String,
-    /// Hashes of the tokens it replaced: presenting one is reuse.
-    #[serde(default)]
-    pub previous: Vec<String>,
+    /// The current token's generation (0 at login, one more per rotation):
+    /// a token of an earlier generation, proven ours by its MAC, is reuse.
+    pub generation: u64,
 }
 
 /// One opaque access token (the API key format, found by its id).
