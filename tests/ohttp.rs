@@ -289,6 +289,43 @@ async fn broken_envelopes_are_refused_in_the_clear_and_reach_nothing() {
     gw.shutdown().await;
 }
 
+/// The Binary HTTP content is the body: an inner `content-length` that
+/// disagrees, or a `transfer-encoding`, is a sealed 400 that reaches nothing.
+#[tokio::test]
+async fn inner_framing_must_agree_with_the_content() {
+    let OneKey {
+        up,
+        sign,
+        gw,
+        client,
+        base,
+        keys,
+        ..
+    } = one_key_gateway().await;
+    let with = |name: &str, value: &str| {
+        let mut m = request("POST", "/either/x", Some(&token(&sign)), b"abc");
+        m.put_header(name, value);
+        m
+    };
+    for (name, value) in [
+        ("content-length", "10"),
+        ("content-length", "2"),
+        ("transfer-encoding", "chunked"),
+    ] {
+        let inner = sealed(&client, &base, &keys, with(name, value))
+            .await
+            .unwrap();
+        assert_eq!(inner.status, 400, "{name}: {value}");
+    }
+    assert!(up.requests().is_empty(), "{:?}", up.requests());
+    let inner = sealed(&client, &base, &keys, with("content-length", "3"))
+        .await
+        .unwrap();
+    assert_eq!(inner.status, 201);
+    assert_eq!(up.last().body, b"abc");
+    gw.shutdown().await;
+}
+
 #[tokio::test]
 async fn replayed_envelopes_are_refused_sealed() {
     let OneKey {
