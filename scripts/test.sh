@@ -33,4 +33,11 @@ cargo clippy --all-targets --locked -- -D warnings
 # No module or file imports another that imports it back (DESIGN.md layering).
 python3 scripts/check-cycles.py
 if [ -x scripts/check-alerts.sh ]; then scripts/check-alerts.sh; fi
+# RustSec advisories (scripts/audit.sh) when cargo-audit and the snapshot are
+# here; installing cargo-audit takes ~5 minutes, so the suite does not.
+if command -v cargo-audit >/dev/null 2>&1 && [ -d ../shared/advisory-db/crates ]; then
+  scripts/audit.sh
+else
+  echo "note: scripts/audit.sh not run (needs cargo-audit and ../shared/advisory-db)"
+fi
 cargo test --locked --all-targets
