@@ -43,6 +43,8 @@ pub enum GatewayError {
     UpstreamTimeout,
     #[error("the upstream failed to answer")]
     UpstreamFailed,
+    #[error("the upstream's answer could not be relayed")]
+    UpstreamBadResponse,
     #[error("{}", .0.description())]
     Auth(AuthFailure),
     #[error("{}", .0.description())]
@@ -116,6 +118,7 @@ impl From<ForwardError> for GatewayError {
             ForwardError::BodyTooLarge => GatewayError::BodyTooLarge,
             ForwardError::ClientBodyAborted => GatewayError::ClientBodyAborted,
             ForwardError::DigestMismatch => GatewayError::DigestMismatch,
+            ForwardError::BadResponse => GatewayError::UpstreamBadResponse,
         }
     }
 }
@@ -166,7 +169,9 @@ impl GatewayError {
             | GatewayError::DigestMismatch => StatusCode::BAD_REQUEST,
             GatewayError::ResponseNotSigned => StatusCode::BAD_GATEWAY,
             GatewayError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            GatewayError::UpstreamConnect | GatewayError::UpstreamFailed => StatusCode::BAD_GATEWAY,
+            GatewayError::UpstreamConnect
+            | GatewayError::UpstreamFailed
+            | GatewayError::UpstreamBadResponse => StatusCode::BAD_GATEWAY,
             GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -191,6 +196,7 @@ impl GatewayError {
             GatewayError::UpstreamConnect => "upstream_unreachable",
             GatewayError::UpstreamTimeout => "upstream_timeout",
             GatewayError::UpstreamFailed => "upstream_failed",
+            GatewayError::UpstreamBadResponse => "upstream_bad_response",
             GatewayError::Auth(f) => f.reason(),
             GatewayError::Forbidden(d) => d.reason(),
             GatewayError::Admission(r) => r.reason(),
@@ -222,6 +228,7 @@ impl GatewayError {
             GatewayError::UpstreamConnect
                 | GatewayError::UpstreamTimeout
                 | GatewayError::UpstreamFailed
+                | GatewayError::UpstreamBadResponse
                 | GatewayError::ResponseNotSigned
         )
     }

@@ -43,6 +43,9 @@ pub enum ForwardError {
     ClientBodyAborted,
     /// The client's body did not match its signed digest; the upstream request was aborted.
     DigestMismatch,
+    /// The upstream answered something no client may receive (a 101 nobody
+    /// asked for, headers over the limit): 502, this stream only.
+    BadResponse,
 }
 
 impl ForwardError {
@@ -50,7 +53,10 @@ impl ForwardError {
     pub fn is_upstream(self) -> bool {
         matches!(
             self,
-            ForwardError::Connect | ForwardError::Timeout | ForwardError::Failed
+            ForwardError::Connect
+                | ForwardError::Timeout
+                | ForwardError::Failed
+                | ForwardError::BadResponse
         )
     }
 }
@@ -115,6 +121,14 @@ impl Upstream {
             Ok(Ok(resp)) => {
                 targets.success(index);
                 let (mut parts, body) = resp.into_parts();
+                if let Err(why) = response_hygiene(&mut parts) {
+                    metrics
+                        .upstream_errors
+                        .with_label_values(&[label, why])
+                        .inc();
+                    tracing::debug!(upstream = label, problem = why, "upstream answer refused");
+                    return Err(ForwardError::BadResponse);
+                }
                 strip_hop_by_hop(&mut parts.headers);
                 Ok(Response::from_parts(
                     parts,
@@ -175,6 +189,31 @@ impl Upstream {
         }
         err
     }
+}
+
+/// The most header bytes (names and values) an upstream answer may carry.
+pub const MAX_RESPONSE_HEADER_BYTES: usize = 64 * 1024;
+
+/// What an upstream answer must satisfy before it is relayed: no protocol
+/// switch (the gateway never asks for one), bounded headers, and no stale
+/// `Content-Length` beside a `Transfer-Encoding` (RFC 9112 §6.3: the coding
+/// wins, and a proxy must not pass the length on). `Err`: the metric label.
+fn response_hygiene(parts: &mut http::response::Parts) -> Result<(), &'static str> {
+    if parts.status == http::StatusCode::SWITCHING_PROTOCOLS {
+        return Err("unrequested_upgrade");
+    }
+    let bytes: usize = parts
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if bytes > MAX_RESPONSE_HEADER_BYTES {
+        return Err("response_headers_too_large");
+    }
+    if parts.headers.contains_key(header::TRANSFER_ENCODING) {
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
+    Ok(())
 }
 
 /// Finds why the hyper client failed: our body limit, the client's body, or the upstream.
