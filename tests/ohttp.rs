@@ -289,6 +289,22 @@ async fn broken_envelopes_are_refused_in_the_clear_and_reach_nothing() {
     gw.shutdown().await;
 }
 
+/// An envelope declared larger than `envelope.max_size` is refused before a
+/// byte of it is awaited: a client that never sends the body holds nothing.
+#[tokio::test]
+async fn declared_oversized_envelopes_are_refused_at_once() {
+    let OneKey { gw, _pki: pki, .. } = one_key_gateway().await;
+    let request = b"POST /.well-known/ohttp-gateway HTTP/1.1\r\nHost: localhost\r\nContent-Type: message/ohttp-req\r\nContent-Length: 100000000\r\n\r\n";
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        common::raw(&pki, gw.main_addr, request),
+    )
+    .await
+    .expect("answered without waiting for the body");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    gw.shutdown().await;
+}
+
 /// The Binary HTTP content is the body: an inner `content-length` that
 /// disagrees, or a `transfer-encoding`, is a sealed 400 that reaches nothing.
 #[tokio::test]

@@ -542,22 +542,6 @@ async fn returning_clients_resume_their_tls_session() {
     }
 }
 
-/// Sends `request` as is over one TLS connection (HTTP/1.1) and returns the answer.
-async fn raw(pki: &Pki, addr: std::net::SocketAddr, request: &[u8]) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let cfg = std::sync::Arc::new(pki.client_tls(&[b"http/1.1"], false));
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = tokio_rustls::TlsConnector::from(cfg)
-        .connect(name, tcp)
-        .await
-        .unwrap();
-    tls.write_all(request).await.unwrap();
-    let mut answer = Vec::new();
-    let _ = tls.read_to_end(&mut answer).await;
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
 #[tokio::test]
 async fn ambiguous_hosts_and_tunnel_methods_are_refused_before_any_upstream() {
     let pki = Pki::new();
@@ -596,7 +580,7 @@ async fn ambiguous_hosts_and_tunnel_methods_are_refused_before_any_upstream() {
         ),
     ];
     for (request, status) in cases {
-        let answer = raw(&pki, gw.main_addr, request).await;
+        let answer = common::raw(&pki, gw.main_addr, request).await;
         assert!(
             answer.starts_with(status),
             "{}: {answer}",
@@ -604,7 +588,7 @@ async fn ambiguous_hosts_and_tunnel_methods_are_refused_before_any_upstream() {
         );
     }
     assert!(up.requests().is_empty(), "{:?}", up.requests());
-    let answer = raw(
+    let answer = common::raw(
         &pki,
         gw.main_addr,
         b"GET /x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
@@ -632,11 +616,11 @@ async fn transfer_codings_other_than_one_chunked_are_refused() {
             "HTTP/1.1 400",
         ),
     ] {
-        let answer = raw(&pki, gw.main_addr, post(te).as_bytes()).await;
+        let answer = common::raw(&pki, gw.main_addr, post(te).as_bytes()).await;
         assert!(answer.starts_with(status), "{te}: {answer}");
     }
     assert!(up.requests().is_empty(), "{:?}", up.requests());
-    let answer = raw(
+    let answer = common::raw(
         &pki,
         gw.main_addr,
         post("Transfer-Encoding: chunked").as_bytes(),

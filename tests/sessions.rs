@@ -278,6 +278,15 @@ async fn metadata_and_jwks_describe_the_issuer() {
     let admin_jwks = format!("http://{}/.well-known/jwks.json", gw.admin_addr);
     let admin = get_json(&reqwest::Client::new(), &admin_jwks).await;
     assert_eq!(admin, jwks);
+    // A login declared larger than 16 KiB is refused before its body is awaited.
+    let head = b"POST /auth/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000000\r\n\r\n";
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        common::raw(&pki, gw.main_addr, head),
+    )
+    .await
+    .expect("answered without waiting for the body");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     gw.shutdown().await;
 }
 

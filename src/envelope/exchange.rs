@@ -135,7 +135,7 @@ impl Envelope {
             );
             return Opening::Answer(r, Some("wrong_content_type"));
         }
-        let Ok(body) = collect(req.into_body(), self.config.max_size).await else {
+        let too_large = || {
             metrics
                 .envelope_failures
                 .with_label_values(&["too_large"])
@@ -146,7 +146,20 @@ impl Envelope {
                 "the envelope is larger than allowed",
                 request_id,
             );
-            return Opening::Answer(r, Some("envelope_too_large"));
+            Opening::Answer(r, Some("envelope_too_large"))
+        };
+        // A declared length past the limit is refused before any byte is
+        // awaited: a client that never sends them holds nothing open.
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.config.max_size as u64) {
+            return too_large();
+        }
+        let Ok(body) = collect(req.into_body(), self.config.max_size).await else {
+            return too_large();
         };
         let started = Instant::now();
         let opened = match crypto::open(self.keys.iter(), &body) {

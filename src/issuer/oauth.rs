@@ -60,6 +60,12 @@ pub const INVALID_REQUEST: OAuthError = OAuthError::new(
     "the request is missing a parameter, repeats one, or is not a form or JSON object",
     "invalid_request",
 );
+pub const TOO_LARGE: OAuthError = OAuthError::new(
+    "invalid_request",
+    "the request body is larger than 16 KiB",
+    "body_too_large",
+)
+.status(StatusCode::PAYLOAD_TOO_LARGE);
 pub const UNAVAILABLE: OAuthError = OAuthError::new(
     "temporarily_unavailable",
     "the service cannot complete the request now; retry later",
@@ -93,6 +99,14 @@ pub async fn params(
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
+    // Refused before any byte is awaited when the declared length is too big.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(TOO_LARGE);
+    }
     let bytes = read(body).await?;
     match ctype.as_str() {
         "application/x-www-form-urlencoded" => form(&bytes),
@@ -104,7 +118,10 @@ pub async fn params(
 async fn read(body: ReqBody) -> Result<Bytes, OAuthError> {
     crate::body::read_to_limit(body, MAX_BODY as u64)
         .await
-        .map_err(|_| INVALID_REQUEST)
+        .map_err(|e| match e {
+            crate::body::ReadError::TooLarge => TOO_LARGE,
+            crate::body::ReadError::Failed => INVALID_REQUEST,
+        })
 }
 
 fn form(bytes: &[u8]) -> Result<BTreeMap<String, String>, OAuthError> {

@@ -35,3 +35,19 @@ pub async fn scrape_metrics(admin: SocketAddr) -> String {
         .await
         .unwrap()
 }
+
+/// Sends `request` as is over one TLS connection (HTTP/1.1) and returns the answer.
+pub async fn raw(pki: &super::Pki, addr: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cfg = std::sync::Arc::new(pki.client_tls(&[b"http/1.1"], false));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(cfg)
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    tls.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}

@@ -31,7 +31,7 @@ pub use config::{
     array, boolean, file, inline, list, n, path, s, toml_str, Config, Route, TomlValue,
 };
 #[allow(unused_imports)]
-pub use gateway::{scrape_metrics, start_gateway, store_connected};
+pub use gateway::{raw, scrape_metrics, start_gateway, store_connected};
 #[allow(unused_imports)]
 pub use pki::{install_provider, Pki};
 #[allow(unused_imports)]
