@@ -29,7 +29,14 @@ impl listener::http::Handler for Pipeline {
             header_read_timeout: l.header_read_timeout,
             max_header_count: lim.max_header_count,
             max_header_bytes: lim.max_header_bytes,
+            idle_timeout: l.idle_timeout,
+            max_connections: l.max_connections,
+            max_connections_per_ip: l.max_connections_per_ip,
         }
+    }
+
+    fn exempt(&self, ip: std::net::IpAddr) -> bool {
+        self.0.gateway.load().peer_trusted(ip)
     }
 
     fn handle(

@@ -5,6 +5,7 @@
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -91,6 +92,76 @@ where
     }
 }
 
+/// The client sent no body bytes for longer than `listen.body_read_timeout`.
+#[derive(Debug, thiserror::Error)]
+#[error("the client sent no body bytes for {0:?}")]
+pub struct BodyTimeout(pub std::time::Duration);
+
+/// Wraps a request body as it arrives: fails the stream when the client
+/// leaves a gap longer than `gap` between frames, so a trickled or abandoned
+/// body cannot hold a connection (and an upstream request) open. The timer
+/// exists only while the body is waiting.
+pub struct Paced<B> {
+    inner: B,
+    gap: std::time::Duration,
+    waiting: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// `body` with a `gap` deadline between frames, boxed (`gap` zero: none).
+pub fn paced<B>(body: B, gap: std::time::Duration) -> ReqBody
+where
+    B: Body<Data = Bytes> + Send + Sync + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    Paced {
+        inner: body,
+        gap,
+        waiting: None,
+    }
+    .boxed()
+}
+
+impl<B> Body for Paced<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(r) => {
+                this.waiting = None;
+                Poll::Ready(r.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending if this.gap.is_zero() => Poll::Pending,
+            Poll::Pending => {
+                let gap = this.gap;
+                let timer = this
+                    .waiting
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(gap)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimeout(gap))))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Called once when a response body finishes or is dropped, with the bytes sent.
 pub trait Finish: Send + Sync + 'static {
     fn finish(self: Box<Self>, bytes_out: u64, completed: bool);
@@ -101,6 +172,8 @@ pub struct AccountedBody {
     inner: ResBody,
     bytes: u64,
     finish: Option<Box<dyn Finish>>,
+    /// Kept until the body is dropped (the connection's "request in flight").
+    held: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl AccountedBody {
@@ -109,7 +182,14 @@ impl AccountedBody {
             inner,
             bytes: 0,
             finish: Some(finish),
+            held: None,
         }
+    }
+
+    /// Keeps `guard` alive for as long as the body is.
+    pub fn hold(mut self, guard: impl std::any::Any + Send + Sync) -> Self {
+        self.held = Some(Box::new(guard));
+        self
     }
 
     fn done(&mut self, completed: bool) {
@@ -179,6 +259,8 @@ pub fn json(status: http::StatusCode, v: &serde_json::Value) -> http::Response<R
 pub enum ReadError {
     /// Longer than the limit (a `BodyTooLarge` from a `LimitedBody` counts too).
     TooLarge,
+    /// The client paused longer than `listen.body_read_timeout`.
+    TimedOut,
     Failed,
 }
 
@@ -194,6 +276,8 @@ pub async fn read_to_limit(
         let frame = frame.map_err(|e| {
             if e.is::<BodyTooLarge>() {
                 ReadError::TooLarge
+            } else if e.is::<BodyTimeout>() {
+                ReadError::TimedOut
             } else {
                 ReadError::Failed
             }

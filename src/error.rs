@@ -37,6 +37,8 @@ pub enum GatewayError {
     BodyTooLarge,
     #[error("the client stopped sending the request body")]
     ClientBodyAborted,
+    #[error("the client paused sending the request body for too long")]
+    BodyTimeout,
     #[error("the upstream could not be reached")]
     UpstreamConnect,
     #[error("the upstream did not answer in time")]
@@ -117,6 +119,7 @@ impl From<ForwardError> for GatewayError {
             ForwardError::Failed => GatewayError::UpstreamFailed,
             ForwardError::BodyTooLarge => GatewayError::BodyTooLarge,
             ForwardError::ClientBodyAborted => GatewayError::ClientBodyAborted,
+            ForwardError::BodyTimeout => GatewayError::BodyTimeout,
             ForwardError::DigestMismatch => GatewayError::DigestMismatch,
             ForwardError::BadResponse => GatewayError::UpstreamBadResponse,
         }
@@ -169,6 +172,7 @@ impl GatewayError {
             | GatewayError::DigestMismatch => StatusCode::BAD_REQUEST,
             GatewayError::ResponseNotSigned => StatusCode::BAD_GATEWAY,
             GatewayError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             GatewayError::UpstreamConnect
             | GatewayError::UpstreamFailed
             | GatewayError::UpstreamBadResponse => StatusCode::BAD_GATEWAY,
@@ -193,6 +197,7 @@ impl GatewayError {
             GatewayError::HeadersTooLarge => "headers_too_large",
             GatewayError::BodyTooLarge => "body_too_large",
             GatewayError::ClientBodyAborted => "client_body_aborted",
+            GatewayError::BodyTimeout => "body_timeout",
             GatewayError::UpstreamConnect => "upstream_unreachable",
             GatewayError::UpstreamTimeout => "upstream_timeout",
             GatewayError::UpstreamFailed => "upstream_failed",

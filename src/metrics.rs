@@ -18,6 +18,8 @@ pub struct Metrics {
     pub rejections: IntCounterVec,
     pub auth_failures: IntCounterVec,
     pub active_connections: IntGaugeVec,
+    pub connections_refused: IntCounterVec,
+    pub connections_closed: IntCounterVec,
     pub tls_handshake_failures: IntCounterVec,
     pub config_reloads: IntCounterVec,
     pub config_last_reload_success: Gauge,
@@ -163,6 +165,18 @@ impl Metrics {
                 "sealgate_introspection_requests_total",
                 "RFC 7662 introspection calls, by authenticator and result (active, inactive, refused: active but unacceptable, error).",
                 &["authenticator", "result"],
+            )?,
+            connections_refused: counter(
+                &r,
+                "sealgate_connections_refused_total",
+                "Connections closed on accept, by reason (max_connections, max_connections_per_ip), and accept errors (accept_error).",
+                &["reason"],
+            )?,
+            connections_closed: counter(
+                &r,
+                "sealgate_connections_closed_total",
+                "Connections the gateway closed, by reason (idle: no request in flight for listen.idle_timeout).",
+                &["reason"],
             )?,
             issuer_requests: counter(
                 &r,

@@ -146,6 +146,13 @@ pub struct ListenFile {
     pub handshake_timeout: Option<String>,
     /// How long an HTTP/1.1 client may take to send a request head (slowloris guard).
     pub header_read_timeout: Option<String>,
+    /// The longest pause between request body bytes (408 after it).
+    pub body_read_timeout: Option<String>,
+    /// A connection with no request in flight for this long is closed.
+    pub idle_timeout: Option<String>,
+    pub max_connections: Option<u64>,
+    /// Per client IP (peers in trusted_proxies are exempt).
+    pub max_connections_per_ip: Option<u64>,
     /// Strict-Transport-Security value sent on every response, e.g. "max-age=31536000".
     pub hsts: Option<String>,
 }

@@ -12,7 +12,6 @@ use crate::problem::problem;
 use bytes::Bytes;
 use http::{header, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use std::time::Instant;
 
 /// RFC 9458 §5.3: the problem type that tells a client to refetch key configurations.
@@ -49,7 +48,7 @@ impl Envelope {
         &self,
         metrics: &Metrics,
         request_id: &HeaderValue,
-        req: Request<Incoming>,
+        req: Request<crate::body::ReqBody>,
     ) -> Opening {
         match *req.method() {
             Method::GET | Method::HEAD => Opening::Answer(self.publish(), None),
@@ -116,7 +115,7 @@ impl Envelope {
         &self,
         metrics: &Metrics,
         request_id: &HeaderValue,
-        req: Request<Incoming>,
+        req: Request<crate::body::ReqBody>,
     ) -> Opening {
         let typed = req
             .headers()

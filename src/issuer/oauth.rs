@@ -120,6 +120,12 @@ async fn read(body: ReqBody) -> Result<Bytes, OAuthError> {
         .await
         .map_err(|e| match e {
             crate::body::ReadError::TooLarge => TOO_LARGE,
+            crate::body::ReadError::TimedOut => OAuthError::new(
+                "invalid_request",
+                "the request body arrived too slowly",
+                "body_timeout",
+            )
+            .status(StatusCode::REQUEST_TIMEOUT),
             crate::body::ReadError::Failed => INVALID_REQUEST,
         })
 }

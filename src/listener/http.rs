@@ -30,11 +30,16 @@ pub struct ConnLimits {
     pub header_read_timeout: Duration,
     pub max_header_count: usize,
     pub max_header_bytes: usize,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
 }
 
 /// What serves the requests of accepted connections.
 pub trait Handler: Clone + Send + Sync + 'static {
     fn limits(&self) -> ConnLimits;
+    /// Whether connections from `ip` skip the per-address cap (a trusted proxy).
+    fn exempt(&self, ip: std::net::IpAddr) -> bool;
     /// Takes the handler by value (a clone per request) so the future owns all it needs.
     fn handle(
         self,
@@ -63,6 +68,8 @@ pub async fn serve<H: Handler>(
 ) {
     let graceful = GracefulShutdown::new();
     let gauge = metrics.active_connections.with_label_values(&["main"]);
+    let admission = Arc::new(super::admit::Admission::default());
+    let mut accept_errors = AcceptErrors::default();
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
@@ -70,9 +77,20 @@ pub async fn serve<H: Handler>(
                 let (stream, peer) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
-                        // EMFILE and friends: back off briefly instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
+                        // EMFILE and friends: established connections keep
+                        // being served; back off instead of spinning.
+                        accept_errors.record(&e, &metrics);
                         tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let limits = handler.limits();
+                let per_ip = (!handler.exempt(peer.ip())).then_some(limits.max_connections_per_ip);
+                let slot = match admission.admit(peer.ip(), limits.max_connections, per_ip) {
+                    Ok(slot) => slot,
+                    Err(reason) => {
+                        metrics.connections_refused.with_label_values(&[reason]).inc();
+                        tracing::debug!(%peer, reason, "connection refused");
                         continue;
                     }
                 };
@@ -83,7 +101,7 @@ pub async fn serve<H: Handler>(
                 let watcher = graceful.watcher();
                 let (handler, metrics) = (handler.clone(), metrics.clone());
                 tokio::spawn(async move {
-                    let _guard = guard;
+                    let _guard = (guard, slot);
                     connection(stream, peer, acceptor, watcher, handler, metrics).await;
                 });
             }
@@ -101,6 +119,28 @@ pub async fn serve<H: Handler>(
         .is_err()
     {
         tracing::warn!("shutdown grace period elapsed; closing remaining connections");
+    }
+}
+
+/// Accept failures: each counted, logged at most once a second.
+#[derive(Default)]
+struct AcceptErrors {
+    logged: Option<std::time::Instant>,
+}
+
+impl AcceptErrors {
+    fn record(&mut self, e: &std::io::Error, metrics: &Metrics) {
+        metrics
+            .connections_refused
+            .with_label_values(&["accept_error"])
+            .inc();
+        if self
+            .logged
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            tracing::warn!(error = %e, "accept failed; serving established connections and retrying");
+            self.logged = Some(std::time::Instant::now());
+        }
     }
 }
 
@@ -156,21 +196,41 @@ async fn connection<H: Handler>(
         forwarding: crate::forwarding::PeerForwarding::new(peer.ip()),
         client_cert,
     });
-    let service = service_fn(move |req| handler.clone().handle(info.clone(), req));
+    let activity = super::admit::Activity::new();
+    let busy = activity.clone();
+    let service = service_fn(move |req| {
+        // In flight until the response body is done (or dropped).
+        let guard = busy.begin();
+        let answer = handler.clone().handle(info.clone(), req);
+        async move {
+            let response = answer.await?;
+            Ok::<_, Infallible>(response.map(|b| b.hold(guard)))
+        }
+    });
     let io = TokioIo::new(tls);
-    let result = if http2 {
-        let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-        b.timer(TokioTimer::new())
-            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
-            .max_concurrent_streams(256);
-        watcher.watch(b.serve_connection(io, service)).await
-    } else {
-        let mut b = hyper::server::conn::http1::Builder::new();
-        b.timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .max_headers(limits.max_header_count)
-            .max_buf_size(limits.max_header_bytes.max(8192));
-        watcher.watch(b.serve_connection(io, service)).await
+    let serve = async {
+        if http2 {
+            let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+            b.timer(TokioTimer::new())
+                .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+                .max_concurrent_streams(256);
+            watcher.watch(b.serve_connection(io, service)).await
+        } else {
+            let mut b = hyper::server::conn::http1::Builder::new();
+            b.timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .max_headers(limits.max_header_count)
+                .max_buf_size(limits.max_header_bytes.max(8192));
+            watcher.watch(b.serve_connection(io, service)).await
+        }
+    };
+    let result = tokio::select! {
+        r = serve => r,
+        () = activity.idle(limits.idle_timeout) => {
+            metrics.connections_closed.with_label_values(&["idle"]).inc();
+            tracing::debug!(%peer, "idle connection closed");
+            Ok(())
+        }
     };
     if let Err(e) = result {
         tracing::debug!(%peer, error = %e, "connection ended with an error");

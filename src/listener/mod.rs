@@ -1,6 +1,7 @@
-//! Downstream listeners: TLS setup (`tls`) and the accept loop serving HTTP/1.1
-//! and HTTP/2 by ALPN (`http`).
+//! Downstream listeners: TLS setup (`tls`), the accept loop serving HTTP/1.1
+//! and HTTP/2 by ALPN (`http`), and connection limits and idleness (`admit`).
 
+pub mod admit;
 pub mod certs;
 pub mod http;
 pub mod settings;

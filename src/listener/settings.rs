@@ -17,6 +17,10 @@ pub struct Listen {
     pub shutdown_grace: Duration,
     pub handshake_timeout: Duration,
     pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
     /// `Strict-Transport-Security` on every response of the main listener.
     pub hsts: Option<http::HeaderValue>,
 }
@@ -88,8 +92,37 @@ pub fn listen(d: &mut Diag<'_>, l: &ListenFile) -> Listen {
             l.header_read_timeout.as_ref(),
             Duration::from_secs(30),
         ),
+        body_read_timeout: d.duration(
+            "listen.body_read_timeout",
+            l.body_read_timeout.as_ref(),
+            Duration::from_secs(30),
+        ),
+        idle_timeout: d.duration(
+            "listen.idle_timeout",
+            l.idle_timeout.as_ref(),
+            Duration::from_secs(60),
+        ),
+        max_connections: count(d, "listen.max_connections", l.max_connections, 10_000),
+        max_connections_per_ip: count(
+            d,
+            "listen.max_connections_per_ip",
+            l.max_connections_per_ip,
+            1_000,
+        ),
         hsts: hsts(d, l.hsts.as_deref()),
         tls,
+    }
+}
+
+/// A positive connection count (default `default`).
+fn count(d: &mut Diag<'_>, key: &str, v: Option<u64>, default: usize) -> usize {
+    match v.map(usize::try_from) {
+        None => default,
+        Some(Ok(n)) if n > 0 => n,
+        _ => {
+            d.push(key, "must be a positive number of connections");
+            default
+        }
     }
 }
 

@@ -18,6 +18,7 @@ pub const MAX_BEFORE_AUTH: u64 = 1 << 20;
 pub async fn read(body: ReqBody, limit: u64) -> Result<Bytes, GatewayError> {
     read_to_limit(body, limit).await.map_err(|e| match e {
         ReadError::TooLarge => GatewayError::BodyTooLarge,
+        ReadError::TimedOut => GatewayError::BodyTimeout,
         ReadError::Failed => GatewayError::ClientBodyAborted,
     })
 }

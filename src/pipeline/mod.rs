@@ -40,6 +40,9 @@ pub async fn handle(
     let gw = state.gateway.load_full();
     let request_id = forwarding::request_id(req.headers());
     let mut record = AccessRecord::start(state.clone(), &req, conn.peer.ip(), request_id.clone());
+    // Every way a body is read (authentication, envelopes, forwarding) gets
+    // the same deadline between bytes.
+    let req = req.map(|b| crate::body::paced(b, gw.config.listen.body_read_timeout));
     let envelope = match &gw.envelope {
         Some(e) if req.uri().path() == e.config.path => Some(e),
         _ => None,
@@ -47,15 +50,7 @@ pub async fn handle(
     let mut response = match envelope {
         Some(env) => sealed(&gw, &state, &conn, &request_id, &mut record, env, req).await,
         None => {
-            let result = process(
-                &gw,
-                &state,
-                &conn,
-                &request_id,
-                &mut record,
-                req.map(boxed),
-                None,
-            );
+            let result = process(&gw, &state, &conn, &request_id, &mut record, req, None);
             answer(result.await, &request_id, &mut record)
         }
     };
@@ -90,7 +85,7 @@ async fn sealed(
     request_id: &HeaderValue,
     record: &mut AccessRecord,
     env: &crate::envelope::Envelope,
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
 ) -> Response<ResBody> {
     record.route = Some("ohttp-gateway".into());
     let (inner, sealing) = match env.open(&state.metrics, request_id, req).await {
@@ -353,8 +348,4 @@ fn wants_body(authn: &[Arc<authn::Authenticator>], head: &Attempt<'_>) -> bool {
         && !authn
             .iter()
             .any(|a| !a.needs_body(head.headers) && a.presents(head))
-}
-
-fn boxed(b: Incoming) -> ReqBody {
-    b.map_err(crate::body::BoxError::from).boxed()
 }

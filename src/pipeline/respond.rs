@@ -45,7 +45,7 @@ pub async fn sign(
         .await
         .map_err(|e| match e {
             ReadError::TooLarge => SignError::TooLarge,
-            ReadError::Failed => SignError::Failed,
+            ReadError::Failed | ReadError::TimedOut => SignError::Failed,
         })?;
     let value = |s: &str| HeaderValue::from_str(s).map_err(|_| SignError::Failed);
     let digest = content_digest(DigestAlg::Sha256, &bytes);

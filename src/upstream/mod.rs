@@ -41,6 +41,8 @@ pub enum ForwardError {
     /// The client's body grew past the route's limit while streaming.
     BodyTooLarge,
     ClientBodyAborted,
+    /// The client paused its body longer than `listen.body_read_timeout`.
+    BodyTimeout,
     /// The client's body did not match its signed digest; the upstream request was aborted.
     DigestMismatch,
     /// The upstream answered something no client may receive (a 101 nobody
@@ -235,6 +237,9 @@ fn classify_body_error(e: &(dyn std::error::Error + 'static)) -> ForwardError {
         }
         if err.is::<crate::digest::DigestMismatch>() {
             return ForwardError::DigestMismatch;
+        }
+        if err.is::<crate::body::BodyTimeout>() {
+            return ForwardError::BodyTimeout;
         }
         if err
             .downcast_ref::<hyper::Error>()

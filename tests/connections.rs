@@ -1,0 +1,105 @@
+//! Connections that hold resources without using them: more than a client
+//! address may open, an HTTP/2 preface with no request ever, and a request
+//! body that stops arriving. Each is closed or answered within its limit, and
+//! counted; timings are set to a few hundred milliseconds.
+
+mod common;
+
+use common::{n, s, start_gateway, Config, Pki, Route, Upstream};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn tls(
+    pki: &Pki,
+    addr: std::net::SocketAddr,
+    alpn: &[u8],
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let cfg = std::sync::Arc::new(pki.client_tls(&[alpn], false));
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    tokio_rustls::TlsConnector::from(cfg)
+        .connect(name, tcp)
+        .await
+}
+
+/// Reads until the server closes; true when it did within `within`.
+async fn closed_within<S: AsyncReadExt + Unpin>(s: &mut S, within: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    let read_all = async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(within, read_all).await.is_ok()
+}
+
+fn config(pki: &Pki, up: &Upstream) -> Config {
+    Config::new(pki)
+        .upstream("app", &up.url())
+        .route(Route::new("all", "/", "app").anonymous())
+        .set("listen.max_connections_per_ip", n(2))
+        .set("listen.idle_timeout", s("300ms"))
+        .set("listen.body_read_timeout", s("300ms"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_greedy_and_stalled_connections_are_closed() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (gw, _d) = start_gateway(&config(&pki, &up)).await;
+    let addr = gw.main_addr;
+
+    // Two connections from this address are served; a third is closed at once.
+    let mut first = tls(&pki, addr, b"http/1.1").await.unwrap();
+    let _second = tls(&pki, addr, b"http/1.1").await.unwrap();
+    let third = tls(&pki, addr, b"http/1.1").await;
+    if let Ok(mut third) = third {
+        assert!(closed_within(&mut third, Duration::from_secs(5)).await);
+    }
+    first
+        .write_all(b"GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    first.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 201");
+
+    // Both go quiet: closed after the idle timeout, which frees their slots.
+    assert!(closed_within(&mut first, Duration::from_secs(5)).await);
+    // An HTTP/2 connection that sends its preface and nothing more.
+    let mut h2 = tls(&pki, addr, b"h2").await.unwrap();
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    assert!(closed_within(&mut h2, Duration::from_secs(5)).await);
+
+    // A body that stops arriving: 408, and the upstream never gets a whole request.
+    let mut stalled = tls(&pki, addr, b"http/1.1").await.unwrap();
+    stalled
+        .write_all(b"POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nx")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stalled.read_to_end(&mut answer));
+    let _ = read.await.expect("answered within the body timeout");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(up
+        .requests()
+        .iter()
+        .all(|r| !(r.uri == "/upload" && r.complete)));
+
+    let m = common::scrape_metrics(gw.admin_addr).await;
+    assert!(
+        m.contains(r#"sealgate_connections_refused_total{reason="max_connections_per_ip"} 1"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"sealgate_connections_closed_total{reason="idle"}"#),
+        "{m}"
+    );
+    gw.shutdown().await;
+}
