@@ -224,14 +224,25 @@ async fn connection<H: Handler>(
             watcher.watch(b.serve_connection(io, service)).await
         }
     };
+    // The idle watch runs beside the connection, not inside its select: a
+    // timer polled on every wake of a busy connection costs each request.
+    let (idle_tx, idle_rx) = tokio::sync::oneshot::channel::<()>();
+    let watch = activity.clone();
+    let idle_for = limits.idle_timeout;
+    let watcher_task = tokio::spawn(async move {
+        watch.idle(idle_for).await;
+        let _ = idle_tx.send(());
+    });
     let result = tokio::select! {
+        biased;
         r = serve => r,
-        () = activity.idle(limits.idle_timeout) => {
+        Ok(()) = idle_rx => {
             metrics.connections_closed.with_label_values(&["idle"]).inc();
             tracing::debug!(%peer, "idle connection closed");
             Ok(())
         }
     };
+    watcher_task.abort();
     if let Err(e) = result {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
