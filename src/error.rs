@@ -29,6 +29,8 @@ pub enum GatewayError {
     UnsupportedTransferCoding,
     #[error("the request's Transfer-Encoding is malformed")]
     BadTransferCoding,
+    #[error("a request header value begins or ends with whitespace")]
+    MalformedHeader,
     #[error("too many request headers")]
     TooManyHeaders,
     #[error("the request headers are too large")]
@@ -149,7 +151,9 @@ impl GatewayError {
             GatewayError::NotFound => StatusCode::NOT_FOUND,
             GatewayError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
-            GatewayError::BadTransferCoding => StatusCode::BAD_REQUEST,
+            GatewayError::BadTransferCoding | GatewayError::MalformedHeader => {
+                StatusCode::BAD_REQUEST
+            }
             GatewayError::BadPath(_)
             | GatewayError::MissingHost
             | GatewayError::BadHost
@@ -193,6 +197,7 @@ impl GatewayError {
             GatewayError::MethodNotAllowed => "method_not_allowed",
             GatewayError::UnsupportedTransferCoding => "unsupported_transfer_coding",
             GatewayError::BadTransferCoding => "bad_transfer_coding",
+            GatewayError::MalformedHeader => "malformed_header",
             GatewayError::TooManyHeaders => "too_many_headers",
             GatewayError::HeadersTooLarge => "headers_too_large",
             GatewayError::BodyTooLarge => "body_too_large",

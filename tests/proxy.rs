@@ -712,3 +712,35 @@ async fn hsts_is_sent_on_every_answer_when_configured() {
     assert!(r.headers().get("strict-transport-security").is_none());
     gw.shutdown().await;
 }
+
+/// RFC 9113 §8.2.1 and §8.2.3: an HTTP/2 field value padded with whitespace
+/// is refused (HTTP/1.1 would trim it: the backend would see another value),
+/// and split cookie fields reach an HTTP/1.1 upstream joined into one.
+#[tokio::test]
+async fn http2_field_values_are_strict_and_cookies_are_joined() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (gw, _d) = start_gateway(&one_route(&pki, &up.url(), &[])).await;
+    let c = pki.client(gw.main_addr, true);
+    let url = format!("https://localhost:{}/x", gw.main_addr.port());
+    for padded in [" leading", "trailing\t"] {
+        let r = c.get(&url).header("x-note", padded).send().await.unwrap();
+        assert_eq!(r.version(), http::Version::HTTP_2);
+        assert_eq!(r.status(), 400, "{padded:?}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["type"], "urn:sealgate:problem:malformed_header");
+    }
+    assert!(up.requests().is_empty());
+    let r = c
+        .get(&url)
+        .header("cookie", "a=1")
+        .header("cookie", "b=2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let seen = up.last();
+    let cookies: Vec<_> = seen.headers.get_all("cookie").iter().collect();
+    assert_eq!(cookies, ["a=1; b=2"]);
+    gw.shutdown().await;
+}

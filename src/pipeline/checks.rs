@@ -36,6 +36,40 @@ pub(super) fn request_authority<B>(req: &Request<B>) -> Result<String, GatewayEr
     Ok(authority.to_string())
 }
 
+/// RFC 9113 §8.2.1: an HTTP/2 field value must not begin or end with
+/// whitespace (HTTP/1.1 parsing trims it, so backends would see another
+/// value than the gateway checked). 400 `malformed_header`.
+pub(super) fn h2_field_values<B>(req: &Request<B>) -> Result<(), GatewayError> {
+    if req.version() != http::Version::HTTP_2 {
+        return Ok(());
+    }
+    let padded = |v: &HeaderValue| {
+        let b = v.as_bytes();
+        matches!(b.first(), Some(b' ' | b'\t')) || matches!(b.last(), Some(b' ' | b'\t'))
+    };
+    if req.headers().values().any(padded) {
+        return Err(GatewayError::MalformedHeader);
+    }
+    Ok(())
+}
+
+/// RFC 9113 §8.2.3: HTTP/2 may split `cookie` into several fields; before
+/// forwarding they are joined with "; " into one, as HTTP/1.1 requires.
+pub(super) fn join_cookies(headers: &mut HeaderMap) {
+    if headers.get_all(header::COOKIE).iter().nth(1).is_none() {
+        return;
+    }
+    let parts: Vec<&[u8]> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .map(HeaderValue::as_bytes)
+        .collect();
+    let joined = parts.join(&b"; "[..]);
+    if let Ok(v) = HeaderValue::from_bytes(&joined) {
+        headers.insert(header::COOKIE, v);
+    }
+}
+
 /// RFC 9112 §6.1: the only transfer coding a request may carry here is one
 /// `chunked`, written once. Any other coding is 501; a repeated, split or
 /// empty-element list is 400. Proxies in front may frame such bodies

@@ -219,6 +219,7 @@ fn precheck<B>(gw: &Gateway, req: &Request<B>) -> Result<String, GatewayError> {
         return Err(GatewayError::MethodNotAllowed);
     }
     transfer_coding(req.headers())?;
+    checks::h2_field_values(req)?;
     request_authority(req)
 }
 

@@ -40,6 +40,7 @@ pub fn request(
 ) -> Result<(), GatewayError> {
     let rc = &target.route.config;
     forwarding::strip_hop_by_hop(&mut parts.headers);
+    super::checks::join_cookies(&mut parts.headers);
     gw.identity
         .strip(&mut parts.headers, rc.forward_credentials);
     let downstream = Downstream {
