@@ -744,3 +744,21 @@ async fn http2_field_values_are_strict_and_cookies_are_joined() {
     assert_eq!(cookies, ["a=1; b=2"]);
     gw.shutdown().await;
 }
+
+/// A raw non-ASCII byte in the request path reaches the backend unchanged
+/// (found by fuzzing `normalize_path`, which re-encoded each byte).
+#[tokio::test]
+async fn non_ascii_path_bytes_are_forwarded_unchanged() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (gw, _d) = start_gateway(&one_route(&pki, &up.url(), &[])).await;
+    let answer = common::raw(
+        &pki,
+        gw.main_addr,
+        b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert_eq!(up.last().uri.as_bytes(), "/café".as_bytes());
+    gw.shutdown().await;
+}

@@ -42,7 +42,7 @@ fn is_unreserved(b: u8) -> bool {
 /// Normalizes a request path (without query). Already-normal paths come back unchanged.
 pub fn normalize_path(raw: &str) -> Result<String, PathError> {
     let bytes = raw.as_bytes();
-    let mut decoded = String::with_capacity(raw.len() + 1);
+    let mut decoded: Vec<u8> = Vec::with_capacity(raw.len() + 1);
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -59,21 +59,24 @@ pub fn normalize_path(raw: &str) -> Result<String, PathError> {
                 match v {
                     b'/' | b'\\' => return Err(PathError::EncodedSlash),
                     0 => return Err(PathError::EncodedNul),
-                    v if is_unreserved(v) => decoded.push(v as char),
+                    v if is_unreserved(v) => decoded.push(v),
                     v => {
-                        decoded.push('%');
-                        decoded.push(char::from(b"0123456789ABCDEF"[usize::from(v >> 4)]));
-                        decoded.push(char::from(b"0123456789ABCDEF"[usize::from(v & 15)]));
+                        decoded.push(b'%');
+                        decoded.push(b"0123456789ABCDEF"[usize::from(v >> 4)]);
+                        decoded.push(b"0123456789ABCDEF"[usize::from(v & 15)]);
                     }
                 }
                 i += 3;
                 continue;
             }
-            // `http::Uri` only admits ASCII here, so byte-wise pushing is exact.
-            _ => decoded.push(b as char),
+            // Any other byte is kept as it is: `http::Uri` lets raw
+            // non-ASCII bytes through, and they must reach the backend unchanged.
+            _ => decoded.push(b),
         }
         i += 1;
     }
+    // Only ASCII was decoded and the rest copied from a `str`: still UTF-8.
+    let decoded = String::from_utf8(decoded).map_err(|_| PathError::BadEscape)?;
     Ok(remove_dot_segments(&decoded))
 }
 
@@ -121,6 +124,9 @@ mod tests {
             "/a;x=1/b",
             "/%C3%A9t%C3%A9",
             "/a%20b",
+            // Found by fuzzing: raw non-ASCII bytes were re-encoded as if
+            // each byte were a character (double UTF-8) before this.
+            "/caf\u{e9}/\u{d1}\u{a1}",
         ] {
             assert_eq!(n(p).as_deref(), Ok(p), "{p}");
         }

@@ -27,6 +27,9 @@ pub fn normalize(uri: &str) -> Option<String> {
         return None;
     }
     let host = authority.host().to_ascii_lowercase();
+    if host.is_empty() {
+        return None;
+    }
     let port = match authority.port_u16() {
         Some(p) if p != default_port => format!(":{p}"),
         _ => String::new(),
@@ -37,26 +40,29 @@ pub fn normalize(uri: &str) -> Option<String> {
 }
 
 /// Upper-case hex in escapes, and unreserved characters decoded (§6.2.2.1-2).
+/// Works on bytes: anything that is not an escape is copied as it is (a raw
+/// non-ASCII byte stays the byte it was), so normalizing twice changes nothing.
 fn normalize_escapes(path: &str) -> Option<String> {
     let bytes = path.as_bytes();
-    let mut out = String::with_capacity(path.len());
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] != b'%' {
-            out.push(char::from(bytes[i]));
+            out.push(bytes[i]);
             i += 1;
             continue;
         }
         let hex = bytes.get(i + 1..i + 3)?;
         let value = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
         if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(value));
+            out.push(value);
         } else {
-            out.push_str(&format!("%{value:02X}"));
+            out.extend_from_slice(format!("%{value:02X}").as_bytes());
         }
         i += 3;
     }
-    Some(out)
+    // Only ASCII was decoded and the rest copied from a `str`: still UTF-8.
+    String::from_utf8(out).ok()
 }
 
 /// RFC 3986 §5.2.4, on a path whose escapes are already normalized.
@@ -124,9 +130,20 @@ mod tests {
         ] {
             assert_ne!(normalize(other), want, "{other}");
         }
-        for bad in ["/token", "ftp://h/x", "https://u@h/x", "https://h/%zz"] {
+        for bad in [
+            "/token",
+            "ftp://h/x",
+            "https://u@h/x",
+            "https://h/%zz",
+            "https://://h",
+        ] {
             assert_eq!(normalize(bad), None, "{bad}");
         }
+        // Found by fuzzing: a raw non-ASCII path byte must survive as is, so
+        // that normalizing twice changes nothing.
+        let odd = "https://h.example/ab\u{ce}\u{ae}c";
+        let once = normalize(odd).unwrap();
+        assert_eq!(normalize(&once).as_deref(), Some(once.as_str()));
         let target: Uri = "/token?a=b".parse().unwrap();
         assert_eq!(request_uri(&target, "Server.example.com:443"), want);
     }

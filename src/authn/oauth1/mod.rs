@@ -8,7 +8,7 @@
 //! for that consumer (store, shared by replicas). `oauth_body_hash` (the OAuth
 //! Request Body Hash extension) becomes a body check like `Content-Digest`.
 
-mod base;
+pub mod base;
 pub mod settings;
 
 pub use base::encode;
