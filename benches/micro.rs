@@ -20,7 +20,6 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use futures_util::FutureExt;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use jsonwebtoken::Algorithm;
-use sealgate::authn::extract::TokenSource;
 use sealgate::authn::jwt;
 use sealgate::authn::jwt::keys::KeySet;
 use sealgate::authn::jwt::settings::{JwtSettings, KeySource};
@@ -101,27 +100,15 @@ const AUDIENCE: &str = "sealgate-tests";
 
 /// As tests/jwt.rs `settings()`, with the fixtures' audience and key material.
 fn settings(algorithms: Vec<Algorithm>, material: &[u8], hmac: bool) -> JwtSettings {
-    JwtSettings {
-        issuer: ISSUER.into(),
-        audiences: vec![AUDIENCE.into()],
+    JwtSettings::with_defaults(
+        ISSUER,
+        vec![AUDIENCE.into()],
         algorithms,
-        keys: KeySource::Static {
+        KeySource::Static {
             material: Arc::new(sealgate::config::secret::Secret::new(material.to_vec())),
             hmac,
         },
-        refresh: Duration::from_secs(300),
-        max_stale: Duration::from_secs(86400),
-        cooldown: Duration::from_secs(30),
-        leeway: Duration::from_secs(30),
-        require_exp: true,
-        max_lifetime: None,
-        typ: None,
-        max_token_size: 16 * 1024,
-        token_from: TokenSource::Bearer,
-        key_file: None,
-        certificate_bound: false,
-        dpop: Default::default(),
-    }
+    )
 }
 
 struct Case {

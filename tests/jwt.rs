@@ -176,26 +176,14 @@ fn settings(
     issuer: &str,
     algorithms: Vec<Algorithm>,
 ) -> sealgate::authn::jwt::settings::JwtSettings {
-    sealgate::authn::jwt::settings::JwtSettings {
-        issuer: issuer.into(),
-        audiences: vec!["any".into()],
+    sealgate::authn::jwt::settings::JwtSettings::with_defaults(
+        issuer,
+        vec!["any".into()],
         algorithms,
-        keys: sealgate::authn::jwt::settings::KeySource::Jwks(
+        sealgate::authn::jwt::settings::KeySource::Jwks(
             "https://unused.example/jwks".parse().unwrap(),
         ),
-        refresh: std::time::Duration::from_secs(300),
-        max_stale: std::time::Duration::from_secs(86400),
-        cooldown: std::time::Duration::from_secs(30),
-        leeway: std::time::Duration::from_secs(30),
-        require_exp: true,
-        max_lifetime: None,
-        typ: None,
-        max_token_size: 16 * 1024,
-        token_from: sealgate::authn::extract::TokenSource::Bearer,
-        key_file: None,
-        certificate_bound: false,
-        dpop: Default::default(),
-    }
+    )
 }
 
 /// The RFC examples carry no `aud` (and two have non-JSON payloads), so a valid

@@ -13,27 +13,12 @@ fn fixture() -> &'static (KeySet, JwtSettings) {
     static F: OnceLock<(KeySet, JwtSettings)> = OnceLock::new();
     F.get_or_init(|| {
         let keys = KeySet::from_jwks(JWKS, false).unwrap();
-        let settings = JwtSettings {
-            issuer: "https://issuer.test".into(),
-            audiences: vec!["api".into()],
-            algorithms: vec![
-                jsonwebtoken::Algorithm::EdDSA,
-                jsonwebtoken::Algorithm::ES256,
-            ],
-            keys: KeySource::Jwks("https://unused.test/jwks".parse().unwrap()),
-            refresh: std::time::Duration::from_secs(300),
-            max_stale: std::time::Duration::from_secs(3600),
-            cooldown: std::time::Duration::from_secs(30),
-            leeway: std::time::Duration::from_secs(30),
-            require_exp: true,
-            max_lifetime: None,
-            typ: None,
-            max_token_size: 16 * 1024,
-            token_from: sealgate::authn::extract::TokenSource::Bearer,
-            key_file: None,
-            certificate_bound: false,
-            dpop: Default::default(),
-        };
+        let settings = JwtSettings::with_defaults(
+            "https://issuer.test",
+            vec!["api".into()],
+            vec![jsonwebtoken::Algorithm::EdDSA, jsonwebtoken::Algorithm::ES256],
+            KeySource::Jwks("https://unused.test/jwks".parse().unwrap()),
+        );
         (keys, settings)
     })
 }

@@ -14,7 +14,7 @@ use super::jwt::JwtAuthenticator;
 use super::kind::{Attempt, Challenge, Kind, Verdict};
 use super::principal::{Identity, Principal};
 use crate::authn::api_key::{check_shape, fingerprint};
-use crate::authn::extract::{self, TokenSource};
+use crate::authn::extract;
 use crate::config::secret::Secret;
 use crate::metrics::Metrics;
 use crate::store::sessions::AccessRecord;
@@ -64,26 +64,20 @@ impl IssuedAuthenticator {
         store: &Arc<Store>,
         metrics: &Metrics,
     ) -> Result<IssuedAuthenticator, String> {
+        let material = KeySource::Static {
+            material: keys.jwks.clone(),
+            hmac: false,
+        };
         let jwt = JwtSettings {
-            issuer: keys.issuer.clone(),
-            audiences: vec![keys.audience.clone()],
-            algorithms: vec![keys.algorithm],
-            keys: KeySource::Static {
-                material: keys.jwks.clone(),
-                hmac: false,
-            },
-            refresh: Duration::ZERO,
-            max_stale: Duration::ZERO,
-            cooldown: Duration::ZERO,
             leeway: s.leeway,
-            require_exp: true,
             max_lifetime: Some(keys.max_lifetime),
             typ: Some("at+jwt".into()),
-            max_token_size: 16 * 1024,
-            token_from: TokenSource::Bearer,
-            key_file: None,
-            certificate_bound: false,
-            dpop: DpopSettings::default(),
+            ..JwtSettings::with_defaults(
+                &keys.issuer,
+                vec![keys.audience.clone()],
+                vec![keys.algorithm],
+                material,
+            )
         };
         let registry = super::jwt::KeyRegistry::default();
         Ok(IssuedAuthenticator {

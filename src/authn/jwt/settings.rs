@@ -80,6 +80,35 @@ pub fn refresh_policy(
 }
 
 impl JwtSettings {
+    /// Settings with the defaults a `[authenticators.NAME]` table gets for
+    /// every key it leaves out (for code that builds an authenticator itself:
+    /// the `issued` kind, tests, benchmarks, fuzzing).
+    pub fn with_defaults(
+        issuer: &str,
+        audiences: Vec<String>,
+        algorithms: Vec<Algorithm>,
+        keys: KeySource,
+    ) -> JwtSettings {
+        JwtSettings {
+            issuer: issuer.to_string(),
+            audiences,
+            algorithms,
+            keys,
+            refresh: Duration::from_secs(300),
+            max_stale: Duration::from_secs(86400),
+            cooldown: Duration::from_secs(30),
+            leeway: Duration::from_secs(30),
+            require_exp: true,
+            max_lifetime: None,
+            typ: None,
+            max_token_size: 16 * 1024,
+            token_from: TokenSource::Bearer,
+            key_file: None,
+            certificate_bound: false,
+            dpop: crate::authn::dpop::settings::DpopSettings::default(),
+        }
+    }
+
     pub fn refresh_policy(&self) -> RefreshPolicy {
         RefreshPolicy {
             refresh: self.refresh,
