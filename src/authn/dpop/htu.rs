@@ -27,8 +27,17 @@ pub fn normalize(uri: &str) -> Option<String> {
         return None;
     }
     let host = authority.host().to_ascii_lowercase();
-    if host.is_empty() {
+    if !valid_host(&host) {
         return None;
+    }
+    // What follows the host is nothing, or ":" and an optional numeric port.
+    let rest = authority.as_str().get(authority.host().len()..)?;
+    match rest.strip_prefix(':') {
+        None if rest.is_empty() => {}
+        Some(p)
+            if p.is_empty()
+                || (p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok()) => {}
+        _ => return None,
     }
     let port = match authority.port_u16() {
         Some(p) if p != default_port => format!(":{p}"),
@@ -37,6 +46,21 @@ pub fn normalize(uri: &str) -> Option<String> {
     let path = remove_dot_segments(&normalize_escapes(parsed.path())?);
     let path = if path.is_empty() { "/".into() } else { path };
     Some(format!("{scheme}://{host}{port}{path}"))
+}
+
+/// A DNS name or IPv4 address (letters, digits, `-`, `.`, `_`), or a
+/// bracketed IPv6 literal: nothing a URI parser could read two ways.
+fn valid_host(host: &str) -> bool {
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return !inner.is_empty()
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+    }
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
 }
 
 /// Upper-case hex in escapes, and unreserved characters decoded (§6.2.2.1-2).
@@ -114,6 +138,10 @@ mod tests {
             assert_eq!(normalize(same), want, "{same}");
         }
         assert_eq!(
+            normalize("https://[::1]:8443/x"),
+            Some("https://[::1]:8443/x".into())
+        );
+        assert_eq!(
             normalize("https://h.example:8443"),
             Some("https://h.example:8443/".into())
         );
@@ -136,6 +164,9 @@ mod tests {
             "https://u@h/x",
             "https://h/%zz",
             "https://://h",
+            "https://h[x:i]U",
+            "https://h:abc/x",
+            "https://h:99999/x",
         ] {
             assert_eq!(normalize(bad), None, "{bad}");
         }
