@@ -44,3 +44,33 @@ wrk_row() {
   after=$(cpu_ticks)
   awk -v ticks=$((after - before)) -v tick_us="$TICK_US" '/requests in/ {n=$1} /Requests\/sec/ {r=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /Non-2xx/ {bad=$NF} END {printf "%s %s %s %s %.2f %d\n", r, p50, p99, (bad==""?0:bad), ticks * tick_us / n, n}' "$W/out"
 }
+
+# The set-up the side-by-side benchmarks share: an ES256 key and a token for
+# it (TOKEN), two free ports (PORT, ADMIN_PORT), and $W/gateway.toml begun
+# with the listener, admin, a quiet log, the echo upstream and a `jwt`
+# authenticator for TOKEN. Callers append their own tables (cat >>).
+jwt_base() {
+  $BIN keygen es256 --out "$W" >/dev/null
+  TOKEN=$($BIN token mint --key "$W/es256.key" --iss https://issuer.bench --aud bench --sub bench-user --ttl 2h)
+  PORT=$(free_port)
+  ADMIN_PORT=$(free_port)
+  cat > "$W/gateway.toml" <<TOML
+[listen]
+address = "127.0.0.1:$PORT"
+tls.cert = "$W/gw.crt"
+tls.key = "$W/gw.key"
+tls.dev_self_signed = true
+[admin]
+address = "127.0.0.1:$ADMIN_PORT"
+[log]
+level = "warn"
+[upstreams.echo]
+builtin = "echo"
+[authenticators.jwt]
+kind = "jwt"
+issuer = "https://issuer.bench"
+audiences = ["bench"]
+algorithms = ["ES256"]
+keys = "file:$W/es256.pub.pem"
+TOML
+}

@@ -10,28 +10,8 @@ cd "$(dirname "$0")/.."
 A=$1
 B=$2
 BENCH_SKIP_BUILD=1 source bench/lib.sh
-$B keygen es256 --out "$W" >/dev/null
-TOKEN=$($B token mint --key "$W/es256.key" --iss https://issuer.bench --aud bench --sub bench-user --ttl 2h)
-PORT=$(free_port)
-ADMIN_PORT=$(free_port)
-cat > "$W/gateway.toml" <<TOML
-[listen]
-address = "127.0.0.1:$PORT"
-tls.cert = "$W/gw.crt"
-tls.key = "$W/gw.key"
-tls.dev_self_signed = true
-[admin]
-address = "127.0.0.1:$ADMIN_PORT"
-[log]
-level = "warn"
-[upstreams.echo]
-builtin = "echo"
-[authenticators.jwt]
-kind = "jwt"
-issuer = "https://issuer.bench"
-audiences = ["bench"]
-algorithms = ["ES256"]
-keys = "file:$W/es256.pub.pem"
+BIN=$B jwt_base
+cat >> "$W/gateway.toml" <<TOML
 [[routes]]
 name = "jwt"
 path_prefix = "/"

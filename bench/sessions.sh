@@ -16,25 +16,11 @@ source bench/lib.sh
 PROOFS=${BENCH_PROOFS:-200000}
 bench_python 'jwcrypto==1.6.1' 'cryptography==50.0.2'
 
-$BIN keygen es256 --out "$W" >/dev/null
-TOKEN=$($BIN token mint --key "$W/es256.key" --iss https://issuer.bench --aud bench --sub bench-user --ttl 2h)
+jwt_base
 echo 'bench-password-0123' | $BIN users add --file "$W/users.toml" bench 2>/dev/null
-PORT=$(free_port)
-ADMIN_PORT=$(free_port)
-cat > "$W/gateway.toml" <<TOML
-[listen]
-address = "127.0.0.1:$PORT"
-tls.cert = "$W/gw.crt"
-tls.key = "$W/gw.key"
-tls.dev_self_signed = true
-[admin]
-address = "127.0.0.1:$ADMIN_PORT"
-[log]
-level = "warn"
+cat >> "$W/gateway.toml" <<TOML
 [store]
 max_entries = 1000000
-[upstreams.echo]
-builtin = "echo"
 [issuer]
 key = "file:$W/issuer.pem"
 dev_generate = true
@@ -42,12 +28,6 @@ dpop = "optional"
 access_token = { ttl = "2h" }
 verifier = { users_file = "$W/users.toml" }
 failed_logins = { per_user = "1000/s", per_ip = "1000/s", burst = 1000 }
-[authenticators.jwt]
-kind = "jwt"
-issuer = "https://issuer.bench"
-audiences = ["bench"]
-algorithms = ["ES256"]
-keys = "file:$W/es256.pub.pem"
 [authenticators.sessions]
 kind = "issued"
 dpop = { mode = "required", window = "10m" }

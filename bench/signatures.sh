@@ -21,32 +21,12 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 bench_python 'http-message-signatures==3.0.0' 'cryptography==50.0.2'
 
-$BIN keygen es256 --out "$W" >/dev/null
-TOKEN=$($BIN token mint --key "$W/es256.key" --iss https://issuer.bench --aud bench --sub bench-user --ttl 2h)
+jwt_base
 export SEALGATE_KEK=$($BIN credentials new-kek)
 SECRET=$($BIN credentials add --file "$W/creds.toml" --kek env:SEALGATE_KEK --id bench-hmac --alg hmac-sha256)
 ED=tests/fixtures/vectors/rfc9421-keys
 $BIN credentials add --file "$W/creds.toml" --kek env:SEALGATE_KEK --id bench-ed --alg ed25519 --public-key "$ED/test-key-ed25519.pub.pem"
-PORT=$(free_port)
-ADMIN_PORT=$(free_port)
-cat > "$W/gateway.toml" <<TOML
-[listen]
-address = "127.0.0.1:$PORT"
-tls.cert = "$W/gw.crt"
-tls.key = "$W/gw.key"
-tls.dev_self_signed = true
-[admin]
-address = "127.0.0.1:$ADMIN_PORT"
-[log]
-level = "warn"
-[upstreams.echo]
-builtin = "echo"
-[authenticators.jwt]
-kind = "jwt"
-issuer = "https://issuer.bench"
-audiences = ["bench"]
-algorithms = ["ES256"]
-keys = "file:$W/es256.pub.pem"
+cat >> "$W/gateway.toml" <<TOML
 [authenticators.partners]
 kind = "http-signature"
 credentials = "$W/creds.toml"
