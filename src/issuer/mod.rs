@@ -8,6 +8,7 @@
 
 mod grant;
 mod limits;
+mod metadata;
 mod oauth;
 mod revoke;
 pub mod settings;
@@ -18,13 +19,13 @@ mod verifier;
 use crate::authn::dpop::{Dpop, DpopMode, Proof};
 use crate::authn::issued::{IssuedAuthenticator, IssuedKeys, IssuedSettings};
 use crate::authn::{Attempt, AuthFailure};
-use crate::body::{full, ReqBody, ResBody};
+use crate::body::{ReqBody, ResBody};
 use crate::config::secret::Secret;
 use crate::jose::CompactSigner;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use bytes::Bytes;
-use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use oauth::{OAuthError, INVALID_REQUEST, UNAVAILABLE};
 use serde_json::Value;
 use settings::{IssuerSettings, Verifier};
@@ -33,8 +34,7 @@ use std::sync::Arc;
 use tokens::Minter;
 use verifier::Checker;
 
-pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
-pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+pub use metadata::{JWKS_PATH, METADATA_PATH};
 
 /// The endpoints the issuer answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,13 +94,6 @@ pub struct BuildContext<'a> {
     pub store: &'a Arc<Store>,
     pub metrics: &'a Metrics,
     pub subject_revocation_ttl: std::time::Duration,
-}
-
-/// The path of an issuer URL (`https://host/tenant` -> `/tenant`; none -> ``).
-fn url_path(url: &str) -> String {
-    url.parse::<http::Uri>()
-        .map(|u| u.path().trim_end_matches('/').to_string())
-        .unwrap_or_default()
 }
 
 /// What the issuer signs with: its JWS signer, the refresh-token generation
@@ -173,7 +166,7 @@ impl Issuer {
         let access = IssuedAuthenticator::build("issuer", &access_settings, &keys, store, metrics)?
             .with_dpop(dpop.clone());
         Ok(Issuer {
-            metadata: metadata(s, &dpop).into(),
+            metadata: metadata::document_for(s, &dpop).into(),
             jwks: jwks.into(),
             minter: Minter {
                 signer,
@@ -188,7 +181,7 @@ impl Issuer {
             access,
             store: Arc::clone(store),
             metrics: (*metrics).clone(),
-            metadata_path: format!("{METADATA_PATH}{}", url_path(&s.url)),
+            metadata_path: format!("{METADATA_PATH}{}", metadata::url_path(&s.url)),
             subject_revocation_ttl: *subject_revocation_ttl,
             settings: s.clone(),
         })
@@ -266,12 +259,15 @@ impl Issuer {
         let (parts, body) = req.into_parts();
         match ep {
             Endpoint::Metadata => {
-                return Ok(("ok", document(self.metadata.clone(), "application/json")))
+                return Ok((
+                    "ok",
+                    metadata::serve(self.metadata.clone(), "application/json"),
+                ))
             }
             Endpoint::Jwks => {
                 return Ok((
                     "ok",
-                    document(self.jwks.clone(), "application/jwk-set+json"),
+                    metadata::serve(self.jwks.clone(), "application/jwk-set+json"),
                 ))
             }
             _ => {}
@@ -359,45 +355,4 @@ impl Issuer {
         }
         Ok(Some(proof))
     }
-}
-
-fn document(body: Bytes, ctype: &'static str) -> Response<ResBody> {
-    let mut resp = Response::new(full(body));
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    resp
-}
-
-/// RFC 8414 §2 authorization server metadata.
-fn metadata(s: &IssuerSettings, dpop: &Dpop) -> Vec<u8> {
-    let origin = s
-        .url
-        .parse::<http::Uri>()
-        .ok()
-        .and_then(|u| Some(format!("{}://{}", u.scheme_str()?, u.authority()?)))
-        .unwrap_or_else(|| s.url.clone());
-    let mut doc = serde_json::json!({
-        "issuer": s.url,
-        "token_endpoint": format!("{origin}{}", s.path),
-        "revocation_endpoint": format!("{origin}{}", s.revocation_path),
-        "jwks_uri": format!("{origin}{JWKS_PATH}"),
-        "grant_types_supported": ["password", "refresh_token"],
-        "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": ["none"],
-        "revocation_endpoint_auth_methods_supported": ["none"],
-    });
-    if let (Some(crate::authn::Challenge::Dpop { algs, .. }), Some(obj)) =
-        (dpop.challenge(), doc.as_object_mut())
-    {
-        let list: Vec<&str> = algs.split(' ').collect();
-        obj.insert(
-            "dpop_signing_alg_values_supported".into(),
-            Value::from(list),
-        );
-    }
-    serde_json::to_vec(&doc).unwrap_or_default()
 }

@@ -1,17 +1,20 @@
-//! Shared state: revocations, single-use tokens, rate limits (later: opaque and
-//! refresh tokens). `memory` serves one process; `redis` serves many replicas.
+//! Shared state: revocations, single-use tokens, rate limits, API keys
+//! (`tokens`), the token endpoint's sessions (`sessions`). `memory` serves one
+//! process; `redis` serves many replicas; `registry` keeps one across reloads.
 //!
 //! Everything one request needs from the store is one [`Batch`], answered in one
 //! round trip (a Redis pipeline), after authentication so the subject is known.
 
 mod memory;
 mod redis;
+mod registry;
 pub mod sessions;
 pub mod settings;
 pub mod tokens;
 
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
+pub use registry::StoreRegistry;
 
 use crate::metrics::Metrics;
 use std::time::{Duration, Instant};
@@ -377,43 +380,5 @@ mod tests {
         }
         assert_eq!(gcra(tat, 1000, rate), Err(100));
         assert!(gcra(tat, 1100, rate).is_ok());
-    }
-}
-
-/// Keeps the store across reloads while its configuration is unchanged, so a
-/// reload neither drops the Redis connection nor empties the memory store.
-#[derive(Default)]
-pub struct StoreRegistry {
-    current: std::sync::Mutex<Option<(crate::store::settings::Store, std::sync::Arc<Store>)>>,
-}
-
-impl StoreRegistry {
-    pub fn get_or_create(
-        &self,
-        cfg: &crate::store::settings::Store,
-    ) -> Result<std::sync::Arc<Store>, String> {
-        let mut slot = self
-            .current
-            .lock()
-            .map_err(|_| "store registry poisoned".to_string())?;
-        if let Some((c, s)) = slot.as_ref() {
-            if c == cfg {
-                return Ok(s.clone());
-            }
-        }
-        let store = std::sync::Arc::new(match &cfg.kind {
-            crate::store::settings::StoreKind::Memory { max_entries } => {
-                Store::Memory(MemoryStore::new(*max_entries))
-            }
-            crate::store::settings::StoreKind::Redis { url } => Store::Redis(RedisStore::start(
-                url,
-                cfg.ca.as_deref(),
-                &cfg.key_prefix,
-                cfg.connect_timeout,
-                cfg.command_timeout,
-            )?),
-        });
-        *slot = Some((cfg.clone(), store.clone()));
-        Ok(store)
     }
 }
