@@ -112,11 +112,10 @@ pub async fn after_auth(
         _ => None,
     };
     let batch = Batch {
-        revocation: p.map(|p| (p.jti(), p.subject())),
         single_use,
         rate: rate_key.as_ref().map(|(k, r)| (k.as_str(), *r)),
         nonce: replay.map(|(k, ttl)| (k.as_str(), *ttl)),
-        session: p.and_then(|p| p.session()),
+        ..p.map(Principal::revocation_checks).unwrap_or_default()
     };
     if batch.revocation.is_none()
         && batch.single_use.is_none()
@@ -134,14 +133,8 @@ pub async fn after_auth(
         }
         Err(_) => return Err(AdmissionError::StoreUnavailable),
     };
-    if out.jti_revoked || out.session_revoked {
+    if p.is_some_and(|p| p.revoked_by(&out)) {
         return Err(AdmissionError::Refused(Refusal::Revoked));
-    }
-    if let (Some(not_before), Some(p)) = (out.subject_not_before, p) {
-        // Issued at or before the cut-off (same second included), or undated: revoked.
-        if p.issued_at().is_none_or(|iat| iat <= not_before) {
-            return Err(AdmissionError::Refused(Refusal::Revoked));
-        }
     }
     if !out.first_use || !out.nonce_fresh {
         return Err(AdmissionError::Refused(Refusal::Replayed));

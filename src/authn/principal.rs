@@ -83,6 +83,26 @@ impl Principal {
             _ => None,
         }
     }
+    /// The store lookups that tell whether this credential was revoked: its
+    /// `jti`, its subject's cut-off, its session (for the request's batch).
+    pub fn revocation_checks(&self) -> crate::store::Batch<'_> {
+        crate::store::Batch {
+            revocation: Some((self.jti(), self.subject())),
+            session: self.session(),
+            ..crate::store::Batch::default()
+        }
+    }
+
+    /// Whether the store's answer to [`Self::revocation_checks`] revokes it:
+    /// its `jti` or session is revoked, or its subject's cut-off is at or
+    /// after its issue time (the same second included; undated: revoked).
+    pub fn revoked_by(&self, out: &crate::store::Outcome) -> bool {
+        let cut_off = out
+            .subject_not_before
+            .is_some_and(|t| self.issued_at().is_none_or(|iat| iat <= t));
+        out.jti_revoked || out.session_revoked || cut_off
+    }
+
     pub fn binding(&self) -> Option<&Binding> {
         self.identity.binding.as_ref()
     }

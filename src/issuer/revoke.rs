@@ -145,20 +145,15 @@ impl Issuer {
         // The checks every request makes: a revoked token, or a proof's jti
         // seen before, may not log anyone out.
         let batch = crate::store::Batch {
-            revocation: Some((principal.jti(), principal.subject())),
-            session: Some(&sid),
             nonce: verdict.replay.as_ref().map(|(k, ttl)| (k.as_str(), *ttl)),
-            ..Default::default()
+            ..principal.revocation_checks()
         };
         let out = self
             .store
             .run(&batch, &self.metrics)
             .await
             .map_err(|_| UNAVAILABLE)?;
-        let before_cutoff = out
-            .subject_not_before
-            .is_some_and(|t| principal.issued_at().is_none_or(|iat| iat <= t));
-        if out.jti_revoked || out.session_revoked || before_cutoff || !out.nonce_fresh {
+        if principal.revoked_by(&out) || !out.nonce_fresh {
             return Err(NOT_AUTHENTICATED);
         }
         self.end_session(&sid, ctx.now)
