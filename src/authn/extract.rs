@@ -74,8 +74,18 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthFailure> {
 }
 
 /// The scheme of the `Authorization` token, when it is `Bearer` or `DPoP`.
+/// Reads only the scheme word: the token itself was validated when it was
+/// extracted, and this runs on every request a token authenticator verifies.
 pub fn scheme(headers: &HeaderMap) -> Option<Scheme> {
-    authorization(headers).ok().flatten().map(|(s, _)| s)
+    let value = headers.get(header::AUTHORIZATION)?.as_bytes();
+    let word = &value[..value.iter().position(|&b| b == b' ')?];
+    if word.eq_ignore_ascii_case(b"bearer") {
+        Some(Scheme::Bearer)
+    } else if word.eq_ignore_ascii_case(b"dpop") {
+        Some(Scheme::Dpop)
+    } else {
+        None
+    }
 }
 
 fn authorization(headers: &HeaderMap) -> Result<Option<(Scheme, &str)>, AuthFailure> {
