@@ -3,8 +3,8 @@
 //! JSON body, and answers as RFC 6749 §5.1/§5.2 JSON with `Cache-Control:
 //! no-store`. Error descriptions are fixed texts, never derived from input.
 
-use crate::authn::jwt::verify::UniqueObject;
 use crate::body::{full, ReqBody, ResBody};
+use crate::jose::UniqueObject;
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 use serde_json::Value;

@@ -2,7 +2,9 @@
 //! and publishing their JWKs (`keys`), and a compact JWS signer (`signer`).
 //! Used by the identity assertion and the token endpoint.
 
+mod json;
 pub mod keys;
 mod signer;
 
+pub use json::UniqueObject;
 pub use signer::CompactSigner;

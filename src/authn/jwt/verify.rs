@@ -5,11 +5,10 @@
 use super::keys::{KeySet, Selection};
 use crate::authn::failure::AuthFailure;
 use crate::authn::jwt::settings::JwtSettings;
+use crate::jose::UniqueObject;
 use base64::Engine;
 use jsonwebtoken::Algorithm;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
-use std::fmt;
 
 /// A verified token's contents.
 #[derive(Debug)]
@@ -20,32 +19,6 @@ pub struct Verified {
     pub exp: Option<u64>,
     pub nbf: Option<u64>,
     pub iat: Option<u64>,
-}
-
-/// A JSON object that refuses duplicate member names (RFC 7515 §4, RFC 8725 §3.1).
-pub struct UniqueObject(pub Map<String, Value>);
-
-impl<'de> serde::Deserialize<'de> for UniqueObject {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = UniqueObject;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueObject, A::Error> {
-                let mut out = Map::new();
-                while let Some((k, v)) = map.next_entry::<String, Value>()? {
-                    if out.contains_key(&k) {
-                        return Err(de::Error::custom("duplicate member"));
-                    }
-                    out.insert(k, v);
-                }
-                Ok(UniqueObject(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
 }
 
 pub fn decode_part(part: &str) -> Result<Map<String, Value>, AuthFailure> {
