@@ -8,10 +8,12 @@
 
 pub mod key;
 pub mod keys;
+pub mod registry;
 pub mod remote;
 pub mod settings;
 pub mod verify;
 
+pub use registry::{DiscoveredEndpoint, KeyRegistry};
 pub use verify::{check_times, split, unverified_issuer, verify, Verified};
 
 use super::cache::{self, VerifiedCache};
@@ -25,7 +27,7 @@ use keys::KeySet;
 use remote::RemoteKeys;
 use settings::{JwtSettings, KeySource};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 enum KeyHolder {
@@ -73,70 +75,6 @@ pub struct JwtAuthenticator {
     dpop: crate::authn::dpop::Dpop,
     /// The kind its principals report (`issued` when it verifies the gateway's own tokens).
     kind: &'static str,
-}
-
-/// Remote key sources, kept across reloads so a reload neither refetches nor flaps readiness.
-#[derive(Default)]
-pub struct KeyRegistry {
-    sources: Mutex<Vec<Arc<RemoteKeys>>>,
-    /// Introspection endpoints found by discovery, by authenticator and
-    /// discovery URL: a reload keeps the endpoint instead of rediscovering it.
-    endpoints: Mutex<Vec<(String, http::Uri, DiscoveredEndpoint)>>,
-}
-
-/// Where a discovered endpoint is published once known.
-pub type DiscoveredEndpoint = Arc<arc_swap::ArcSwapOption<http::Uri>>;
-
-impl KeyRegistry {
-    /// The running key source of authenticator `name` for `source`, started
-    /// when new; a reload with the same settings keeps the fetched keys.
-    pub fn get_or_start(
-        &self,
-        name: &str,
-        source: &http::Uri,
-        issuer: Option<String>,
-        policy: remote::RefreshPolicy,
-        metrics: &Metrics,
-    ) -> Result<Arc<RemoteKeys>, String> {
-        let mut list = self
-            .sources
-            .lock()
-            .map_err(|_| "key registry poisoned".to_string())?;
-        if let Some(rk) = list
-            .iter()
-            .find(|r| r.authenticator == name && r.same_source(source, &issuer))
-        {
-            return Ok(rk.clone());
-        }
-        let rk = RemoteKeys::start(name, source.clone(), issuer, policy, metrics.clone())?;
-        list.push(rk.clone());
-        Ok(rk)
-    }
-
-    /// The slot for `name`'s endpoint discovered at `url`, and whether it is
-    /// new (then the caller starts discovery).
-    pub fn endpoint_slot(&self, name: &str, url: &http::Uri) -> (DiscoveredEndpoint, bool) {
-        let Ok(mut list) = self.endpoints.lock() else {
-            return (DiscoveredEndpoint::default(), true);
-        };
-        if let Some((_, _, slot)) = list.iter().find(|(n, u, _)| n == name && u == url) {
-            return (slot.clone(), false);
-        }
-        let slot = DiscoveredEndpoint::default();
-        list.push((name.to_string(), url.clone(), slot.clone()));
-        (slot, true)
-    }
-
-    /// Drops sources and endpoints no authenticator uses any more (their
-    /// refresh and discovery tasks then end).
-    pub fn retain(&self, in_use: &[Arc<RemoteKeys>], endpoints: &[DiscoveredEndpoint]) {
-        if let Ok(mut list) = self.sources.lock() {
-            list.retain(|r| in_use.iter().any(|u| Arc::ptr_eq(u, r)));
-        }
-        if let Ok(mut list) = self.endpoints.lock() {
-            list.retain(|(_, _, s)| endpoints.iter().any(|e| Arc::ptr_eq(e, s)));
-        }
-    }
 }
 
 fn dev_keys(name: &str, public: &std::path::Path, s: &JwtSettings) -> Result<KeySet, String> {
