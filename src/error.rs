@@ -231,6 +231,15 @@ impl GatewayError {
         }
     }
 
+    /// The reason in the response body: `reason` except where the precise
+    /// reason would help an attacker (JWE decryption faults).
+    pub fn public_reason(self) -> &'static str {
+        match self {
+            GatewayError::Auth(f) => f.public_reason(),
+            e => e.reason(),
+        }
+    }
+
     /// True when the upstream (not the client) is at fault.
     pub fn is_upstream(self) -> bool {
         matches!(
@@ -249,7 +258,12 @@ impl GatewayError {
         request_id: &HeaderValue,
         route: Option<&RouteEntry>,
     ) -> Response<ResBody> {
-        let mut resp = problem(self.status(), self.reason(), &self.to_string(), request_id);
+        let mut resp = problem(
+            self.status(),
+            self.public_reason(),
+            &self.to_string(),
+            request_id,
+        );
         if let GatewayError::RateLimited {
             retry_after_secs, ..
         } = self

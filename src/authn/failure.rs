@@ -65,6 +65,9 @@ pub enum AuthFailure {
     DpopBoundAsBearer,
     /// An unbound token where DPoP is required, or sent with the DPoP scheme.
     DpopNotBound,
+    /// A JWE that did not open (RFC 7516). The fault is for metrics and
+    /// logs; clients see one reason and one description for every fault.
+    Undecryptable(crate::jose::jwe::algs::JweFault),
 }
 
 impl AuthFailure {
@@ -106,6 +109,16 @@ impl AuthFailure {
             AuthFailure::DpopKeyMismatch => "dpop_key_mismatch",
             AuthFailure::DpopBoundAsBearer => "dpop_bound_token_as_bearer",
             AuthFailure::DpopNotBound => "dpop_token_not_bound",
+            AuthFailure::Undecryptable(f) => f.reason(),
+        }
+    }
+
+    /// The reason a client is told: decryption faults are not distinguished
+    /// (no oracle on keys, padding or tags).
+    pub fn public_reason(self) -> &'static str {
+        match self {
+            AuthFailure::Undecryptable(_) => "undecryptable_token",
+            f => f.reason(),
         }
     }
 
@@ -166,6 +179,7 @@ impl AuthFailure {
                 "the token is DPoP-bound and must be sent with the DPoP scheme and a proof"
             }
             AuthFailure::DpopNotBound => "a DPoP-bound token is required",
+            AuthFailure::Undecryptable(_) => "the encrypted token could not be decrypted",
         }
     }
 

@@ -80,6 +80,30 @@ pub struct JwtFile {
     pub certificate_bound: Option<bool>,
     /// RFC 9449 proof-of-possession: `"off" | "optional" | "required"`, or a table.
     pub dpop: Option<DpopFile>,
+    /// JWE (RFC 7516): a `file:`/`env:` reference to a PEM private key, a JWK
+    /// or a JWKS, or a list of `{ kid, key }` for rotation.
+    pub decryption_keys: Option<DecryptionKeysFile>,
+    /// JWE key management algorithms accepted (`alg`); default: all the keys can do.
+    pub key_management: Option<Vec<String>>,
+    /// JWE content encryption accepted (`enc`); default: AES-GCM and AES-CBC-HMAC.
+    pub content_encryption: Option<Vec<String>>,
+    /// Accept encrypted claims without an inner signature (symmetric keys only).
+    pub allow_unsigned_encrypted: Option<bool>,
+}
+
+/// `decryption_keys = "file:..."` or `[{ kid = "...", key = "file:..." }, ...]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum DecryptionKeysFile {
+    One(String),
+    Many(Vec<DecryptionKeyFile>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecryptionKeyFile {
+    pub kid: Option<String>,
+    pub key: String,
 }
 
 /// `dpop = "required"`, or `dpop = { mode = "required", nonce = true, ... }`.

@@ -6,8 +6,8 @@
 //! with its key path.
 
 pub use super::authn_file::{
-    ApiKeyFile, AuthenticatorFile, DpopFile, DpopTableFile, HttpSignatureFile, IntrospectionFile,
-    IssuedFile, JwtFile, MtlsFile, OAuth1File,
+    ApiKeyFile, AuthenticatorFile, DecryptionKeyFile, DecryptionKeysFile, DpopFile, DpopTableFile,
+    HttpSignatureFile, IntrospectionFile, IssuedFile, JwtFile, MtlsFile, OAuth1File,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -1,8 +1,9 @@
-//! JOSE helpers for what the gateway itself signs: loading its PKCS#8 keys
-//! and publishing their JWKs (`keys`), and a compact JWS signer (`signer`).
-//! Used by the identity assertion and the token endpoint.
+//! JOSE helpers: the gateway's own signing keys and their JWKs (`keys`), a
+//! compact JWS signer (`signer`), and JSON Web Encryption (`jwe`) for the
+//! encrypted tokens the jwt authenticator opens and the token endpoint makes.
 
 mod json;
+pub mod jwe;
 pub mod keys;
 mod signer;
 

@@ -6,6 +6,8 @@
 //! a cheap amplifier. Certificate-bound tokens (RFC 8705) are checked against
 //! the connection's client certificate on every request, cached or not.
 
+pub mod decryption;
+pub mod jwe;
 pub mod key;
 pub mod keys;
 pub mod registry;
@@ -58,6 +60,7 @@ fn remember_rejection(f: AuthFailure) -> bool {
             | AuthFailure::WrongType
             | AuthFailure::MissingClaim
             | AuthFailure::LifetimeTooLong
+            | AuthFailure::Undecryptable(_)
     )
 }
 
@@ -75,6 +78,8 @@ pub struct JwtAuthenticator {
     dpop: crate::authn::dpop::Dpop,
     /// The kind its principals report (`issued` when it verifies the gateway's own tokens).
     kind: &'static str,
+    /// JWE decryption keys and allow-lists, when configured.
+    decryptor: Option<Arc<crate::jose::jwe::Decryptor>>,
 }
 
 fn dev_keys(name: &str, public: &std::path::Path, s: &JwtSettings) -> Result<KeySet, String> {
@@ -135,6 +140,10 @@ impl JwtAuthenticator {
             misses: counter("miss"),
             dpop: crate::authn::dpop::Dpop::new(name, &s.dpop)?,
             kind: "jwt",
+            decryptor: match &s.decryption {
+                Some(d) => Some(Arc::new(d.decryptor()?)),
+                None => None,
+            },
         })
     }
 
@@ -187,12 +196,12 @@ impl JwtAuthenticator {
             }
         }
         self.misses.inc();
-        let (result, set) = match (verify::verify(token, &set, s, now), &self.keys) {
+        let (result, set) = match (self.verify_with(token, &set, now), &self.keys) {
             (Err(AuthFailure::UnknownKid), KeyHolder::Remote(remote))
                 if remote.refresh_for_unknown_kid().await =>
             {
                 let set = self.current_keys()?;
-                (verify::verify(token, &set, s, now), set)
+                (self.verify_with(token, &set, now), set)
             }
             (result, _) => (result, set),
         };
@@ -210,6 +219,41 @@ impl JwtAuthenticator {
                 Err(failure.into())
             }
         }
+    }
+
+    /// A JWS, or a JWE (when decryption keys are configured) around one.
+    fn verify_with(&self, token: &str, set: &KeySet, now: u64) -> Result<Verified, AuthFailure> {
+        let s = &self.settings;
+        match (&self.decryptor, &s.decryption) {
+            (Some(d), Some(js)) if crate::jose::jwe::jwe_shaped(token) => {
+                jwe::verify(token, d, js.allow_unsigned, set, s, now)
+            }
+            _ => verify::verify(token, set, s, now),
+        }
+    }
+
+    /// Whether `token` is one this authenticator reads: a JWS, or a JWE when
+    /// it has decryption keys (and one with the token's `kid`, if it names one).
+    pub fn reads(&self, token: &str) -> bool {
+        if jws_shaped(token) {
+            return true;
+        }
+        let Some(d) = &self.decryptor else {
+            return false;
+        };
+        if !crate::jose::jwe::jwe_shaped(token) {
+            return false;
+        }
+        let h64 = token.split('.').next().unwrap_or_default();
+        match crate::jose::jwe::header(h64).map(|h| h.get("kid").cloned()) {
+            Ok(Some(serde_json::Value::String(kid))) => d.keys.iter().any(|k| k.kid == kid),
+            // Without a kid, or a header that will be refused: this one answers.
+            _ => true,
+        }
+    }
+
+    pub fn decryptor(&self) -> Option<&crate::jose::jwe::Decryptor> {
+        self.decryptor.as_deref()
     }
 
     fn current_keys(&self) -> Result<Arc<KeySet>, AuthError> {
@@ -254,7 +298,7 @@ pub fn jws_shaped(token: &str) -> bool {
 impl Kind for JwtAuthenticator {
     fn presents(&self, at: &Attempt<'_>) -> bool {
         match self.token(at.headers) {
-            Ok(Some(t)) => jws_shaped(t),
+            Ok(Some(t)) => self.reads(t),
             Ok(None) => false,
             Err(_) => true,
         }
@@ -306,6 +350,7 @@ impl Kind for JwtAuthenticator {
                 KeySource::Jwks(_) => "jwks_url",
                 KeySource::Discovery(_) => "discovery",
             },
+            decryption_keys = ?self.decryptor.as_ref().map(|d| d.keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>()),
             "authenticator"
         );
     }
@@ -314,6 +359,9 @@ impl Kind for JwtAuthenticator {
         let mut files: Vec<PathBuf> = self.settings.key_file.iter().cloned().collect();
         if let KeySource::DevGenerated(p) = &self.settings.keys {
             files.push(p.clone());
+        }
+        if let Some(d) = &self.settings.decryption {
+            files.extend(d.files.iter().cloned());
         }
         files
     }

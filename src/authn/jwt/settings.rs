@@ -51,6 +51,8 @@ pub struct JwtSettings {
     pub certificate_bound: bool,
     /// RFC 9449 proof-of-possession policy.
     pub dpop: crate::authn::dpop::settings::DpopSettings,
+    /// Encrypted tokens (RFC 7516): absent unless `decryption_keys` is set.
+    pub decryption: Option<super::decryption::JweSettings>,
 }
 
 /// `jwks_refresh` (5 min), `jwks_max_stale` (24 h) and `jwks_cooldown` (30 s)
@@ -106,6 +108,7 @@ impl JwtSettings {
             key_file: None,
             certificate_bound: false,
             dpop: crate::authn::dpop::settings::DpopSettings::default(),
+            decryption: None,
         }
     }
 
@@ -165,6 +168,7 @@ pub fn settings(d: &mut Diag<'_>, name: &str, a: &JwtFile) -> Option<JwtSettings
         .max_lifetime
         .as_ref()
         .map(|m| d.duration(p("max_lifetime"), Some(m), Duration::ZERO));
+    let decryption = super::decryption::settings(d, name, a);
     // Every other key is checked first, so one run reports every problem.
     Some(JwtSettings {
         issuer,
@@ -187,6 +191,7 @@ pub fn settings(d: &mut Diag<'_>, name: &str, a: &JwtFile) -> Option<JwtSettings
             &format!("authenticators.{name}."),
             a.dpop.as_ref(),
         ),
+        decryption,
     })
 }
 

@@ -68,7 +68,7 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, 
     }
 }
 
-fn typ_matches(actual: &str, expected: &str) -> bool {
+pub fn typ_matches(actual: &str, expected: &str) -> bool {
     let strip = |t: &str| {
         let t = t.to_ascii_lowercase();
         t.strip_prefix("application/")
@@ -166,7 +166,7 @@ pub fn signature_valid(key: &super::key::Key, alg: Algorithm, signed: &str, sig:
 }
 
 /// Issuer, audience, times and subject of a token whose signature verified.
-fn check_claims(
+pub fn check_claims(
     claims: Map<String, Value>,
     s: &JwtSettings,
     now: u64,
