@@ -25,6 +25,8 @@ pub struct Gateway {
     pub envelope: Option<crate::envelope::Envelope>,
     /// The token endpoint, when `[issuer]` is configured.
     pub issuer: Option<crate::issuer::Issuer>,
+    /// The admin JWKS without a token endpoint: assertion and decryption keys.
+    jwks: Option<bytes::Bytes>,
 }
 
 impl Gateway {
@@ -73,14 +75,27 @@ impl Gateway {
             }
             None => None,
         };
+        // Published beside the signing keys: the assertion's, then every
+        // token decryption key's public half (deduplicated by kid).
+        let mut published = assertion
+            .as_ref()
+            .map(|a| a.public_keys())
+            .unwrap_or_default();
+        let mut names: Vec<&String> = authenticators.keys().collect();
+        names.sort();
+        for jwk in names
+            .iter()
+            .flat_map(|n| authenticators[*n].encryption_jwks())
+        {
+            if !published.iter().any(|p| p.get("kid") == jwk.get("kid")) {
+                published.push(jwk);
+            }
+        }
         let issuer = match (&config.issuer, issuer_keys) {
             (Some(i), Some(keys)) => {
                 let ctx = crate::issuer::BuildContext {
                     upstreams: &upstreams,
-                    published: assertion
-                        .as_ref()
-                        .map(|a| a.public_keys())
-                        .unwrap_or_default(),
+                    published: published.clone(),
                     store: &store,
                     metrics,
                     subject_revocation_ttl: config.store.subject_revocation_ttl,
@@ -91,7 +106,16 @@ impl Gateway {
             }
             _ => None,
         };
+        let jwks = match published.is_empty() {
+            true => None,
+            false => Some(
+                serde_json::to_vec(&serde_json::json!({ "keys": published }))
+                    .map_err(|e| e.to_string())?
+                    .into(),
+            ),
+        };
         Ok(Gateway {
+            jwks,
             issuer,
             routes: RouteTable::new(&config.routes, &authenticators),
             identity: IdentityHeaders::new(&config.identity),
@@ -109,13 +133,12 @@ impl Gateway {
         })
     }
 
-    /// The gateway's public signing keys: the token endpoint's and the
-    /// assertion's (the issuer's JWKS already holds both).
+    /// The gateway's public keys: the token endpoint's, the assertion's
+    /// and the token decryption keys' (the issuer's JWKS already holds all).
     pub fn published_jwks(&self) -> Option<bytes::Bytes> {
-        match (&self.issuer, &self.assertion) {
-            (Some(i), _) => Some(i.jwks()),
-            (None, Some(a)) => Some(a.jwks()),
-            (None, None) => None,
+        match &self.issuer {
+            Some(i) => Some(i.jwks()),
+            None => self.jwks.clone(),
         }
     }
 

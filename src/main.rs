@@ -15,7 +15,15 @@ fn main() -> ExitCode {
             name,
             key_id,
             kem,
+            ..
         } if kind == "ohttp" => sealgate::cli::keygen_ohttp(&out, name.as_deref(), key_id, &kem),
+        Command::Keygen {
+            kind,
+            out,
+            name,
+            curve,
+            ..
+        } if kind == "jwe" => sealgate::cli::keygen_jwe(&out, name.as_deref(), &curve),
         Command::Keygen {
             kind, out, name, ..
         } => sealgate::cli::keygen(&kind, &out, name.as_deref()),

@@ -299,3 +299,142 @@ async fn bad_jwes_are_refused_alike_and_counted_by_reason() {
     );
     gw.shutdown().await;
 }
+
+/// `issuer.access_token.encrypt`: the token endpoint's access tokens are
+/// nested JWEs that the `issued` authenticator opens, that jwcrypto opens
+/// with the same key, and whose key the gateway publishes (`use: enc`).
+#[tokio::test]
+async fn issued_access_tokens_can_be_encrypted() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::new(dir.path());
+    let up = Upstream::start().await;
+    let encrypt = inline(&[("key", file(dir.path().join("jwe-p256.pem")))]);
+    let cfg = Config::new(&pki)
+        .upstream("accounts", &up.url())
+        .upstream("app", &up.url())
+        .table(
+            "issuer",
+            &[
+                ("url", s("https://auth.example.test")),
+                ("key", file(pki.path("issuer.pem"))),
+                ("dev_generate", boolean(true)),
+                ("access_token", inline(&[("encrypt", encrypt)])),
+                (
+                    "verifier",
+                    inline(&[("upstream", s("accounts")), ("path", s("/verify"))]),
+                ),
+            ],
+        )
+        .authenticator("sessions", "issued", &[])
+        .route(Route::new("api", "/api", "app").auth(&["sessions"]));
+    let (gw, _d) = start_gateway(&cfg).await;
+    let client = pki.client(gw.main_addr, false);
+    let base = format!("https://localhost:{}", gw.main_addr.port());
+    let form = [
+        ("grant_type", "password"),
+        ("username", "dave"),
+        ("password", common::upstream::PASSWORD),
+    ];
+    let t: Value = client
+        .post(format!("{base}/auth/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = t["access_token"].as_str().unwrap();
+    assert_eq!(access.split('.').count(), 5, "a compact JWE: {access}");
+    assert_eq!(call(&client, &format!("{base}/api/x"), access).await.0, 201);
+    assert_eq!(up.last().headers["x-auth-subject"], "user:dave");
+    let jwks: Value = client
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job = json!({"key": keys.doc["p256_pem"], "jwks": jwks, "token": access, "issuer": "https://auth.example.test"});
+    let opened = python_job("tests/fixtures/jwe/open.py", &job);
+    assert_eq!(opened["claims"]["sub"], "user:dave", "{opened}");
+    assert_eq!(opened["inner"]["typ"], "at+jwt");
+    assert_eq!(
+        (
+            opened["header"]["alg"].as_str(),
+            opened["header"]["enc"].as_str(),
+            opened["header"]["cty"].as_str()
+        ),
+        (Some("ECDH-ES"), Some("A256GCM"), Some("JWT"))
+    );
+    // The published encryption key: its kid is the RFC 7638 thumbprint jwcrypto computes.
+    let enc: Vec<&Value> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["use"] == "enc")
+        .collect();
+    assert_eq!(enc.len(), 1, "{jwks}");
+    assert_eq!(enc[0]["kid"], opened["thumbprint"]);
+    assert_eq!(enc[0]["kid"], opened["header"]["kid"]);
+    assert!(enc[0].get("d").is_none());
+    gw.shutdown().await;
+}
+
+/// `sealgate token verify` explains a JWE: the key and algorithms that opened
+/// it, the inner header, then the usual checks; claims of a token that did
+/// not verify are never printed.
+#[tokio::test]
+async fn token_verify_explains_a_jwe() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::new(dir.path());
+    let up = Upstream::start().await;
+    let cfg = Config::new(&pki)
+        .upstream("app", &up.url())
+        .authenticator("idp", "jwt", &authenticator(dir.path(), &[]))
+        .route(Route::new("api", "/api", "app").auth(&["idp"]));
+    let path = dir.path().join("gateway.toml");
+    cfg.write(&path);
+    let p384 = keys.key("p384");
+    let case = json!({"key": p384, "kid": "p384", "alg": "ECDH-ES+A256KW", "enc": "A128CBC-HS256"});
+    let good = keys.tokens("signer", &claims("alice"), vec![case.clone()]);
+    let foreign = keys.tokens("other_signer", &claims("secret-subject"), vec![case]);
+    let run = |token: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sealgate"))
+            .args(["token", "verify", "--route", "api", token, "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (ok, text) = run(&good[0]);
+    assert!(ok, "{text}");
+    for want in [
+        "shape: JWE (encrypted): alg=\"ECDH-ES+A256KW\" enc=\"A128CBC-HS256\" kid=\"p384\"",
+        "decryption: ok (authenticator idp, key p384, ECDH-ES+A256KW + A128CBC-HS256, nested JWS)",
+        "inner header: alg=\"ES256\"",
+        "verification: ok (authenticator idp, kind jwt, subject \"alice\"",
+    ] {
+        assert!(text.contains(want), "{want}\n{text}");
+    }
+    let (ok, text) = run(&foreign[0]);
+    assert!(!ok);
+    assert!(
+        text.contains("verification: FAILED: bad_signature"),
+        "{text}"
+    );
+    assert!(!text.contains("secret-subject"), "{text}");
+    let mut tampered: Vec<String> = good[0].split('.').map(str::to_string).collect();
+    tampered[3] = URL_SAFE_NO_PAD.encode(b"not the ciphertext at all........");
+    let (_, text) = run(&tampered.join("."));
+    assert!(
+        text.contains("decryption: FAILED (authenticator idp): jwe_decryption"),
+        "{text}"
+    );
+}

@@ -38,6 +38,8 @@ pub struct IssuedKeys {
     pub audience: String,
     pub algorithm: jsonwebtoken::Algorithm,
     pub max_lifetime: Duration,
+    /// The key access tokens are encrypted to (`issuer.access_token.encrypt`).
+    pub decryption: Option<super::jwt::decryption::JweSettings>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -72,6 +74,7 @@ impl IssuedAuthenticator {
             leeway: s.leeway,
             max_lifetime: Some(keys.max_lifetime),
             typ: Some("at+jwt".into()),
+            decryption: keys.decryption.clone(),
             ..JwtSettings::with_defaults(
                 &keys.issuer,
                 vec![keys.audience.clone()],
@@ -102,6 +105,10 @@ impl IssuedAuthenticator {
     pub fn with_dpop(mut self, dpop: Dpop) -> IssuedAuthenticator {
         self.dpop = dpop;
         self
+    }
+
+    pub fn decryptor(&self) -> Option<&crate::jose::jwe::Decryptor> {
+        self.jwt.decryptor()
     }
 
     /// The `iss` of the tokens it accepts.
@@ -164,7 +171,7 @@ impl IssuedAuthenticator {
 impl Kind for IssuedAuthenticator {
     fn presents(&self, at: &Attempt<'_>) -> bool {
         match self.token(at.headers) {
-            Ok(Some(t)) => t.starts_with(OPAQUE_PREFIX) || super::jwt::jws_shaped(t),
+            Ok(Some(t)) => t.starts_with(OPAQUE_PREFIX) || self.jwt.reads(t),
             Ok(None) => false,
             Err(_) => true,
         }

@@ -135,6 +135,23 @@ impl Authenticator {
         }
     }
 
+    /// The public JWKs (`use: enc`) of its token decryption keys, for
+    /// identity providers and clients to encrypt tokens to.
+    pub fn encryption_jwks(&self) -> Vec<serde_json::Value> {
+        self.decryptor()
+            .map(|d| d.keys.iter().filter_map(|k| k.public_jwk()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Its JWE decryption keys, when it reads encrypted tokens.
+    pub fn decryptor(&self) -> Option<&crate::jose::jwe::Decryptor> {
+        match self {
+            Authenticator::Jwt(j) => j.decryptor(),
+            Authenticator::Issued(i) => i.decryptor(),
+            _ => None,
+        }
+    }
+
     /// The remote key source this authenticator keeps alive, if any.
     pub fn remote_keys(&self) -> Option<&Arc<jwt::remote::RemoteKeys>> {
         match self {

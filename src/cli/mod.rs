@@ -35,9 +35,10 @@ pub enum Command {
         config: PathBuf,
     },
     /// Generate a key: ed25519 or es256 (PKCS#8 PEM pair), hmac (64 random bytes),
-    /// or ohttp (an Oblivious HTTP gateway key; prints its public key configuration).
+    /// ohttp (an Oblivious HTTP gateway key; prints its public key configuration),
+    /// or jwe (a token decryption key; prints its public JWK).
     Keygen {
-        #[arg(value_parser = ["ed25519", "es256", "hmac", "ohttp"])]
+        #[arg(value_parser = ["ed25519", "es256", "hmac", "ohttp", "jwe"])]
         kind: String,
         #[arg(long, default_value = "certs")]
         out: PathBuf,
@@ -50,6 +51,9 @@ pub enum Command {
         /// ohttp: x25519 or p256.
         #[arg(long, default_value = "x25519", value_parser = ["x25519", "p256"])]
         kem: String,
+        /// jwe: the ECDH-ES curve: p256, p384 or x25519.
+        #[arg(long, default_value = "p256", value_parser = ["p256", "p384", "x25519"])]
+        curve: String,
     },
     /// Oblivious HTTP client.
     Ohttp {
@@ -106,6 +110,39 @@ pub fn keygen_ohttp(out: &std::path::Path, name: Option<&str>, key_id: u8, kem: 
             println!("wrote {}", path.display());
             println!("key configuration (hex): {}", hex::encode(key.config()));
             println!("\n[[envelope.keys]]\nid = {key_id}\nkem = \"{kem}\"\nprivate_key = \"file:{}\"\nstate = \"active\"", path.display());
+            0
+        }
+        Err(e) => {
+            eprintln!("sealgate keygen: {e}");
+            1
+        }
+    }
+}
+
+/// `sealgate keygen jwe`: a private key (PKCS#8 PEM, 0600) for ECDH-ES token
+/// encryption; prints the public JWK to give identity providers.
+pub fn keygen_jwe(out: &std::path::Path, name: Option<&str>, curve: &str) -> u8 {
+    use crate::jose::jwe::keys::{self, Curve};
+    let c = match curve {
+        "p384" => Curve::P384,
+        "x25519" => Curve::X25519,
+        _ => Curve::P256,
+    };
+    let path = out.join(format!(
+        "{}.key",
+        name.map_or(format!("jwe-{curve}"), str::to_string)
+    ));
+    let result = keys::generate_pem(c).and_then(|pem| {
+        let key = keys::parse(pem.as_bytes(), None)?.remove(0);
+        crate::fsutil::write_new(&path, pem.as_bytes(), 0o600)?;
+        Ok(key)
+    });
+    match result {
+        Ok(key) => {
+            println!("wrote {}", path.display());
+            let jwk = key.public_jwk().unwrap_or_default();
+            println!("public JWK (use: enc): {jwk}");
+            println!("\n# on a jwt authenticator:\ndecryption_keys = [{{ kid = \"{}\", key = \"file:{}\" }}]", key.kid, path.display());
             0
         }
         Err(e) => {

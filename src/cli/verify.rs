@@ -73,6 +73,25 @@ fn explain_shape(cfg: &Config, token: &str, now: u64) {
         }
         return;
     }
+    if crate::jose::jwe::jwe_shaped(token) {
+        let h64 = token.split('.').next().unwrap_or_default();
+        match crate::jose::jwe::header(h64) {
+            Ok(h) => {
+                let get = |k: &str| h.get(k).cloned().unwrap_or(Value::Null);
+                let crv = h.get("epk").and_then(|e| e.get("crv")).cloned();
+                println!(
+                    "shape: JWE (encrypted): alg={} enc={} kid={} cty={} epk.crv={}",
+                    get("alg"),
+                    get("enc"),
+                    get("kid"),
+                    get("cty"),
+                    crv.unwrap_or(Value::Null)
+                );
+            }
+            Err(f) => println!("shape: FAILED: JWE header refused: {}", f.reason()),
+        }
+        return;
+    }
     let Ok((h, p, _)) = jwt::split(token) else {
         println!(
             "shape: not a JWS compact token: an opaque token (only introspection can check it)"
@@ -141,6 +160,9 @@ async fn check(cfg: Config, route: &str, token: &str) -> u8 {
         println!("result: ACCEPTED (anonymous route: no token is checked)");
         return 0;
     }
+    if crate::jose::jwe::jwe_shaped(token) {
+        explain_decryption(&entry.authn, token);
+    }
     let headers = presented(&entry.authn, token);
     let (method, target) = (http::Method::GET, http::Uri::from_static("/"));
     let at = authn::Attempt::new(&method, &target, "localhost", &headers, unix_now());
@@ -154,6 +176,7 @@ async fn check(cfg: Config, route: &str, token: &str) -> u8 {
 
 fn report(result: Result<authn::Principal, authn::AuthError>, entry: &RouteEntry) -> u8 {
     let p = match result {
+        Ok(p) => p,
         Err(authn::AuthError::Unavailable(d)) => {
             println!(
                 "verification: FAILED: {} (a dependency of the authenticator is down)",
@@ -167,7 +190,6 @@ fn report(result: Result<authn::Principal, authn::AuthError>, entry: &RouteEntry
             println!("result: REJECTED with 401");
             return 1;
         }
-        Ok(p) => p,
     };
     println!(
         "verification: ok (authenticator {}, kind {}, subject {:?}, expires {})",
@@ -196,6 +218,50 @@ fn report(result: Result<authn::Principal, authn::AuthError>, entry: &RouteEntry
             );
             println!("result: REJECTED with 403");
             1
+        }
+    }
+}
+
+/// Which key opens a JWE and with which algorithms, then the inner token's
+/// header. Claims are printed only once verification succeeds.
+fn explain_decryption(authenticators: &[Arc<Authenticator>], token: &str) {
+    for a in authenticators {
+        let Some(d) = a.decryptor() else {
+            continue;
+        };
+        match d.decrypt(token, 1 << 20) {
+            Ok(o) => {
+                let kind = if o.nested {
+                    "nested JWS"
+                } else {
+                    "claims, unsigned"
+                };
+                println!(
+                    "decryption: ok (authenticator {}, key {}, {} + {}, {kind})",
+                    a.name(),
+                    o.kid,
+                    o.alg.name(),
+                    o.enc.name()
+                );
+                let inner = std::str::from_utf8(&o.plaintext).ok();
+                let header = inner
+                    .and_then(|t| jwt::split(t).ok())
+                    .and_then(|(h, _, _)| jwt::verify::decode_part(h).ok());
+                if let Some(h) = header.filter(|_| o.nested) {
+                    let get = |k: &str| h.get(k).cloned().unwrap_or(Value::Null);
+                    println!(
+                        "inner header: alg={} kid={} typ={}",
+                        get("alg"),
+                        get("kid"),
+                        get("typ")
+                    );
+                }
+            }
+            Err(f) => println!(
+                "decryption: FAILED (authenticator {}): {}",
+                a.name(),
+                f.reason()
+            ),
         }
     }
 }

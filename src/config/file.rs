@@ -75,6 +75,18 @@ pub struct AccessTokenFile {
     /// "jwt" (default) or "opaque".
     pub format: Option<String>,
     pub ttl: Option<String>,
+    /// Encrypt JWT access tokens (nested JWE) to a key the gateway holds.
+    pub encrypt: Option<EncryptFile>,
+}
+
+/// `encrypt = { key = "file:...", kid = "...", alg = "ECDH-ES", enc = "A256GCM" }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptFile {
+    pub key: String,
+    pub kid: Option<String>,
+    pub alg: Option<String>,
+    pub enc: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -6,6 +6,7 @@
 //! issued tokens to the client's key. Sealed (OHTTP) requests reach it like
 //! any other, so a login can stay encrypted end to end through every proxy.
 
+pub mod encrypt;
 mod grant;
 mod limits;
 mod metadata;
@@ -119,6 +120,7 @@ pub fn keys(s: &IssuerSettings) -> Result<IssuerKeys, String> {
         audience: s.audience.clone(),
         algorithm: signer.algorithm(),
         max_lifetime: s.access_ttl,
+        decryption: s.encrypt.as_ref().map(encrypt::Encryption::decryption),
     };
     Ok(IssuerKeys {
         signer,
@@ -174,6 +176,14 @@ impl Issuer {
                 audience: s.audience.clone(),
                 ttl: s.access_ttl,
                 format: s.access_format,
+                encrypt: match &s.encrypt {
+                    Some(e) => Some(tokens::Sealing {
+                        key: e.key()?,
+                        alg: e.alg,
+                        enc: e.enc,
+                    }),
+                    None => None,
+                },
             },
             checker,
             generations,

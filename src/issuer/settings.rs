@@ -44,6 +44,8 @@ pub struct IssuerSettings {
     pub per_ip: Rate,
     pub dpop: DpopSettings,
     pub sealed: Sealed,
+    /// Access tokens encrypted (nested JWE) when set.
+    pub encrypt: Option<super::encrypt::Encryption>,
 }
 
 impl IssuerSettings {
@@ -102,6 +104,17 @@ pub fn issuer(d: &mut Diag<'_>, f: &IssuerFile) -> Option<IssuerSettings> {
                 format!("unknown format {other:?}; use \"jwt\" or \"opaque\""),
             );
             AccessFormat::Jwt
+        }
+    };
+    let encrypt = match (&f.access_token.encrypt, access_format) {
+        (None, _) => None,
+        (Some(e), AccessFormat::Jwt) => super::encrypt::settings(d, e),
+        (Some(_), AccessFormat::Opaque) => {
+            d.push(
+                "issuer.access_token.encrypt",
+                "applies to JWT access tokens; opaque ones carry no claims",
+            );
+            None
         }
     };
     let secs = Duration::from_secs;
@@ -182,6 +195,7 @@ pub fn issuer(d: &mut Diag<'_>, f: &IssuerFile) -> Option<IssuerSettings> {
         per_ip,
         dpop,
         sealed,
+        encrypt,
     })
 }
 

@@ -116,6 +116,15 @@ pub struct Minter {
     pub audience: String,
     pub ttl: Duration,
     pub format: AccessFormat,
+    /// JWT access tokens are sealed as nested JWEs to this key when set.
+    pub encrypt: Option<Sealing>,
+}
+
+/// The key and algorithms access tokens are encrypted with.
+pub struct Sealing {
+    pub key: crate::jose::jwe::keys::DecryptionKey,
+    pub alg: crate::jose::jwe::algs::KeyAlg,
+    pub enc: crate::jose::jwe::algs::ContentAlg,
 }
 
 impl Minter {
@@ -157,7 +166,18 @@ impl Minter {
                     "jti".into(),
                     Value::from(uuid::Uuid::new_v4().simple().to_string()),
                 );
-                self.signer.sign(&claims).map_err(|_| StoreUnavailable)
+                let signed = self.signer.sign(&claims).map_err(|_| StoreUnavailable)?;
+                match &self.encrypt {
+                    None => Ok(signed),
+                    Some(s) => crate::jose::jwe::encrypt(
+                        signed.as_bytes(),
+                        &s.key,
+                        s.alg,
+                        s.enc,
+                        Some("JWT"),
+                    )
+                    .map_err(|_| StoreUnavailable),
+                }
             }
         }
     }
