@@ -88,6 +88,11 @@ pub async fn start(config: Config) -> Result<Running, String> {
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
+    if !crate::net::install_outbound(&config.outbound_key_exchange) {
+        tracing::debug!(
+            "a TLS provider was installed already; outbound connections use its groups"
+        );
+    }
     let config_path = config.source.clone();
     let (main_at, admin_at) = (config.listen.address, config.admin.address);
     let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
@@ -184,6 +189,14 @@ pub fn reload(s: &Shared) -> Result<(), String> {
             {
                 tracing::warn!(
                     "listener addresses changed in the file; they take effect only after a restart"
+                );
+            }
+            let offered = |c: &Config| -> Vec<rustls::NamedGroup> {
+                c.outbound_key_exchange.iter().map(|g| g.name()).collect()
+            };
+            if offered(&cfg) != offered(&old.config) {
+                tracing::warn!(
+                    "outbound.tls.key_exchange changed in the file; it takes effect only after a restart"
                 );
             }
             prepare(cfg, &s.keys, &s.stores, &s.metrics)

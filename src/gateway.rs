@@ -41,7 +41,9 @@ impl Gateway {
             .map_err(|e| format!("store: {e}"))?;
         let mut upstreams = HashMap::new();
         for (name, u) in &config.upstreams {
-            let built = Upstream::new(u).map_err(|e| format!("upstreams.{name}: {e}"))?;
+            let handshakes = Some(metrics.tls_handshakes.clone());
+            let built =
+                Upstream::new(u, handshakes).map_err(|e| format!("upstreams.{name}: {e}"))?;
             upstreams.insert(name.clone(), Arc::new(built));
         }
         let issuer_keys = match &config.issuer {

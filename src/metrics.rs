@@ -21,6 +21,7 @@ pub struct Metrics {
     pub connections_refused: IntCounterVec,
     pub connections_closed: IntCounterVec,
     pub tls_handshake_failures: IntCounterVec,
+    pub tls_handshakes: IntCounterVec,
     pub config_reloads: IntCounterVec,
     pub config_last_reload_success: Gauge,
     pub build_info: IntGaugeVec,
@@ -142,6 +143,12 @@ impl Metrics {
                 "sealgate_tls_handshake_failures_total",
                 "TLS handshakes that failed, by reason.",
                 &["reason"],
+            )?,
+            tls_handshakes: counter(
+                &r,
+                "sealgate_tls_handshakes_total",
+                "Completed TLS handshakes by direction (inbound, outbound), negotiated key exchange group and protocol version.",
+                &["direction", "group", "version"],
             )?,
             config_reloads: counter(
                 &r,

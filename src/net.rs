@@ -20,6 +20,22 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
+/// What outbound connections offer: the process's provider, installed at
+/// start-up with `outbound.tls.key_exchange` (the Redis client builds its
+/// TLS from the same process default), else the default groups.
+pub fn outbound_provider() -> Arc<CryptoProvider> {
+    CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| crate::kx::provider(&crate::kx::default_groups()))
+}
+
+/// Installs the outbound key exchange groups as the process default; only
+/// the first call in a process takes effect (a change needs a restart).
+pub fn install_outbound(groups: &[&'static dyn rustls::crypto::SupportedKxGroup]) -> bool {
+    let p = crate::kx::provider(groups);
+    CryptoProvider::install_default(Arc::unwrap_or_clone(p)).is_ok()
+}
+
 pub const VERSIONS: &[&rustls::SupportedProtocolVersion] =
     &[&rustls::version::TLS13, &rustls::version::TLS12];
 
@@ -85,18 +101,25 @@ pub fn client_config(ca: Option<&Path>) -> Result<rustls::ClientConfig, String> 
             roots
         }
     };
-    Ok(rustls::ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(VERSIONS)
-        .map_err(|e| format!("TLS setup: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    Ok(
+        rustls::ClientConfig::builder_with_provider(outbound_provider())
+            .with_protocol_versions(VERSIONS)
+            .map_err(|e| format!("TLS setup: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
 }
 
 /// A pooled HTTP/1.1 client for the gateway's own fetches (JWKS, discovery,
 /// introspection): https anywhere, plain http only where the settings allowed it.
-pub type FetchClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub type FetchClient =
+    Client<crate::handshakes::Counted<HttpsConnector<HttpConnector>>, Full<Bytes>>;
 
-pub fn fetch_client(connect_timeout: Duration) -> Result<FetchClient, String> {
+/// `handshakes` counts the TLS connections it makes.
+pub fn fetch_client(
+    connect_timeout: Duration,
+    handshakes: Option<prometheus::IntCounterVec>,
+) -> Result<FetchClient, String> {
     let tls = client_config(None)?;
     let mut http = HttpConnector::new();
     http.enforce_http(false);
@@ -106,5 +129,6 @@ pub fn fetch_client(connect_timeout: Duration) -> Result<FetchClient, String> {
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);
+    let connector = crate::handshakes::Counted::new(connector, handshakes);
     Ok(Client::builder(TokioExecutor::new()).build(connector))
 }

@@ -37,6 +37,8 @@ pub struct FileConfig {
     pub reload: ReloadFile,
     #[serde(default)]
     pub envelope: EnvelopeFile,
+    #[serde(default)]
+    pub outbound: OutboundFile,
     /// The token endpoint (RFC 6749 §5), absent unless configured.
     pub issuer: Option<IssuerFile>,
 }
@@ -188,6 +190,24 @@ pub struct TlsFile {
     /// PEM CRLs checked for client certificates.
     #[serde(default)]
     pub crls: Vec<String>,
+    /// Key exchange groups accepted, in preference order.
+    pub key_exchange: Option<Vec<String>>,
+}
+
+/// `[outbound]`: what the gateway's own connections (upstreams, Redis, JWKS,
+/// introspection) offer.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundFile {
+    #[serde(default)]
+    pub tls: OutboundTlsFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundTlsFile {
+    /// Key exchange groups offered, in preference order.
+    pub key_exchange: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

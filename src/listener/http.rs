@@ -178,6 +178,7 @@ async fn connection<H: Handler>(
     else {
         return;
     };
+    crate::handshakes::inbound(&metrics, tls.get_ref().1);
     let http2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let client_cert = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
         None => None,

@@ -39,6 +39,8 @@ pub struct Tls {
     pub session_tickets: bool,
     /// Entries in the server-side session cache (0: none).
     pub session_cache: usize,
+    /// Key exchange groups accepted, in preference order.
+    pub key_exchange: crate::kx::Groups,
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +167,7 @@ fn tls(d: &mut Diag<'_>, t: &TlsFile) -> Tls {
             .collect(),
         session_tickets: t.session_tickets.unwrap_or(true),
         session_cache: t.session_cache.unwrap_or(10_000),
+        key_exchange: crate::kx::settings(d, "listen.tls.key_exchange", t.key_exchange.as_ref()),
     };
     check_files(d, &tls);
     tls

@@ -62,7 +62,7 @@ pub fn server_config(tls: &Tls) -> Result<ServerConfig, String> {
         exact,
         suffix,
     });
-    let builder = ServerConfig::builder_with_provider(provider())
+    let builder = ServerConfig::builder_with_provider(crate::kx::provider(&tls.key_exchange))
         .with_protocol_versions(VERSIONS)
         .map_err(|e| format!("TLS setup: {e}"))?;
     let mut cfg = match (&tls.client_ca, tls.client_auth) {

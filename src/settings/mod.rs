@@ -40,6 +40,8 @@ pub struct Config {
     pub reload: Reload,
     pub envelope: Option<Envelope>,
     pub issuer: Option<crate::issuer::settings::IssuerSettings>,
+    /// Key exchange groups outbound connections offer (fixed at start-up).
+    pub outbound_key_exchange: crate::kx::Groups,
     /// Insecure or questionable choices, logged at startup.
     pub warnings: Vec<String>,
 }
@@ -164,6 +166,11 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
         .as_ref()
         .and_then(|f| crate::issuer::settings::issuer(&mut d, f));
     let reload = reload(&mut d, &raw.reload);
+    let outbound_key_exchange = crate::kx::settings(
+        &mut d,
+        "outbound.tls.key_exchange",
+        raw.outbound.tls.key_exchange.as_ref(),
+    );
     cross_check(
         &mut d,
         &listen,
@@ -197,6 +204,7 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
         reload,
         envelope,
         issuer,
+        outbound_key_exchange,
         warnings,
     })
 }

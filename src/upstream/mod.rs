@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use targets::Target;
 pub use targets::Targets;
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, ReqBody>;
+type HttpClient = Client<crate::handshakes::Counted<HttpsConnector<HttpConnector>>, ReqBody>;
 
 enum Backend {
     Echo,
@@ -72,11 +72,15 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(cfg: &settings::Upstream) -> Result<Upstream, String> {
+    /// `handshakes` counts the TLS connections made to its targets.
+    pub fn new(
+        cfg: &settings::Upstream,
+        handshakes: Option<prometheus::IntCounterVec>,
+    ) -> Result<Upstream, String> {
         let backend = match &cfg.kind {
             UpstreamKind::Echo => Backend::Echo,
             UpstreamKind::Targets(uris) => Backend::Http(Box::new(HttpBackend {
-                client: client(cfg)?,
+                client: client(cfg, handshakes)?,
                 targets: Targets::new(uris, cfg.eject_after, cfg.eject_for),
             })),
         };
@@ -256,7 +260,10 @@ fn classify_body_error(e: &(dyn std::error::Error + 'static)) -> ForwardError {
     }
 }
 
-fn client(cfg: &settings::Upstream) -> Result<HttpClient, String> {
+fn client(
+    cfg: &settings::Upstream,
+    handshakes: Option<prometheus::IntCounterVec>,
+) -> Result<HttpClient, String> {
     let mut http = HttpConnector::new();
     http.set_connect_timeout(Some(cfg.connect_timeout));
     http.set_nodelay(true);
@@ -269,6 +276,7 @@ fn client(cfg: &settings::Upstream) -> Result<HttpClient, String> {
         UpstreamProtocol::Http1 => builder.enable_http1().wrap_connector(http),
         UpstreamProtocol::Http2 => builder.enable_http2().wrap_connector(http),
     };
+    let connector = crate::handshakes::Counted::new(connector, handshakes);
     let mut b = Client::builder(TokioExecutor::new());
     b.timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())

@@ -60,7 +60,8 @@ impl RemoteKeys {
         policy: RefreshPolicy,
         metrics: Metrics,
     ) -> Result<Arc<RemoteKeys>, String> {
-        let client = crate::net::fetch_client(Duration::from_secs(5))?;
+        let client =
+            crate::net::fetch_client(Duration::from_secs(5), Some(metrics.tls_handshakes.clone()))?;
         let rk = Arc::new(RemoteKeys {
             authenticator: authenticator.to_string(),
             source,
