@@ -3,6 +3,7 @@
 
 pub mod crypto;
 mod exchange;
+mod schedule;
 mod seal;
 pub mod settings;
 mod suites;

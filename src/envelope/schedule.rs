@@ -1,0 +1,137 @@
+//! The HPKE base-mode key schedule with HKDF-SHA256 (RFC 9180 §5.1) and the
+//! context's single-use Open (sequence number 0, all OHTTP uses) and
+//! Export (§5.3), composed step by step as the RFC writes it from aws-lc-rs
+//! HMAC-SHA256 (HKDF-Extract, RFC 5869), HKDF-Expand and the AEADs. Every
+//! KEM's receiver (and the test and CLI sender) feeds its shared secret here.
+
+use super::suites::{aead_algorithm, aead_lens, EnvelopeError, Len, KDF_HKDF_SHA256};
+use aws_lc_rs::{aead, hkdf, hmac};
+
+const HPKE_V1: &[u8] = b"HPKE-v1";
+pub const NH: usize = 32;
+
+/// A base-mode context after `KeySchedule(mode_base, shared_secret, info, "", "")`.
+pub struct Context {
+    aead_id: u16,
+    key: [u8; 32],
+    base_nonce: [u8; aead::NONCE_LEN],
+    exporter_secret: [u8; NH],
+    suite: [u8; 10],
+}
+
+impl Context {
+    pub fn new(
+        kem: u16,
+        aead_id: u16,
+        shared_secret: &[u8],
+        info: &[u8],
+    ) -> Result<Context, EnvelopeError> {
+        let suite = hpke_suite(kem, aead_id);
+        // The default (empty) PSK and PSK id.
+        let psk_id_hash = labeled_extract(&[], &suite, b"psk_id_hash", &[]);
+        let info_hash = labeled_extract(&[], &suite, b"info_hash", info);
+        let mut context = [0u8; 1 + 2 * NH];
+        context[1..1 + NH].copy_from_slice(&psk_id_hash);
+        context[1 + NH..].copy_from_slice(&info_hash);
+        let secret = labeled_extract(shared_secret, &suite, b"secret", &[]);
+        let (nk, _) = aead_lens(aead_id);
+        let mut key = [0u8; 32];
+        labeled_expand(&secret, &suite, b"key", &context, &mut key[..nk])?;
+        let mut base_nonce = [0u8; aead::NONCE_LEN];
+        labeled_expand(&secret, &suite, b"base_nonce", &context, &mut base_nonce)?;
+        let mut exporter_secret = [0u8; NH];
+        labeled_expand(&secret, &suite, b"exp", &context, &mut exporter_secret)?;
+        Ok(Context {
+            aead_id,
+            key,
+            base_nonce,
+            exporter_secret,
+            suite,
+        })
+    }
+
+    fn key(&self) -> Result<aead::LessSafeKey, EnvelopeError> {
+        let (nk, _) = aead_lens(self.aead_id);
+        aead::UnboundKey::new(aead_algorithm(self.aead_id), &self.key[..nk])
+            .map(aead::LessSafeKey::new)
+            .map_err(|_| EnvelopeError::DecryptFailed)
+    }
+
+    /// `Open("", ct)`; ComputeNonce(0) is the base nonce itself.
+    pub fn open(&self, ct: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+        let mut buf = ct.to_vec();
+        let n = self
+            .key()?
+            .open_in_place(
+                aead::Nonce::assume_unique_for_key(self.base_nonce),
+                aead::Aad::empty(),
+                &mut buf,
+            )
+            .map_err(|_| EnvelopeError::DecryptFailed)?
+            .len();
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    /// `Export(exporter_context, out.len())`.
+    pub fn export(&self, exporter_context: &[u8], out: &mut [u8]) -> Result<(), EnvelopeError> {
+        labeled_expand(
+            &self.exporter_secret,
+            &self.suite,
+            b"sec",
+            exporter_context,
+            out,
+        )
+    }
+}
+
+/// suite_id for the HPKE context: "HPKE" || I2OSP(kem_id, 2) || I2OSP(kdf_id, 2) || I2OSP(aead_id, 2).
+fn hpke_suite(kem: u16, aead_id: u16) -> [u8; 10] {
+    let mut s = [0u8; 10];
+    s[..4].copy_from_slice(b"HPKE");
+    s[4..6].copy_from_slice(&kem.to_be_bytes());
+    s[6..8].copy_from_slice(&KDF_HKDF_SHA256.to_be_bytes());
+    s[8..].copy_from_slice(&aead_id.to_be_bytes());
+    s
+}
+
+/// suite_id for a KEM: "KEM" || I2OSP(kem_id, 2).
+pub const fn kem_suite(kem: u16) -> [u8; 5] {
+    let k = kem.to_be_bytes();
+    [b'K', b'E', b'M', k[0], k[1]]
+}
+
+/// `LabeledExtract(salt, label, ikm)` = HKDF-Extract(salt, "HPKE-v1" || suite_id || label || ikm);
+/// HKDF-Extract is HMAC-SHA256 keyed with the salt (an empty salt is HashLen zeros, RFC 5869 §2.2).
+pub fn labeled_extract(salt: &[u8], suite: &[u8], label: &[u8], ikm: &[u8]) -> [u8; NH] {
+    let zeros = [0u8; NH];
+    let key = hmac::Key::new(
+        hmac::HMAC_SHA256,
+        if salt.is_empty() { &zeros } else { salt },
+    );
+    let mut ctx = hmac::Context::with_key(&key);
+    for part in [HPKE_V1, suite, label, ikm] {
+        ctx.update(part);
+    }
+    let mut out = [0u8; NH];
+    out.copy_from_slice(ctx.sign().as_ref());
+    out
+}
+
+/// `LabeledExpand(prk, label, info, L)` = HKDF-Expand(prk, I2OSP(L, 2) || "HPKE-v1" || suite_id || label || info, L).
+pub fn labeled_expand(
+    prk: &[u8; NH],
+    suite: &[u8],
+    label: &[u8],
+    info: &[u8],
+    out: &mut [u8],
+) -> Result<(), EnvelopeError> {
+    let length = u16::try_from(out.len())
+        .map_err(|_| EnvelopeError::DecryptFailed)?
+        .to_be_bytes();
+    let prk = hkdf::Prk::new_less_safe(hkdf::HKDF_SHA256, prk);
+    let parts = [&length[..], HPKE_V1, suite, label, info];
+    prk.expand(&parts, Len(out.len()))
+        .and_then(|okm| okm.fill(out))
+        .map_err(|_| EnvelopeError::DecryptFailed)
+}
