@@ -28,6 +28,20 @@ if ! target/pyenv/bin/python -c 'import jwcrypto, http_message_signatures, oauth
   target/pyenv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
 fi
 
+# Post-quantum OHTTP interop: an independent client on the @hpke/* npm
+# packages (ML-KEM-768, X-Wing), pinned by tests/fixtures/ohttp_pq/package-lock.json.
+if [ ! -d tests/fixtures/ohttp_pq/node_modules/@hpke/hybridkem-x-wing ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "installing tests/fixtures/ohttp_pq (npm ci)"
+    npm ci --prefix tests/fixtures/ohttp_pq --silent --no-audit --no-fund
+  elif [ "${CI:-}" = "true" ]; then
+    echo "error: npm (Node.js 18+) is needed for the post-quantum OHTTP interop tests" >&2
+    exit 1
+  else
+    echo "warning: npm not found; tests/ohttp_pq.rs will fail" >&2
+  fi
+fi
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 # No module or file imports another that imports it back (DESIGN.md layering).

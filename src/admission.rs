@@ -170,7 +170,16 @@ pub async fn envelope_replay(
     if date.abs_diff(now) > window.as_secs() {
         return Err(AdmissionError::EnvelopeStale);
     }
-    let key = format!("ohttp:{}", hex::encode(enc));
+    // A post-quantum `enc` is over a kilobyte: its SHA-256 keys the store
+    // instead. DH encs stay as they were, so a rolling upgrade keeps
+    // detecting their replays across old and new replicas.
+    let key = match enc.len() > 65 {
+        true => format!(
+            "ohttp:h:{}",
+            hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, enc))
+        ),
+        false => format!("ohttp:{}", hex::encode(enc)),
+    };
     let batch = Batch {
         single_use: Some((&key, window * 2)),
         ..Batch::default()

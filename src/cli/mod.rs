@@ -48,8 +48,8 @@ pub enum Command {
         /// ohttp: the key id (0-255).
         #[arg(long, default_value_t = 1)]
         key_id: u8,
-        /// ohttp: x25519 or p256.
-        #[arg(long, default_value = "x25519", value_parser = ["x25519", "p256"])]
+        /// ohttp: x25519, p256, or the post-quantum x-wing (X25519 + ML-KEM-768) or ml-kem-768.
+        #[arg(long, default_value = "x25519", value_parser = ["x25519", "p256", "x-wing", "ml-kem-768"])]
         kem: String,
         /// jwe: the ECDH-ES curve: p256, p384 or x25519.
         #[arg(long, default_value = "p256", value_parser = ["p256", "p384", "x25519"])]
@@ -91,10 +91,15 @@ pub enum OhttpCommand {
 /// `sealgate keygen ohttp`: writes the private key (hex, 0600), prints the configuration.
 pub fn keygen_ohttp(out: &std::path::Path, name: Option<&str>, key_id: u8, kem: &str) -> u8 {
     use crate::envelope::crypto::{
-        GatewayKey, AEAD_AES_128_GCM, AEAD_AES_256_GCM, AEAD_CHACHA20_POLY1305, KEM_P256,
-        KEM_X25519,
+        GatewayKey, AEAD_AES_128_GCM, AEAD_AES_256_GCM, AEAD_CHACHA20_POLY1305, KEM_MLKEM768,
+        KEM_P256, KEM_X25519, KEM_XWING,
     };
-    let kem_id = if kem == "p256" { KEM_P256 } else { KEM_X25519 };
+    let kem_id = match kem {
+        "p256" => KEM_P256,
+        "x-wing" => KEM_XWING,
+        "ml-kem-768" => KEM_MLKEM768,
+        _ => KEM_X25519,
+    };
     let path = out.join(format!(
         "{}.key",
         name.map_or(format!("ohttp-{key_id}"), str::to_string)

@@ -2,6 +2,7 @@
 //! configuration, seals the request (the `ohttp` crate, X25519 configurations),
 //! posts it to the gateway and prints the opened response.
 
+use crate::envelope;
 use bytes::Bytes;
 use clap::Args;
 use http::{header, Request, Uri};
@@ -88,11 +89,14 @@ pub async fn request(a: RequestArgs) -> Result<u8, String> {
     let c = client(a.cacert.as_deref())?;
     let keys = key_configs(&c, &a.keys).await?;
     let encoded = inner_request(&a, &target, &authority)?;
-    let seal = || {
-        ohttp::ClientRequest::from_encoded_config_list(&keys)
+    let (pq, classic) = choose(&keys);
+    let seal = || match &pq {
+        Some(c) => envelope::client::encapsulate(c, &encoded).map(|(e, o)| (e, Opener::Pq(o))),
+        None => ohttp::ClientRequest::from_encoded_config_list(&classic)
             .map_err(|e| format!("no usable key configuration: {e}"))?
             .encapsulate(&encoded)
-            .map_err(|e| e.to_string())
+            .map(|(e, o)| (e, Opener::Classic(o)))
+            .map_err(|e| e.to_string()),
     };
     if let Some(path) = &a.emit {
         return emit(path, a.count, || seal().map(|(envelope, _)| envelope));
@@ -114,10 +118,39 @@ pub async fn request(a: RequestArgs) -> Result<u8, String> {
         );
         return Ok(1);
     }
-    let opened = opener
-        .decapsulate(&sealed)
-        .map_err(|e| format!("cannot open the response: {e}"))?;
+    let opened = match opener {
+        Opener::Pq(o) => o.open(&sealed).map_err(|e| e.reason().to_string()),
+        Opener::Classic(o) => o.decapsulate(&sealed).map_err(|e| e.to_string()),
+    }
+    .map_err(|e| format!("cannot open the response: {e}"))?;
     print_response(&opened, a.include)
+}
+
+/// What opens the response: our sender's keys (post-quantum) or the `ohttp` crate's.
+enum Opener {
+    Pq(envelope::crypto::ResponseSealer),
+    Classic(ohttp::ClientResponse),
+}
+
+/// A post-quantum configuration when the list has one (X-Wing first), and
+/// the DH configurations re-encoded for the `ohttp` crate otherwise.
+fn choose(list: &[u8]) -> (Option<envelope::client::KeyConfig>, Vec<u8>) {
+    use envelope::crypto::{KEM_MLKEM768, KEM_XWING};
+    let configs = envelope::client::parse_list(list);
+    let pq = [KEM_XWING, KEM_MLKEM768]
+        .iter()
+        .find_map(|k| configs.iter().find(|c| c.kem == *k))
+        .cloned();
+    let mut classic = Vec::new();
+    for c in configs
+        .iter()
+        .filter(|c| !matches!(c.kem, KEM_MLKEM768 | KEM_XWING))
+    {
+        let e = envelope::client::encode(c);
+        classic.extend_from_slice(&u16::try_from(e.len()).unwrap_or(0).to_be_bytes());
+        classic.extend_from_slice(&e);
+    }
+    (pq, classic)
 }
 
 /// The gateway's key configurations, from a URL or a file.

@@ -1,5 +1,5 @@
 //! The HPKE base-mode key schedule with HKDF-SHA256 (RFC 9180 §5.1) and the
-//! context's single-use Open (sequence number 0, all OHTTP uses) and
+//! context's single-use Open and Seal (sequence number 0, all OHTTP uses) and
 //! Export (§5.3), composed step by step as the RFC writes it from aws-lc-rs
 //! HMAC-SHA256 (HKDF-Extract, RFC 5869), HKDF-Expand and the AEADs. Every
 //! KEM's receiver (and the test and CLI sender) feeds its shared secret here.
@@ -59,17 +59,35 @@ impl Context {
 
     /// `Open("", ct)`; ComputeNonce(0) is the base nonce itself.
     pub fn open(&self, ct: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+        self.open_aad(ct, b"")
+    }
+
+    /// `Open(aad, ct)`: OHTTP uses no AAD; the HPKE test vectors do.
+    pub fn open_aad(&self, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
         let mut buf = ct.to_vec();
         let n = self
             .key()?
             .open_in_place(
                 aead::Nonce::assume_unique_for_key(self.base_nonce),
-                aead::Aad::empty(),
+                aead::Aad::from(aad),
                 &mut buf,
             )
             .map_err(|_| EnvelopeError::DecryptFailed)?
             .len();
         buf.truncate(n);
+        Ok(buf)
+    }
+
+    /// `Seal("", pt)` at sequence number 0.
+    pub fn seal(&self, pt: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+        let mut buf = pt.to_vec();
+        self.key()?
+            .seal_in_place_append_tag(
+                aead::Nonce::assume_unique_for_key(self.base_nonce),
+                aead::Aad::empty(),
+                &mut buf,
+            )
+            .map_err(|_| EnvelopeError::DecryptFailed)?;
         Ok(buf)
     }
 

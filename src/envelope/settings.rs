@@ -91,10 +91,12 @@ fn suites(d: &mut Diag<'_>, i: usize, k: &EnvelopeKeyFile) -> Option<(u16, Vec<u
     let kem = match k.kem.as_deref().unwrap_or("x25519") {
         "x25519" => oc::KEM_X25519,
         "p256" | "p-256" => oc::KEM_P256,
+        "x-wing" | "xwing" => oc::KEM_XWING,
+        "ml-kem-768" | "mlkem768" => oc::KEM_MLKEM768,
         other => {
             d.push(
                 p("kem"),
-                format!("unknown KEM {other:?}; expected \"x25519\" or \"p256\""),
+                format!("unknown KEM {other:?}; expected \"x25519\", \"p256\", \"x-wing\" or \"ml-kem-768\""),
             );
             return None;
         }

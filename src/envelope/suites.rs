@@ -6,6 +6,10 @@ use aws_lc_rs::{aead, hkdf};
 
 pub const KEM_P256: u16 = 0x0010;
 pub const KEM_X25519: u16 = 0x0020;
+/// ML-KEM-768 (draft-ietf-hpke-pq).
+pub const KEM_MLKEM768: u16 = 0x0041;
+/// X-Wing: MLKEM768-X25519 (draft-ietf-hpke-pq, draft-connolly-cfrg-xwing-kem).
+pub const KEM_XWING: u16 = 0x647a;
 pub const KDF_HKDF_SHA256: u16 = 0x0001;
 pub const AEAD_AES_128_GCM: u16 = 0x0001;
 pub const AEAD_AES_256_GCM: u16 = 0x0002;
@@ -33,10 +37,11 @@ impl EnvelopeError {
 }
 
 pub fn enc_len(kem: u16) -> usize {
-    if kem == KEM_P256 {
-        65
-    } else {
-        32
+    match kem {
+        KEM_P256 => 65,
+        KEM_MLKEM768 => 1088,
+        KEM_XWING => 1120,
+        _ => 32,
     }
 }
 
