@@ -3,9 +3,10 @@
 //! that never carries internal detail, tokens or secrets.
 
 use crate::admission::{AdmissionError, Refusal};
-use crate::authn::{AuthError, AuthFailure, Challenge, Dependency};
+use crate::authn::{AuthError, AuthFailure, Dependency};
 use crate::authz::Denied;
 use crate::body::ResBody;
+use crate::challenge::Refused;
 use crate::identity::IdentityError;
 use crate::route::{PathError, RouteEntry};
 use crate::upstream::ForwardError;
@@ -276,116 +277,22 @@ impl GatewayError {
         let challenges = route.map_or(&[][..], |r| &r.challenges[..]);
         let scope = route.and_then(|r| r.scope_hint.as_deref());
         if self == GatewayError::Auth(AuthFailure::DpopNonce) {
-            dpop_nonce(&mut resp, challenges);
+            crate::challenge::dpop_nonce(&mut resp, challenges);
         }
-        if let Some(text) = self.challenge(challenges, scope) {
+        let refused = match self {
+            GatewayError::Auth(f) => Some(Refused::Auth(f)),
+            GatewayError::Admission(r) => Some(Refused::Admission(r)),
+            GatewayError::Forbidden(d) => Some(Refused::Forbidden(d)),
+            _ => None,
+        };
+        let text = refused.and_then(|r| crate::challenge::www_authenticate(r, challenges, scope));
+        if let Some(text) = text {
             if let Ok(v) = HeaderValue::from_str(&text) {
                 resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
             }
         }
         resp
     }
-
-    /// `WWW-Authenticate` for an authentication, authorization or admission refusal.
-    fn challenge(self, challenges: &[Challenge], scope: Option<&str>) -> Option<String> {
-        let error = match self {
-            GatewayError::Auth(AuthFailure::Missing) => None,
-            GatewayError::Auth(f) => Some(("invalid_token", f.description(), None)),
-            GatewayError::Admission(r) => Some(("invalid_token", r.description(), None)),
-            GatewayError::Forbidden(d @ Denied::InsufficientScope) => {
-                Some(("insufficient_scope", d.description(), scope))
-            }
-            GatewayError::Forbidden(d) => Some(("insufficient_scope", d.description(), None)),
-            _ => return None,
-        };
-        let parts: Vec<String> = challenges
-            .iter()
-            .filter_map(|c| match c {
-                Challenge::Bearer => Some(bearer_challenge(error)),
-                Challenge::Dpop { algs, .. } => Some(dpop_challenge(self, algs, error)),
-                Challenge::Signature => Some(signature_challenge(self)),
-                Challenge::OAuth { realm } => Some(oauth_challenge(realm, self)),
-                Challenge::None => None,
-            })
-            .collect();
-        (!parts.is_empty()).then(|| parts.join(", "))
-    }
-}
-
-/// RFC 6750 §3: no error attribute when no credentials were sent; otherwise the
-/// error code and a fixed description (never the token).
-fn bearer_challenge(error: Option<(&str, &str, Option<&str>)>) -> String {
-    match error {
-        None => "Bearer realm=\"sealgate\"".to_string(),
-        Some((code, description, scope)) => {
-            format!(
-            "Bearer realm=\"sealgate\", error=\"{code}\", error_description=\"{description}\"{}",
-            scope.map(|s| format!(", scope=\"{s}\"")).unwrap_or_default()
-        )
-        }
-    }
-}
-
-/// RFC 9449 §7.1: the proof algorithms, and the error once something was
-/// presented (`invalid_dpop_proof`, `use_dpop_nonce`, or the token's error).
-fn dpop_challenge(
-    e: GatewayError,
-    algs: &str,
-    error: Option<(&str, &str, Option<&str>)>,
-) -> String {
-    let Some((code, description, scope)) = error else {
-        return format!("DPoP algs=\"{algs}\"");
-    };
-    let code = match e {
-        GatewayError::Auth(f) if code == "invalid_token" => f.dpop_error(),
-        _ => code,
-    };
-    format!(
-        "DPoP error=\"{code}\", error_description=\"{description}\", algs=\"{algs}\"{}",
-        scope
-            .map(|s| format!(", scope=\"{s}\""))
-            .unwrap_or_default()
-    )
-}
-
-/// `DPoP-Nonce` (RFC 9449 §9): a fresh nonce from the route's DPoP policy.
-fn dpop_nonce(resp: &mut Response<ResBody>, challenges: &[Challenge]) {
-    let nonce = challenges.iter().find_map(|c| match c {
-        Challenge::Dpop {
-            nonces: Some(n), ..
-        } => Some(n.current(crate::authn::unix_now())),
-        _ => None,
-    });
-    if let Some(v) = nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
-        resp.headers_mut().insert("dpop-nonce", v);
-    }
-}
-
-/// Signed requests (RFC 9421): the realm, and the refusal's reason once
-/// something was presented.
-fn signature_challenge(e: GatewayError) -> String {
-    match e {
-        GatewayError::Auth(AuthFailure::Missing) => "Signature realm=\"sealgate\"".to_string(),
-        e => format!("Signature realm=\"sealgate\", error=\"{}\"", e.reason()),
-    }
-}
-
-/// RFC 5849 §3.2 `OAuth realm="..."`, with the OAuth Problem Reporting
-/// extension's `oauth_problem` once something was presented.
-fn oauth_challenge(realm: &str, e: GatewayError) -> String {
-    let problem = match e {
-        GatewayError::Auth(AuthFailure::Missing) => return format!("OAuth realm=\"{realm}\""),
-        GatewayError::Auth(AuthFailure::BadSignature) => "signature_invalid",
-        GatewayError::Auth(AuthFailure::UnknownKid) => "consumer_key_unknown",
-        GatewayError::Auth(AuthFailure::Expired) => "consumer_key_rejected",
-        GatewayError::Auth(AuthFailure::Stale) => "timestamp_refused",
-        GatewayError::Auth(AuthFailure::AlgNotAllowed) => "signature_method_rejected",
-        GatewayError::Auth(AuthFailure::MissingComponent) => "parameter_absent",
-        GatewayError::Admission(Refusal::Replayed) => "nonce_used",
-        GatewayError::Forbidden(_) => "permission_denied",
-        _ => "parameter_rejected",
-    };
-    format!("OAuth realm=\"{realm}\", oauth_problem=\"{problem}\"")
 }
 
 #[cfg(test)]

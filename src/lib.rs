@@ -13,6 +13,7 @@ pub mod app;
 pub mod authn;
 pub mod authz;
 pub mod body;
+pub mod challenge;
 pub mod cli;
 pub mod config;
 pub mod conn;
