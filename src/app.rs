@@ -89,8 +89,8 @@ pub async fn start(config: Config) -> Result<Running, String> {
         tracing::warn!("{w}");
     }
     if !crate::net::install_outbound(&config.outbound_key_exchange) {
-        tracing::debug!(
-            "a TLS provider was installed already; outbound connections use its groups"
+        tracing::warn!(
+            "a TLS provider was installed already in this process; outbound connections use its key exchange groups, not outbound.tls.key_exchange"
         );
     }
     let config_path = config.source.clone();

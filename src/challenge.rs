@@ -18,9 +18,10 @@ pub enum Refused {
 }
 
 impl Refused {
+    /// What a client may be told (decryption faults are not distinguished).
     fn reason(self) -> &'static str {
         match self {
-            Refused::Auth(f) => f.reason(),
+            Refused::Auth(f) => f.public_reason(),
             Refused::Admission(r) => r.reason(),
             Refused::Forbidden(d) => d.reason(),
         }
@@ -125,4 +126,30 @@ fn oauth_challenge(realm: &str, e: Refused) -> String {
         _ => "parameter_rejected",
     };
     format!("OAuth realm=\"{realm}\", oauth_problem=\"{problem}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::jwe::algs::JweFault;
+
+    #[test]
+    fn decryption_faults_look_alike_in_every_scheme() {
+        let all = [
+            Challenge::Bearer,
+            Challenge::Signature,
+            Challenge::OAuth { realm: "r".into() },
+        ];
+        for fault in [
+            JweFault::KeyUnwrap,
+            JweFault::Decryption,
+            JweFault::UnknownKey,
+        ] {
+            let text =
+                www_authenticate(Refused::Auth(AuthFailure::Undecryptable(fault)), &all, None);
+            let text = text.unwrap_or_default();
+            assert!(!text.contains("jwe_"), "{text}");
+            assert!(text.contains("error=\"undecryptable_token\""), "{text}");
+        }
+    }
 }

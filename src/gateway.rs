@@ -41,7 +41,7 @@ impl Gateway {
             .map_err(|e| format!("store: {e}"))?;
         let mut upstreams = HashMap::new();
         for (name, u) in &config.upstreams {
-            let handshakes = Some(metrics.tls_handshakes.clone());
+            let handshakes = metrics.tls_handshakes.clone();
             let built =
                 Upstream::new(u, handshakes).map_err(|e| format!("upstreams.{name}: {e}"))?;
             upstreams.insert(name.clone(), Arc::new(built));

@@ -24,11 +24,11 @@ pub fn inbound<D>(metrics: &crate::metrics::Metrics, conn: &rustls::ConnectionCo
 #[derive(Clone)]
 pub struct Counted<C> {
     inner: C,
-    counter: Option<IntCounterVec>,
+    counter: IntCounterVec,
 }
 
 impl<C> Counted<C> {
-    pub fn new(inner: C, counter: Option<IntCounterVec>) -> Counted<C> {
+    pub fn new(inner: C, counter: IntCounterVec) -> Counted<C> {
         Counted { inner, counter }
     }
 }
@@ -55,9 +55,11 @@ where
         let counter = self.counter.clone();
         Box::pin(async move {
             let stream = connecting.await?;
-            if let (MaybeHttpsStream::Https(tls), Some(c)) = (&stream, &counter) {
+            if let MaybeHttpsStream::Https(tls) = &stream {
                 let [group, version] = labels(tls.inner().get_ref().1);
-                c.with_label_values(&["outbound", group, version]).inc();
+                counter
+                    .with_label_values(&["outbound", group, version])
+                    .inc();
             }
             Ok(stream)
         })

@@ -3,8 +3,8 @@
 //! and `outbound.tls.key_exchange` (what it offers upstreams, Redis, JWKS and
 //! introspection endpoints). The default puts the post-quantum hybrid
 //! X25519MLKEM768 first, so a recording of today's traffic stays sealed
-//! against a future quantum computer; X25519 and P-256 follow for peers
-//! that lack it. Handshakes are counted by negotiated group and version.
+//! against a future quantum computer; X25519, P-256 and P-384 follow for
+//! peers that lack it. Handshakes are counted by negotiated group and version.
 
 use crate::config::diag::Diag;
 use rustls::crypto::aws_lc_rs::kx_group;
@@ -23,7 +23,8 @@ const NAMES: &[(&str, &dyn SupportedKxGroup)] = &[
     ("secp384r1", kx_group::SECP384R1),
 ];
 
-pub const DEFAULT: [&str; 3] = ["X25519MLKEM768", "X25519", "secp256r1"];
+/// P-384 last, for peers that only do it (CNSA-style configurations).
+pub const DEFAULT: [&str; 4] = ["X25519MLKEM768", "X25519", "secp256r1", "secp384r1"];
 
 pub fn group(name: &str) -> Option<&'static dyn SupportedKxGroup> {
     NAMES

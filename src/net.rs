@@ -118,7 +118,7 @@ pub type FetchClient =
 /// `handshakes` counts the TLS connections it makes.
 pub fn fetch_client(
     connect_timeout: Duration,
-    handshakes: Option<prometheus::IntCounterVec>,
+    handshakes: prometheus::IntCounterVec,
 ) -> Result<FetchClient, String> {
     let tls = client_config(None)?;
     let mut http = HttpConnector::new();

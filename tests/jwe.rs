@@ -29,6 +29,10 @@ impl Keys {
         write("jwe.jwks.json", &doc["jwks"].to_string());
         write("jwe-p256.pem", doc["p256_pem"].as_str().unwrap());
         write("signer.pub.pem", doc["signer_pub_pem"].as_str().unwrap());
+        write(
+            "other.pub.pem",
+            doc["other_signer_pub_pem"].as_str().unwrap(),
+        );
         Keys { doc }
     }
 
@@ -199,8 +203,17 @@ async fn bad_jwes_are_refused_alike_and_counted_by_reason() {
             "jwt",
             &authenticator(dir.path(), &[("allow_unsigned_encrypted", boolean(true))]),
         )
+        .authenticator(
+            "partner",
+            "jwt",
+            &authenticator(
+                dir.path(),
+                &[("keys", file(dir.path().join("other.pub.pem")))],
+            ),
+        )
         .route(Route::new("api", "/api", "app").auth(&["idp"]))
-        .route(Route::new("sym", "/sym", "app").auth(&["sym"]));
+        .route(Route::new("sym", "/sym", "app").auth(&["sym"]))
+        .route(Route::new("partner", "/partner", "app").auth(&["partner"]));
     let (gw, _d) = start_gateway(&cfg).await;
     let client = pki.client(gw.main_addr, false);
     let base = format!("https://localhost:{}", gw.main_addr.port());
@@ -279,16 +292,32 @@ async fn bad_jwes_are_refused_alike_and_counted_by_reason() {
         let m = scrape_metrics(gw.admin_addr).await;
         assert!(metric(&m, reason) >= 1, "{what}: {reason} not counted");
     }
-    // Refusals after decryption say what they are: the inner JWS is checked as always.
+    // Refusals after decryption say what they are: the inner JWS is checked
+    // as always, with this authenticator's keys (another's do not do).
     assert_eq!(
         call(&client, &api, &foreign[0]).await,
         (401, "bad_signature".to_string())
     );
-    assert_eq!(call(&client, &api, &oversize).await.0, 401);
+    assert_eq!(
+        call(&client, &api, &oversize).await,
+        (401, "token_too_large".to_string())
+    );
+    let m = scrape_metrics(gw.admin_addr).await;
+    assert_eq!(
+        (metric(&m, "bad_signature"), metric(&m, "token_too_large")),
+        (1, 1)
+    );
     assert!(
         up.requests().is_empty(),
         "nothing refused reached the upstream"
     );
+    assert_eq!(
+        call(&client, &format!("{base}/partner/x"), &foreign[0])
+            .await
+            .0,
+        201
+    );
+    assert_eq!(up.last().headers["x-auth-subject"], "mallory");
     assert_eq!(call(&client, &api, &good[0]).await.0, 201);
     // Unsigned claims: only where allowed, and only with a symmetric key.
     let sym = format!("{base}/sym/x");

@@ -89,10 +89,10 @@ pub async fn request(a: RequestArgs) -> Result<u8, String> {
     let c = client(a.cacert.as_deref())?;
     let keys = key_configs(&c, &a.keys).await?;
     let encoded = inner_request(&a, &target, &authority)?;
-    let (pq, classic) = choose(&keys);
+    let pq = choose(&keys);
     let seal = || match &pq {
         Some(c) => envelope::client::encapsulate(c, &encoded).map(|(e, o)| (e, Opener::Pq(o))),
-        None => ohttp::ClientRequest::from_encoded_config_list(&classic)
+        None => ohttp::ClientRequest::from_encoded_config_list(&keys)
             .map_err(|e| format!("no usable key configuration: {e}"))?
             .encapsulate(&encoded)
             .map(|(e, o)| (e, Opener::Classic(o)))
@@ -132,25 +132,15 @@ enum Opener {
     Classic(ohttp::ClientResponse),
 }
 
-/// A post-quantum configuration when the list has one (X-Wing first), and
-/// the DH configurations re-encoded for the `ohttp` crate otherwise.
-fn choose(list: &[u8]) -> (Option<envelope::client::KeyConfig>, Vec<u8>) {
+/// A post-quantum configuration when the list has one (X-Wing first);
+/// otherwise the `ohttp` crate seals to the list as it is.
+fn choose(list: &[u8]) -> Option<envelope::client::KeyConfig> {
     use envelope::crypto::{KEM_MLKEM768, KEM_XWING};
     let configs = envelope::client::parse_list(list);
-    let pq = [KEM_XWING, KEM_MLKEM768]
+    [KEM_XWING, KEM_MLKEM768]
         .iter()
         .find_map(|k| configs.iter().find(|c| c.kem == *k))
-        .cloned();
-    let mut classic = Vec::new();
-    for c in configs
-        .iter()
-        .filter(|c| !matches!(c.kem, KEM_MLKEM768 | KEM_XWING))
-    {
-        let e = envelope::client::encode(c);
-        classic.extend_from_slice(&u16::try_from(e.len()).unwrap_or(0).to_be_bytes());
-        classic.extend_from_slice(&e);
-    }
-    (pq, classic)
+        .cloned()
 }
 
 /// The gateway's key configurations, from a URL or a file.

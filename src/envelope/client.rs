@@ -60,19 +60,6 @@ pub fn parse_list(list: &[u8]) -> Vec<KeyConfig> {
     out
 }
 
-/// One configuration, encoded (RFC 9458 §3.1).
-pub fn encode(c: &KeyConfig) -> Vec<u8> {
-    let mut out = vec![c.id];
-    out.extend_from_slice(&c.kem.to_be_bytes());
-    out.extend_from_slice(&c.pk);
-    out.extend_from_slice(&u16::try_from(4 * c.aeads.len()).unwrap_or(0).to_be_bytes());
-    for a in &c.aeads {
-        out.extend_from_slice(&KDF_HKDF_SHA256.to_be_bytes());
-        out.extend_from_slice(&a.to_be_bytes());
-    }
-    out
-}
-
 /// Seals `request` to a post-quantum configuration with its first AEAD:
 /// the envelope, and what opens the response.
 pub fn encapsulate(c: &KeyConfig, request: &[u8]) -> Result<(Vec<u8>, ResponseSealer), String> {

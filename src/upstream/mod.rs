@@ -75,7 +75,7 @@ impl Upstream {
     /// `handshakes` counts the TLS connections made to its targets.
     pub fn new(
         cfg: &settings::Upstream,
-        handshakes: Option<prometheus::IntCounterVec>,
+        handshakes: prometheus::IntCounterVec,
     ) -> Result<Upstream, String> {
         let backend = match &cfg.kind {
             UpstreamKind::Echo => Backend::Echo,
@@ -262,7 +262,7 @@ fn classify_body_error(e: &(dyn std::error::Error + 'static)) -> ForwardError {
 
 fn client(
     cfg: &settings::Upstream,
-    handshakes: Option<prometheus::IntCounterVec>,
+    handshakes: prometheus::IntCounterVec,
 ) -> Result<HttpClient, String> {
     let mut http = HttpConnector::new();
     http.set_connect_timeout(Some(cfg.connect_timeout));

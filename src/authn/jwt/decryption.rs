@@ -94,6 +94,12 @@ pub fn settings(d: &mut Diag<'_>, name: &str, a: &JwtFile) -> Option<JweSettings
             .map(|e| (e.kid.clone(), e.key.as_str()))
             .collect(),
     };
+    if entries.is_empty() {
+        d.push(
+            p("decryption_keys"),
+            "empty list; name at least one key, or leave decryption_keys out",
+        );
+    }
     let algs = names(
         d,
         &p("key_management"),
@@ -227,6 +233,16 @@ mod tests {
                 .iter()
                 .any(|w| w.contains("allow_unsigned_encrypted")),
             "{warnings:?}"
+        );
+        let empty = JwtFile {
+            decryption_keys: Some(DecryptionKeysFile::Many(Vec::new())),
+            ..JwtFile::default()
+        };
+        let (_, errs, _) = check(&empty);
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("authenticators.a.decryption_keys: empty list")),
+            "{errs:?}"
         );
         assert_eq!(
             s.map(|s| (s.keys.len(), s.algs)),

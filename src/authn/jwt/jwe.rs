@@ -20,9 +20,6 @@ pub fn verify(
     s: &JwtSettings,
     now: u64,
 ) -> Result<Verified, AuthFailure> {
-    if token.len() > s.max_token_size {
-        return Err(AuthFailure::TokenTooLarge);
-    }
     let opened = decryptor
         .decrypt(token, s.max_token_size)
         .map_err(AuthFailure::Undecryptable)?;

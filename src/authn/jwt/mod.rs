@@ -23,6 +23,7 @@ use crate::authn::failure::{AuthError, AuthFailure, Dependency};
 use crate::authn::kind::{Attempt, Challenge, Kind, Verdict};
 use crate::authn::principal::{Identity, Principal};
 use crate::authn::{binding, extract};
+use crate::jose::jwe::algs::JweFault;
 use crate::metrics::Metrics;
 use http::HeaderMap;
 use keys::KeySet;
@@ -60,7 +61,12 @@ fn remember_rejection(f: AuthFailure) -> bool {
             | AuthFailure::WrongType
             | AuthFailure::MissingClaim
             | AuthFailure::LifetimeTooLong
-            | AuthFailure::Undecryptable(_)
+            | AuthFailure::Undecryptable(
+                JweFault::KeyUnwrap
+                    | JweFault::Decryption
+                    | JweFault::Unsigned
+                    | JweFault::BadEphemeralKey
+            )
     )
 }
 
@@ -233,7 +239,7 @@ impl JwtAuthenticator {
     }
 
     /// Whether `token` is one this authenticator reads: a JWS, or a JWE when
-    /// it has decryption keys (and one with the token's `kid`, if it names one).
+    /// it has a decryption key that may open it.
     pub fn reads(&self, token: &str) -> bool {
         if jws_shaped(token) {
             return true;
@@ -241,15 +247,7 @@ impl JwtAuthenticator {
         let Some(d) = &self.decryptor else {
             return false;
         };
-        if !crate::jose::jwe::jwe_shaped(token) {
-            return false;
-        }
-        let h64 = token.split('.').next().unwrap_or_default();
-        match crate::jose::jwe::header(h64).map(|h| h.get("kid").cloned()) {
-            Ok(Some(serde_json::Value::String(kid))) => d.keys.iter().any(|k| k.kid == kid),
-            // Without a kid, or a header that will be refused: this one answers.
-            _ => true,
-        }
+        crate::jose::jwe::jwe_shaped(token) && d.may_open(token)
     }
 
     pub fn decryptor(&self) -> Option<&crate::jose::jwe::Decryptor> {

@@ -134,8 +134,12 @@ impl DecryptionKey {
 }
 
 fn public_ec(k: &PrivateKey, curve: Curve) -> Option<Value> {
-    let public = k.compute_public_key().ok()?;
-    let raw = public.as_ref();
+    public_jwk_of(curve, k.compute_public_key().ok()?.as_ref())
+}
+
+/// The JWK of a public key as aws-lc encodes it (X25519: 32 bytes; EC: the
+/// uncompressed point).
+pub fn public_jwk_of(curve: Curve, raw: &[u8]) -> Option<Value> {
     Some(match curve {
         Curve::X25519 => json!({"kty": "OKP", "crv": "X25519", "x": b64(raw)}),
         _ => {
@@ -215,8 +219,12 @@ fn curve_named(name: Option<&str>) -> Result<Curve, String> {
     }
 }
 
-/// A private JWK (`oct`, `EC`, `OKP` X25519, `RSA`), checked against its public members.
+/// A private JWK (`oct`, `EC`, `OKP` X25519, `RSA`), checked against its
+/// public members; a key published for signatures (`use: sig`) is refused.
 fn from_jwk(jwk: &Map<String, Value>) -> Result<Material, String> {
+    if jwk.get("use").is_some_and(|u| u != "enc") {
+        return Err("the JWK's use is not \"enc\"".into());
+    }
     match jwk.get("kty").and_then(Value::as_str) {
         Some("oct") => {
             let k = unb64(jwk.get("k"), "k")?;
@@ -230,6 +238,14 @@ fn from_jwk(jwk: &Map<String, Value>) -> Result<Material, String> {
         }
         Some("EC") | Some("OKP") => {
             let curve = curve_named(jwk.get("crv").and_then(Value::as_str))?;
+            let okp = jwk.get("kty").and_then(Value::as_str) == Some("OKP");
+            if okp != (curve == Curve::X25519) {
+                return Err(format!(
+                    "kty and crv do not match ({} is not an {} curve)",
+                    curve.name(),
+                    if okp { "OKP" } else { "EC" }
+                ));
+            }
             let d = unb64(jwk.get("d"), "d")?;
             let key = PrivateKey::from_private_key(curve.agreement(), &d)
                 .map_err(|e| format!("unusable {} key: {e}", curve.name()))?;

@@ -163,9 +163,10 @@ fn random_key(len: usize) -> Result<Zeroizing<Vec<u8>>, JweFault> {
     Ok(k)
 }
 
-/// A random content key, for substituting a key that did not unwrap.
-pub fn substitute(enc: ContentAlg) -> Zeroizing<Vec<u8>> {
-    random_key(enc.key_len()).unwrap_or_else(|_| Zeroizing::new(vec![0u8; enc.key_len()]))
+/// A random content key, for substituting a key that did not unwrap; none
+/// (fail closed) if the system has no randomness.
+pub fn substitute(enc: ContentAlg) -> Option<Zeroizing<Vec<u8>>> {
+    random_key(enc.key_len()).ok()
 }
 
 /// The sender's side of `content_key`: encrypts to the public half of `key`.

@@ -31,8 +31,8 @@ pub struct Decryptor {
     pub encs: Vec<ContentAlg>,
 }
 
-/// What an opened token said about itself.
-#[derive(Debug)]
+/// What an opened token said about itself. `Debug` leaves the plaintext out
+/// (a nested JWS is itself a bearer token).
 pub struct Opened {
     pub plaintext: Zeroizing<Vec<u8>>,
     pub alg: KeyAlg,
@@ -42,6 +42,19 @@ pub struct Opened {
     /// `cty: JWT`: the plaintext is a nested JWS (RFC 7519 §5.2).
     pub nested: bool,
     pub header: Map<String, Value>,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Opened({} + {}, key {}, {} bytes)",
+            self.alg.name(),
+            self.enc.name(),
+            self.kid,
+            self.plaintext.len()
+        )
+    }
 }
 
 /// Compact JWE: exactly five dot-separated parts.
@@ -117,6 +130,22 @@ impl Decryptor {
         }))
     }
 
+    /// Whether some configured key may open `token` (by its header alone):
+    /// routes with several decrypting authenticators pick by this. A header
+    /// that will be refused counts as yes, so the refusal is reported.
+    pub fn may_open(&self, token: &str) -> bool {
+        let h64 = token.split('.').next().unwrap_or_default();
+        let Ok(h) = header(h64) else {
+            return true;
+        };
+        match algorithms(&h, self) {
+            Ok((alg, enc)) => self
+                .candidates(&h, alg, enc)
+                .is_ok_and(|mut c| c.next().is_some()),
+            Err(_) => true,
+        }
+    }
+
     /// Opens `token`; the plaintext is at most `max_plaintext` bytes.
     pub fn decrypt(&self, token: &str, max_plaintext: usize) -> Result<Opened, JweFault> {
         let parts: Vec<&str> = token.split('.').collect();
@@ -185,7 +214,10 @@ fn open_with(
     let (cek, unwrap_fault) =
         match kw::content_key(alg, enc, &key.material, p.ek, agreement.as_ref()) {
             Ok(cek) => (cek, None),
-            Err(JweFault::KeyUnwrap) => (kw::substitute(enc), Some(JweFault::KeyUnwrap)),
+            Err(JweFault::KeyUnwrap) => match kw::substitute(enc) {
+                Some(random) => (random, Some(JweFault::KeyUnwrap)),
+                None => return Err(JweFault::KeyUnwrap),
+            },
             Err(f) => return Err(f),
         };
     content::open(enc, &cek, p.h64.as_bytes(), p.iv, p.ct, p.tag)
@@ -238,17 +270,6 @@ fn agreement_inputs(h: &Map<String, Value>, key: &Material) -> Result<kw::Agreem
     })
 }
 
-fn epk_jwk(curve: Curve, raw: &[u8]) -> Value {
-    let b = |s: &[u8]| URL_SAFE_NO_PAD.encode(s);
-    match curve {
-        Curve::X25519 => serde_json::json!({"kty": "OKP", "crv": "X25519", "x": b(raw)}),
-        _ => {
-            let n = curve.coordinate_len();
-            serde_json::json!({"kty": "EC", "crv": curve.name(), "x": b(&raw[1..1 + n]), "y": b(&raw[1 + n..])})
-        }
-    }
-}
-
 /// A compact JWE of `plaintext` to `key` (the sender side: public half only
 /// for asymmetric keys). `cty` is `JWT` for a nested token.
 pub fn encrypt(
@@ -272,7 +293,7 @@ pub fn encrypt(
         header["cty"] = Value::from(cty);
     }
     if let (Some(epk), Material::Ec(_, curve)) = (&w.epk, &key.material) {
-        header["epk"] = epk_jwk(*curve, epk);
+        header["epk"] = keys::public_jwk_of(*curve, epk).ok_or("ephemeral key encoding")?;
     }
     let h64 = URL_SAFE_NO_PAD.encode(header.to_string());
     let sealed = content::seal(enc, &w.cek, h64.as_bytes(), plaintext)
