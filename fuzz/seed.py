@@ -64,6 +64,9 @@ for doc in docs:
         if "kty" in d:
             put("jwks", json.dumps({"keys": [d]}))
 
+# RFC 7516 A.3 (A128KW + A128CBC-HS256): the JWE target's key "a" opens it.
+put("jwe", "eyJhbGciOiJBMTI4S1ciLCJlbmMiOiJBMTI4Q0JDLUhTMjU2In0.6KB707dM9YTIgHtLvtgWQ8mKwboJW3of9locizkDTHzBC2IlrT1oOQ."
+    "AxY8DCtDaGlsbGljb3RoZQ.KDlTtXchhZTGufMYmOYGS4HffxPSUrfmqCHXaI9wOGY.U0m_YmjN04DJvceFICbCVQ")
 for p in ["/a/../b", "/%2e%2e/x", "/public/..;/secret", "//x//y", "/a%2Fb", "/%c0%ae/", "*", "/"]:
     put("path", p)
 for a in ["authorization:Bearer abc.def.ghi", "authorization:DPoP x.y.z", "authorization:Basic dXNlcg==",
