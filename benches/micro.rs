@@ -12,7 +12,9 @@
 //! `provider_choice` (the same signature verified by aws-lc-rs, ring and the
 //! RustCrypto crates: the evidence for aws-lc-rs as the binary's one provider);
 //! `ohttp` (RFC 9458: opening a request sealed by the independent `ohttp` crate,
-//! sealing the response, and that client's decapsulation of it).
+//! sealing the response, and that client's decapsulation of it); `ohttp_kem`
+//! (opening a request and sealing a 1 KiB answer per KEM, side by side:
+//! X25519, P-256, X-Wing, ML-KEM-768).
 //! Tokens and public keys are the interop fixtures in tests/fixtures/jwt
 //! (signed by PyJWT/jwcrypto, exp in 2100); assertion keys are made by rcgen.
 
@@ -558,6 +560,83 @@ fn ohttp(c: &mut Criterion) {
     g.finish();
 }
 
+/// An RFC 9458 request to a P-256 key, sealed by the `hpke` crate's sender.
+fn p256_envelope(key: &sealgate::envelope::crypto::GatewayKey, request: &[u8]) -> Vec<u8> {
+    use hpke::{Deserializable, Serializable};
+    type K = hpke::kem::DhP256HkdfSha256;
+    let mut header = vec![key.id, 0x00, 0x10, 0x00, 0x01, 0x00, 0x01];
+    let mut info = b"message/bhttp request\0".to_vec();
+    info.extend_from_slice(&header);
+    let pk = <K as hpke::Kem>::PublicKey::from_bytes(&key.pk).unwrap();
+    let mut rng = rand_core::UnwrapErr(rand_core::OsRng);
+    let (enc, mut ctx) = hpke::setup_sender::<hpke::aead::AesGcm128, hpke::kdf::HkdfSha256, K, _>(
+        &hpke::OpModeS::Base,
+        &pk,
+        &info,
+        &mut rng,
+    )
+    .unwrap();
+    let ct = ctx.seal(request, b"").unwrap();
+    header.extend_from_slice(&enc.to_bytes());
+    header.extend_from_slice(&ct);
+    header
+}
+
+/// Opening a sealed request and sealing a 1 KiB answer, per KEM, with
+/// AES-128-GCM: the post-quantum KEMs' cost beside the DH ones.
+fn ohttp_kem(c: &mut Criterion) {
+    use sealgate::envelope::client;
+    use sealgate::envelope::crypto::{
+        self as env, GatewayKey, AEAD_AES_128_GCM, KEM_MLKEM768, KEM_P256, KEM_X25519, KEM_XWING,
+    };
+    let mut g = c.benchmark_group("ohttp_kem");
+    let mut msg = bhttp::Message::request(
+        b"GET".to_vec(),
+        b"https".to_vec(),
+        b"api.example.com".to_vec(),
+        b"/orders/42".to_vec(),
+    );
+    msg.put_header("date", "Wed, 02 Dec 2026 12:00:00 GMT");
+    let mut request = Vec::new();
+    msg.write_bhttp(bhttp::Mode::KnownLength, &mut request)
+        .unwrap();
+    let response = vec![b'x'; 1024];
+    for (name, kem) in [
+        ("x25519", KEM_X25519),
+        ("p256", KEM_P256),
+        ("x-wing", KEM_XWING),
+        ("ml-kem-768", KEM_MLKEM768),
+    ] {
+        let sk = GatewayKey::generate_private(kem).unwrap();
+        let key = GatewayKey::from_private(1, kem, &sk, vec![AEAD_AES_128_GCM]).unwrap();
+        let list = env::config_list(std::iter::once(&key));
+        let envelope = match kem {
+            KEM_X25519 => {
+                ohttp::ClientRequest::from_encoded_config_list(&list)
+                    .unwrap()
+                    .encapsulate(&request)
+                    .unwrap()
+                    .0
+            }
+            KEM_P256 => p256_envelope(&key, &request),
+            _ => {
+                client::encapsulate(&client::parse_list(&list)[0], &request)
+                    .unwrap()
+                    .0
+            }
+        };
+        g.bench_function(format!("open_request/{name}"), |b| {
+            b.iter(|| env::open(std::iter::once(&key), black_box(&envelope)).unwrap())
+        });
+        let opened = env::open(std::iter::once(&key), &envelope).unwrap();
+        assert_eq!(opened.request, request);
+        g.bench_function(format!("seal_response_1KiB/{name}"), |b| {
+            b.iter(|| opened.sealer.seal(black_box(&response)).unwrap())
+        });
+    }
+    g.finish();
+}
+
 /// The crypto provider choice (issue 7): one JWS signing input of typical size,
 /// signed once by aws-lc-rs, verified by each candidate jsonwebtoken/rustls can
 /// use: aws-lc-rs, ring, and the RustCrypto crates (p256, ed25519-dalek, rsa).
@@ -730,6 +809,7 @@ criterion_group!(
     dpop,
     provider_choice,
     ohttp,
+    ohttp_kem,
     routing,
     jwt_cold,
     jwt_cached,
