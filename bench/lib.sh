@@ -49,9 +49,9 @@ wrk_row() {
 # it (TOKEN), two free ports (PORT, ADMIN_PORT), and $W/gateway.toml begun
 # with the listener, admin, a quiet log, the echo upstream and a `jwt`
 # authenticator for TOKEN. Callers append their own tables (cat >>).
-jwt_base() {
-  $BIN keygen es256 --out "$W" >/dev/null
-  TOKEN=$($BIN token mint --key "$W/es256.key" --iss https://issuer.bench --aud bench --sub bench-user --ttl 2h)
+# gateway_base: two free ports (PORT, ADMIN_PORT) and $W/gateway.toml begun
+# with the listener, admin, a quiet log and the echo upstream.
+gateway_base() {
   PORT=$(free_port)
   ADMIN_PORT=$(free_port)
   cat > "$W/gateway.toml" <<TOML
@@ -66,6 +66,14 @@ address = "127.0.0.1:$ADMIN_PORT"
 level = "warn"
 [upstreams.echo]
 builtin = "echo"
+TOML
+}
+
+jwt_base() {
+  $BIN keygen es256 --out "$W" >/dev/null
+  TOKEN=$($BIN token mint --key "$W/es256.key" --iss https://issuer.bench --aud bench --sub bench-user --ttl 2h)
+  gateway_base
+  cat >> "$W/gateway.toml" <<TOML
 [authenticators.jwt]
 kind = "jwt"
 issuer = "https://issuer.bench"

@@ -11,24 +11,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
-PORT=$(free_port)
-ADMIN_PORT=$(free_port)
+gateway_base
 for k in "1 x25519" "2 x-wing" "3 ml-kem-768"; do
   set -- $k
   $BIN keygen ohttp --key-id "$1" --kem "$2" --out "$W" >/dev/null
 done
-cat > "$W/gateway.toml" <<TOML
-[listen]
-address = "127.0.0.1:$PORT"
-tls.cert = "$W/gw.crt"
-tls.key = "$W/gw.key"
-tls.dev_self_signed = true
-[admin]
-address = "127.0.0.1:$ADMIN_PORT"
-[log]
-level = "warn"
-[upstreams.echo]
-builtin = "echo"
+cat >> "$W/gateway.toml" <<TOML
 [[routes]]
 name = "orders"
 path_prefix = "/orders"
