@@ -22,7 +22,9 @@ const HEADER_LEN: usize = 7;
 pub struct GatewayKey {
     pub id: u8,
     pub kem: u16,
-    sk: Vec<u8>,
+    /// The raw private key, kept only for P-256 (the `hpke` crate parses it
+    /// per request); wiped on drop.
+    sk: zeroize::Zeroizing<Vec<u8>>,
     pub pk: Vec<u8>,
     pub aeads: Vec<u16>,
     /// The X25519 key prepared for aws-lc (None for the other KEMs).
@@ -58,7 +60,7 @@ impl GatewayKey {
             return Ok(GatewayKey {
                 id,
                 kem,
-                sk: sk.to_vec(),
+                sk: zeroize::Zeroizing::new(Vec::new()),
                 pk: r.public_key().to_vec(),
                 aeads,
                 x25519: None,
@@ -95,7 +97,10 @@ impl GatewayKey {
         Ok(GatewayKey {
             id,
             kem,
-            sk: sk.to_vec(),
+            sk: zeroize::Zeroizing::new(match kem {
+                KEM_P256 => sk.to_vec(),
+                _ => Vec::new(),
+            }),
             pk,
             aeads,
             x25519,

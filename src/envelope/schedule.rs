@@ -103,6 +103,15 @@ impl Context {
     }
 }
 
+impl Drop for Context {
+    /// The AEAD key and the exporter secret open and seal this exchange: wiped.
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.key.zeroize();
+        self.exporter_secret.zeroize();
+    }
+}
+
 /// suite_id for the HPKE context: "HPKE" || I2OSP(kem_id, 2) || I2OSP(kdf_id, 2) || I2OSP(aead_id, 2).
 fn hpke_suite(kem: u16, aead_id: u16) -> [u8; 10] {
     let mut s = [0u8; 10];
