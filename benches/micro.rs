@@ -564,9 +564,9 @@ fn ohttp(c: &mut Criterion) {
 fn p256_envelope(key: &sealgate::envelope::crypto::GatewayKey, request: &[u8]) -> Vec<u8> {
     use hpke::{Deserializable, Serializable};
     type K = hpke::kem::DhP256HkdfSha256;
-    let mut header = vec![key.id, 0x00, 0x10, 0x00, 0x01, 0x00, 0x01];
-    let mut info = b"message/bhttp request\0".to_vec();
-    info.extend_from_slice(&header);
+    use sealgate::envelope::crypto::{request_header, request_info, AEAD_AES_128_GCM, KEM_P256};
+    let mut header = request_header(key.id, KEM_P256, AEAD_AES_128_GCM).to_vec();
+    let info = request_info(&header);
     let pk = <K as hpke::Kem>::PublicKey::from_bytes(&key.pk).unwrap();
     let mut rng = rand_core::UnwrapErr(rand_core::OsRng);
     let (enc, mut ctx) = hpke::setup_sender::<hpke::aead::AesGcm128, hpke::kdf::HkdfSha256, K, _>(

@@ -6,10 +6,7 @@
 use super::crypto::{KDF_HKDF_SHA256, KEM_MLKEM768, KEM_P256, KEM_X25519, KEM_XWING};
 use super::schedule::Context;
 use super::seal::ResponseSealer;
-use super::suites::{aead_lens, enc_len};
-
-const REQUEST_LABEL: &[u8] = b"message/bhttp request";
-const RESPONSE_LABEL: &[u8] = b"message/bhttp response";
+use super::suites::{enc_len, export_len, request_header, request_info, RESPONSE_LABEL};
 
 /// One key configuration (RFC 9458 §3.1) with its HKDF-SHA256 AEADs.
 #[derive(Debug, Clone)]
@@ -67,22 +64,16 @@ pub fn encapsulate(c: &KeyConfig, request: &[u8]) -> Result<(Vec<u8>, ResponseSe
         return Err("not a post-quantum key configuration".into());
     }
     let aead = *c.aeads.first().ok_or("no AEAD")?;
-    let mut header = vec![c.id];
-    header.extend_from_slice(&c.kem.to_be_bytes());
-    header.extend_from_slice(&KDF_HKDF_SHA256.to_be_bytes());
-    header.extend_from_slice(&aead.to_be_bytes());
-    let mut info = REQUEST_LABEL.to_vec();
-    info.push(0);
-    info.extend_from_slice(&header);
+    let header = request_header(c.id, c.kem, aead);
+    let info = request_info(&header);
     let (ss, enc) = super::pq::encap(c.kem, &c.pk)?;
     debug_assert_eq!(enc.len(), enc_len(c.kem));
     let fail = |e: super::suites::EnvelopeError| e.reason().to_string();
     let ctx = Context::new(c.kem, aead, &ss, &info).map_err(fail)?;
     let ct = ctx.seal(request).map_err(fail)?;
-    let (n_k, n_n) = aead_lens(aead);
-    let mut secret = vec![0u8; n_k.max(n_n)];
+    let mut secret = vec![0u8; export_len(aead)];
     ctx.export(RESPONSE_LABEL, &mut secret).map_err(fail)?;
-    let mut envelope = header;
+    let mut envelope = header.to_vec();
     envelope.extend_from_slice(&enc);
     envelope.extend_from_slice(&ct);
     Ok((envelope, ResponseSealer::new(aead, secret, enc)))

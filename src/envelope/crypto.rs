@@ -6,17 +6,14 @@
 //! operators' keys and the RFC's own test vector) nor do P-256 in pure Rust.
 
 pub use super::seal::ResponseSealer;
-use super::suites::{aead_lens, enc_len};
+use super::suites::{enc_len, export_len, HEADER_LEN, RESPONSE_LABEL};
+pub use super::suites::{request_header, request_info};
 pub use super::suites::{
     EnvelopeError, AEAD_AES_128_GCM, AEAD_AES_256_GCM, AEAD_CHACHA20_POLY1305, KDF_HKDF_SHA256,
     KEM_MLKEM768, KEM_P256, KEM_X25519, KEM_XWING,
 };
 use hpke::{Deserializable, Kem as _, Serializable};
 use std::fmt;
-
-const REQUEST_LABEL: &[u8] = b"message/bhttp request";
-const RESPONSE_LABEL: &[u8] = b"message/bhttp response";
-const HEADER_LEN: usize = 7;
 
 /// A gateway key pair with its key id and accepted AEADs. `Debug` hides the secret.
 pub struct GatewayKey {
@@ -212,12 +209,8 @@ pub fn open<'a>(
         return Err(EnvelopeError::Malformed);
     }
     let (enc, ct) = msg[HEADER_LEN..].split_at(n_enc);
-    let mut info = Vec::with_capacity(REQUEST_LABEL.len() + 1 + HEADER_LEN);
-    info.extend_from_slice(REQUEST_LABEL);
-    info.push(0);
-    info.extend_from_slice(&msg[..HEADER_LEN]);
-    let (n_k, n_n) = aead_lens(aead_id);
-    let export_len = n_k.max(n_n);
+    let info = request_info(&msg[..HEADER_LEN]);
+    let export_len = export_len(aead_id);
     use hpke::aead::{AesGcm128, AesGcm256, ChaCha20Poly1305};
     use hpke::kem::DhP256HkdfSha256 as P256;
     let (request, secret) = match (&key.x25519, &key.pq, aead_id) {

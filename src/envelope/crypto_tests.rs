@@ -1,6 +1,7 @@
 //! `crypto`'s tests: the RFC 9458 vector, independent senders, bad envelopes.
 
 use super::*;
+use crate::envelope::suites::{export_len, request_header, request_info};
 
 fn vector() -> serde_json::Value {
     let path = concat!(
@@ -23,13 +24,8 @@ fn hpke_crate_envelope<A: hpke::aead::Aead>(
 ) -> (Vec<u8>, Vec<u8>) {
     use hpke::kem::X25519HkdfSha256 as K;
     let mut rng = rand_core::UnwrapErr(rand_core::OsRng);
-    let mut header = vec![key.id];
-    header.extend_from_slice(&KEM_X25519.to_be_bytes());
-    header.extend_from_slice(&KDF_HKDF_SHA256.to_be_bytes());
-    header.extend_from_slice(&aead.to_be_bytes());
-    let mut info = REQUEST_LABEL.to_vec();
-    info.push(0);
-    info.extend_from_slice(&header);
+    let header = request_header(key.id, KEM_X25519, aead);
+    let info = request_info(&header);
     let pk = <K as hpke::Kem>::PublicKey::from_bytes(&key.pk).unwrap();
     let (enc, mut ctx) = hpke::setup_sender::<A, hpke::kdf::HkdfSha256, K, _>(
         &hpke::OpModeS::Base,
@@ -39,10 +35,9 @@ fn hpke_crate_envelope<A: hpke::aead::Aead>(
     )
     .unwrap();
     let ct = ctx.seal(request, b"").unwrap();
-    let (n_k, n_n) = aead_lens(aead);
-    let mut secret = vec![0u8; n_k.max(n_n)];
+    let mut secret = vec![0u8; export_len(aead)];
     ctx.export(RESPONSE_LABEL, &mut secret).unwrap();
-    let mut envelope = header;
+    let mut envelope = header.to_vec();
     envelope.extend_from_slice(&enc.to_bytes());
     envelope.extend_from_slice(&ct);
     (envelope, secret)

@@ -36,6 +36,36 @@ impl EnvelopeError {
     }
 }
 
+/// RFC 9458 §4.3 labels: the HPKE `info` prefix and the response exporter context.
+pub const REQUEST_LABEL: &[u8] = b"message/bhttp request";
+pub const RESPONSE_LABEL: &[u8] = b"message/bhttp response";
+pub const HEADER_LEN: usize = 7;
+
+/// The request header: key id, KEM, KDF and AEAD.
+pub fn request_header(key_id: u8, kem: u16, aead: u16) -> [u8; HEADER_LEN] {
+    let (k, f, a) = (
+        kem.to_be_bytes(),
+        KDF_HKDF_SHA256.to_be_bytes(),
+        aead.to_be_bytes(),
+    );
+    [key_id, k[0], k[1], f[0], f[1], a[0], a[1]]
+}
+
+/// The HPKE `info`: "message/bhttp request" || 0x00 || header.
+pub fn request_info(header: &[u8]) -> Vec<u8> {
+    let mut info = Vec::with_capacity(REQUEST_LABEL.len() + 1 + header.len());
+    info.extend_from_slice(REQUEST_LABEL);
+    info.push(0);
+    info.extend_from_slice(header);
+    info
+}
+
+/// The exported secret's length for an AEAD: max(Nk, Nn).
+pub fn export_len(aead: u16) -> usize {
+    let (n_k, n_n) = aead_lens(aead);
+    n_k.max(n_n)
+}
+
 pub fn enc_len(kem: u16) -> usize {
     match kem {
         KEM_P256 => 65,
