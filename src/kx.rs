@@ -83,15 +83,13 @@ pub fn provider(groups: &[&'static dyn SupportedKxGroup]) -> Arc<CryptoProvider>
 /// The metric label of a negotiated group (`resumed` when a TLS 1.2
 /// resumption skipped the key exchange).
 pub fn group_label(g: Option<NamedGroup>) -> &'static str {
-    match g {
-        Some(NamedGroup::X25519MLKEM768) => "X25519MLKEM768",
-        Some(NamedGroup::secp256r1MLKEM768) => "SecP256r1MLKEM768",
-        Some(NamedGroup::X25519) => "X25519",
-        Some(NamedGroup::secp256r1) => "secp256r1",
-        Some(NamedGroup::secp384r1) => "secp384r1",
-        Some(_) => "other",
-        None => "resumed",
-    }
+    let Some(g) = g else {
+        return "resumed";
+    };
+    NAMES
+        .iter()
+        .find(|(_, k)| k.name() == g)
+        .map_or("other", |(n, _)| *n)
 }
 
 pub fn version_label(v: Option<ProtocolVersion>) -> &'static str {
