@@ -72,5 +72,10 @@ for p in ["/a/../b", "/%2e%2e/x", "/public/..;/secret", "//x//y", "/a%2Fb", "/%c
 for a in ["authorization:Bearer abc.def.ghi", "authorization:DPoP x.y.z", "authorization:Basic dXNlcg==",
           "cookie:a=1; session=tok; b=2"]:
     put("authorization", a)
+# forwarded: a flags byte (bit 0: trusted peer, bit 1: IPv6), the Host line, then headers.
+for f in ["\x01example.com\nx-forwarded-for:198.51.100.7, 10.0.0.1\nforwarded:for=198.51.100.7;proto=http",
+          "\x00a b\nconnection:x-secret, keep-alive\nx-secret:1\nte:trailers\nupgrade:websocket",
+          "\x03[::1]:8443\nforwarded:for=\"[2001:db8::1]\"\nx-request-id:abc"]:
+    put("forwarded", f)
 put("config", (ROOT / "gateway.toml").read_text())
 print("corpora:", ", ".join(sorted(f"{d.name} ({len(list(d.iterdir()))})" for d in CORPUS.iterdir())))
