@@ -8,6 +8,9 @@ need_apt=()
 # Later suites need redis-server (store tests start their own on an ephemeral port).
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)  # the cluster test creates its cluster with it
+# tests/tls_profile.rs: testssl.sh rates the listener, openssl s_client reads the OCSP staple.
+command -v testssl >/dev/null 2>&1 || need_apt+=(testssl.sh)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # promtool validates deploy/prometheus/alerts.yml.
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 if [ "${#need_apt[@]}" -gt 0 ]; then
@@ -15,6 +18,12 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
     echo "installing: ${need_apt[*]}"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}") >/dev/null \
       || echo "warning: could not install ${need_apt[*]}"
+  fi
+  # Under CI a missing tool is a failure, never a silent skip.
+  if [ "${CI:-}" = "true" ]; then
+    for tool in redis-server redis-cli testssl openssl promtool; do
+      command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool is missing and could not be installed" >&2; exit 1; }
+    done
   fi
 fi
 

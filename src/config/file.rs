@@ -192,6 +192,12 @@ pub struct TlsFile {
     pub crls: Vec<String>,
     /// Key exchange groups accepted, in preference order.
     pub key_exchange: Option<Vec<String>>,
+    /// Cipher suites accepted (IANA names), in the server's preference order.
+    pub cipher_suites: Option<Vec<String>>,
+    /// "server" (default) or "client": whose suite order wins.
+    pub cipher_preference: Option<String>,
+    /// DER OCSP response stapled to the default certificate (reloaded on SIGHUP).
+    pub ocsp_staple: Option<String>,
 }
 
 /// `[outbound]`: what the gateway's own connections (upstreams, Redis, JWKS,
@@ -216,6 +222,7 @@ pub struct SniCertFile {
     pub names: Vec<String>,
     pub cert: String,
     pub key: String,
+    pub ocsp_staple: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

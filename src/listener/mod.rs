@@ -3,7 +3,9 @@
 
 pub mod admit;
 pub mod certs;
+pub mod ciphers;
 pub mod http;
+pub mod ocsp;
 pub mod settings;
 pub mod tls;
 

@@ -6,7 +6,7 @@ use crate::config::diag::Diag;
 use crate::config::file::{ListenFile, TlsFile};
 use crate::config::units;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -41,6 +41,9 @@ pub struct Tls {
     pub session_cache: usize,
     /// Key exchange groups accepted, in preference order.
     pub key_exchange: crate::kx::Groups,
+    pub ciphers: super::ciphers::Ciphers,
+    /// DER OCSP response for the default certificate.
+    pub ocsp_staple: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +51,7 @@ pub struct SniCert {
     pub names: Vec<String>,
     pub cert: PathBuf,
     pub key: PathBuf,
+    pub ocsp_staple: Option<PathBuf>,
 }
 
 /// Whether the TLS listener asks clients for a certificate.
@@ -163,11 +167,18 @@ fn tls(d: &mut Diag<'_>, t: &TlsFile) -> Tls {
                 names: s.names.iter().map(|n| n.to_ascii_lowercase()).collect(),
                 cert: d.path(&s.cert),
                 key: d.path(&s.key),
+                ocsp_staple: s.ocsp_staple.as_deref().map(|p| d.path(p)),
             })
             .collect(),
         session_tickets: t.session_tickets.unwrap_or(true),
         session_cache: t.session_cache.unwrap_or(10_000),
         key_exchange: crate::kx::settings(d, "listen.tls.key_exchange", t.key_exchange.as_ref()),
+        ciphers: super::ciphers::settings(
+            d,
+            t.cipher_suites.as_ref(),
+            t.cipher_preference.as_deref(),
+        ),
+        ocsp_staple: t.ocsp_staple.as_deref().map(|p| d.path(p)),
     };
     check_files(d, &tls);
     tls
@@ -210,8 +221,9 @@ fn check_files(d: &mut Diag<'_>, tls: &Tls) {
             "listen.tls: {} is missing; a self-signed development certificate will be generated (not for production)",
             tls.cert.display()
         ));
-    } else if let Err(m) = super::certs::load_certified_key(&tls.cert, &tls.key) {
-        d.push("listen.tls.cert", m);
+    } else {
+        let staple = tls.ocsp_staple.as_deref();
+        check_cert(d, "listen.tls", &tls.cert, &tls.key, staple);
     }
     if tls.session_cache > 1_000_000 {
         d.push(
@@ -239,9 +251,26 @@ fn check_files(d: &mut Diag<'_>, tls: &Tls) {
                 "list at least one server name",
             );
         }
-        if let Err(m) = super::certs::load_certified_key(&s.cert, &s.key) {
-            d.push(format!("listen.tls.sni[{i}].cert"), m);
-        }
+        let at = format!("listen.tls.sni[{i}]");
+        check_cert(d, &at, &s.cert, &s.key, s.ocsp_staple.as_deref());
+    }
+}
+
+/// The certificate and key under `at`, and its OCSP staple: a staple that
+/// does not fit is an error, an expired one a warning (it is not served).
+fn check_cert(d: &mut Diag<'_>, at: &str, cert: &Path, key: &Path, staple: Option<&Path>) {
+    let loaded = match super::certs::load_certified_key(cert, key) {
+        Ok(k) => k,
+        Err(m) => return d.push(format!("{at}.cert"), m),
+    };
+    let Some(path) = staple else { return };
+    match super::ocsp::load(path, &loaded.cert, super::certs::unix_now()) {
+        Ok(super::ocsp::Staple::Current { .. }) => {}
+        Ok(super::ocsp::Staple::Expired(ago)) => d.warn(format!(
+            "{at}.ocsp_staple: {} expired {ago} s ago and will not be stapled; fetch a new response",
+            path.display()
+        )),
+        Err(m) => d.push(format!("{at}.ocsp_staple"), m),
     }
 }
 
@@ -296,5 +325,21 @@ mod tests {
                 "listen.trusted_proxies[1]"
             ]
         );
+    }
+
+    #[test]
+    fn an_ocsp_staple_must_fit_its_certificate() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ocsp");
+        let mut f = ListenFile::default();
+        f.tls.cert = Some(format!("{dir}/leaf.pem"));
+        f.tls.key = Some(format!("{dir}/leaf.key"));
+        f.tls.ocsp_staple = Some(format!("{dir}/good.der"));
+        let (l, errs) = run(&f);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert!(l.tls.ocsp_staple.is_some());
+        for bad in ["revoked.der", "other.der", "leaf.pem"] {
+            f.tls.ocsp_staple = Some(format!("{dir}/{bad}"));
+            assert_eq!(run(&f).1, ["listen.tls.ocsp_staple"], "{bad}");
+        }
     }
 }

@@ -1,11 +1,11 @@
-//! TLS for both directions, with one crypto provider (aws-lc-rs) everywhere:
-//! the downstream `ServerConfig` (TLS 1.2/1.3, ALPN h2 + http/1.1, certificates
-//! chosen by SNI, optional client certificates), the dev certificate, and the
-//! upstream `ClientConfig`.
+//! The downstream TLS `ServerConfig`, with the one crypto provider (aws-lc-rs):
+//! TLS 1.2/1.3 with the configured suites and key exchange groups, ALPN h2 +
+//! http/1.1, certificates (and their OCSP staples) chosen by SNI, optional
+//! client certificates; and the development certificate.
 
-use super::certs::load_certified_key;
+use super::certs::{load_served, unix_now, Served};
 use super::settings::{ClientAuth, Tls};
-use crate::net::{load_roots, provider, VERSIONS};
+use crate::net::{load_roots, provider};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
@@ -15,19 +15,25 @@ use std::sync::Arc;
 /// Picks the certificate for the SNI name: exact, then wildcard, then the default.
 #[derive(Debug)]
 struct SniResolver {
-    default: Arc<CertifiedKey>,
-    exact: HashMap<String, Arc<CertifiedKey>>,
-    suffix: Vec<(String, Arc<CertifiedKey>)>,
+    default: Arc<Served>,
+    exact: HashMap<String, Arc<Served>>,
+    suffix: Vec<(String, Arc<Served>)>,
 }
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let Some(name) = hello.server_name() else {
-            return Some(self.default.clone());
+        Some(self.served(hello.server_name()).at(unix_now()).clone())
+    }
+}
+
+impl SniResolver {
+    fn served(&self, name: Option<&str>) -> &Served {
+        let Some(name) = name else {
+            return &self.default;
         };
         let name = name.to_ascii_lowercase();
         if let Some(k) = self.exact.get(&name) {
-            return Some(k.clone());
+            return k;
         }
         self.suffix
             .iter()
@@ -36,18 +42,21 @@ impl ResolvesServerCert for SniResolver {
                     && name.ends_with(s.as_str())
                     && !name[..name.len() - s.len()].contains('.')
             })
-            .map(|(_, k)| k.clone())
-            .or_else(|| Some(self.default.clone()))
+            .map_or(&self.default, |(_, k)| k)
     }
 }
 
 /// Builds the listener's TLS configuration.
 pub fn server_config(tls: &Tls) -> Result<ServerConfig, String> {
-    let default = load_certified_key(&tls.cert, &tls.key)?;
+    let default = Arc::new(load_served(
+        &tls.cert,
+        &tls.key,
+        tls.ocsp_staple.as_deref(),
+    )?);
     let mut exact = HashMap::new();
     let mut suffix = Vec::new();
     for s in &tls.sni {
-        let key = load_certified_key(&s.cert, &s.key)?;
+        let key = Arc::new(load_served(&s.cert, &s.key, s.ocsp_staple.as_deref())?);
         for n in &s.names {
             match n.strip_prefix('*') {
                 Some(sfx) => suffix.push((sfx.to_string(), key.clone())),
@@ -62,8 +71,12 @@ pub fn server_config(tls: &Tls) -> Result<ServerConfig, String> {
         exact,
         suffix,
     });
-    let builder = ServerConfig::builder_with_provider(crate::kx::provider(&tls.key_exchange))
-        .with_protocol_versions(VERSIONS)
+    let server_provider = Arc::new(rustls::crypto::CryptoProvider {
+        cipher_suites: tls.ciphers.suites.clone(),
+        ..crate::kx::provider(&tls.key_exchange).as_ref().clone()
+    });
+    let builder = ServerConfig::builder_with_provider(server_provider)
+        .with_protocol_versions(&super::ciphers::versions(&tls.ciphers))
         .map_err(|e| format!("TLS setup: {e}"))?;
     let mut cfg = match (&tls.client_ca, tls.client_auth) {
         (Some(ca), ClientAuth::Optional | ClientAuth::Required) => {
@@ -89,9 +102,9 @@ pub fn server_config(tls: &Tls) -> Result<ServerConfig, String> {
         _ => builder.with_no_client_auth().with_cert_resolver(resolver),
     };
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    // The server's suite order (aws-lc's: AEAD with forward secrecy, strongest
-    // first) wins over a client that lists a weaker suite first.
-    cfg.ignore_client_order = true;
+    // By default the server's suite order (listen.tls.cipher_suites) wins
+    // over a client that lists a weaker suite first.
+    cfg.ignore_client_order = tls.ciphers.server_order;
     // Resumption skips the key exchange and certificate signature for returning
     // clients. Both stores are rebuilt on reload, so a session never outlives
     // the configuration (e.g. client_ca) it was verified under.
