@@ -68,7 +68,9 @@ fn prepare(
     stores: &crate::store::StoreRegistry,
     metrics: &Metrics,
 ) -> Result<(Gateway, rustls::ServerConfig), String> {
-    if tls::ensure_dev_cert(&config.listen.tls)? {
+    let generated = tls::ensure_dev_cert(&config.listen.tls)
+        .map_err(|e| format!("listen.tls.dev_self_signed: {e}"))?;
+    if generated {
         tracing::warn!(
             cert = %config.listen.tls.cert.display(),
             "generated a self-signed development certificate; clients will not trust it (use curl -k or --cacert)"
