@@ -97,17 +97,30 @@ where
 #[error("the client sent no body bytes for {0:?}")]
 pub struct BodyTimeout(pub std::time::Duration);
 
-/// Wraps a request body as it arrives: fails the stream when the client
-/// leaves a gap longer than `gap` between frames, so a trickled or abandoned
-/// body cannot hold a connection (and an upstream request) open. The timer
-/// exists only while the body is waiting.
+/// The upstream sent no response body bytes for longer than its `read_timeout`.
+#[derive(Debug, thiserror::Error)]
+#[error("the upstream sent no body bytes for {0:?}")]
+pub struct UpstreamBodyTimeout(pub std::time::Duration);
+
+/// Whose pause a [`Paced`] body times out, and what it counts.
+enum Gap {
+    Client,
+    Upstream(prometheus::IntCounter),
+}
+
+/// Wraps a body as it arrives: fails the stream when the sender leaves a gap
+/// longer than `gap` between frames, so a trickled or abandoned body (a
+/// client's request, an upstream's slowloris response) cannot hold a
+/// connection open. The timer exists only while the body is waiting.
 pub struct Paced<B> {
     inner: B,
     gap: std::time::Duration,
     waiting: Option<Pin<Box<tokio::time::Sleep>>>,
+    whose: Gap,
 }
 
-/// `body` with a `gap` deadline between frames, boxed (`gap` zero: none).
+/// A client's request `body` with a `gap` deadline between frames, boxed
+/// (`gap` zero: none).
 pub fn paced<B>(body: B, gap: std::time::Duration) -> ReqBody
 where
     B: Body<Data = Bytes> + Send + Sync + Unpin + 'static,
@@ -117,6 +130,27 @@ where
         inner: body,
         gap,
         waiting: None,
+        whose: Gap::Client,
+    }
+    .boxed()
+}
+
+/// An upstream's response `body` with a `gap` deadline between frames;
+/// `stalls` counts the responses it ends.
+pub fn paced_response<B>(
+    body: B,
+    gap: std::time::Duration,
+    stalls: prometheus::IntCounter,
+) -> ResBody
+where
+    B: Body<Data = Bytes> + Send + Sync + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    Paced {
+        inner: body,
+        gap,
+        waiting: None,
+        whose: Gap::Upstream(stalls),
     }
     .boxed()
 }
@@ -146,7 +180,13 @@ where
                     .waiting
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep(gap)));
                 match timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimeout(gap))))),
+                    Poll::Ready(()) => Poll::Ready(Some(Err(match &this.whose {
+                        Gap::Client => Box::new(BodyTimeout(gap)),
+                        Gap::Upstream(stalls) => {
+                            stalls.inc();
+                            Box::new(UpstreamBodyTimeout(gap))
+                        }
+                    }))),
                     Poll::Pending => Poll::Pending,
                 }
             }

@@ -42,8 +42,8 @@ impl Gateway {
         let mut upstreams = HashMap::new();
         for (name, u) in &config.upstreams {
             let handshakes = metrics.tls_handshakes.clone();
-            let built =
-                Upstream::new(u, handshakes).map_err(|e| format!("upstreams.{name}: {e}"))?;
+            let built = Upstream::new(u, handshakes, &metrics.upstream_errors)
+                .map_err(|e| format!("upstreams.{name}: {e}"))?;
             upstreams.insert(name.clone(), Arc::new(built));
         }
         let issuer_keys = match &config.issuer {

@@ -123,7 +123,7 @@ impl Metrics {
             upstream_errors: counter(
                 &r,
                 "sealgate_upstream_errors_total",
-                "Failed upstream exchanges, by upstream and kind (connect, timeout, protocol).",
+                "Failed upstream exchanges, by upstream and kind (connect, timeout, protocol, read_timeout, and the refused answers).",
                 &["upstream", "kind"],
             )?,
             rejections: counter(

@@ -286,6 +286,8 @@ pub struct UpstreamFile {
     pub protocol: Option<String>,
     pub connect_timeout: Option<String>,
     pub request_timeout: Option<String>,
+    /// The longest pause between response body bytes (the stream ends after it).
+    pub read_timeout: Option<String>,
     pub idle_timeout: Option<String>,
     pub max_idle_per_target: Option<usize>,
     /// PEM bundle trusted for https targets instead of the system roots.

@@ -6,11 +6,10 @@ mod echo;
 pub mod settings;
 mod targets;
 
-use crate::body::{BodyTooLarge, BoxError, ReqBody, ResBody};
+use crate::body::{BodyTooLarge, ReqBody, ResBody};
 use crate::forwarding::strip_hop_by_hop;
 use crate::metrics::Metrics;
 use http::{header, Request, Response, Uri, Version};
-use http_body_util::BodyExt;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -68,6 +67,9 @@ pub struct Upstream {
     backend: Backend,
     protocol: UpstreamProtocol,
     request_timeout: Duration,
+    read_timeout: Duration,
+    /// `sealgate_upstream_errors_total{upstream, kind="read_timeout"}`, resolved once.
+    read_stalls: prometheus::IntCounter,
     preserve_host: bool,
 }
 
@@ -76,6 +78,7 @@ impl Upstream {
     pub fn new(
         cfg: &settings::Upstream,
         handshakes: prometheus::IntCounterVec,
+        errors: &prometheus::IntCounterVec,
     ) -> Result<Upstream, String> {
         let backend = match &cfg.kind {
             UpstreamKind::Echo => Backend::Echo,
@@ -89,6 +92,8 @@ impl Upstream {
             backend,
             protocol: cfg.protocol,
             request_timeout: cfg.request_timeout,
+            read_timeout: cfg.read_timeout,
+            read_stalls: errors.with_label_values(&[cfg.name.as_str(), "read_timeout"]),
             preserve_host: cfg.preserve_host,
         })
     }
@@ -136,10 +141,9 @@ impl Upstream {
                     return Err(ForwardError::BadResponse);
                 }
                 strip_hop_by_hop(&mut parts.headers);
-                Ok(Response::from_parts(
-                    parts,
-                    body.map_err(BoxError::from).boxed(),
-                ))
+                let body =
+                    crate::body::paced_response(body, self.read_timeout, self.read_stalls.clone());
+                Ok(Response::from_parts(parts, body))
             }
         };
         metrics

@@ -25,6 +25,7 @@ pub struct Upstream {
     pub protocol: UpstreamProtocol,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    pub read_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_idle_per_target: usize,
     pub ca: Option<PathBuf>,
@@ -110,6 +111,11 @@ pub fn upstream(d: &mut Diag<'_>, name: &str, u: &UpstreamFile) -> Upstream {
             p("request_timeout"),
             u.request_timeout.as_ref(),
             Duration::from_secs(30),
+        ),
+        read_timeout: d.duration(
+            p("read_timeout"),
+            u.read_timeout.as_ref(),
+            Duration::from_secs(60),
         ),
         idle_timeout: d.duration(
             p("idle_timeout"),
