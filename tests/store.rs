@@ -460,3 +460,130 @@ async fn admin_api_is_off_without_a_token() {
     assert_eq!(resp.status(), 404);
     gw.shutdown().await;
 }
+
+/// A TCP relay in front of Redis that delays every answer by `delay_ms`.
+struct Relay {
+    addr: std::net::SocketAddr,
+    delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Relay {
+    async fn start(redis: std::net::SocketAddr) -> Relay {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relay = Relay {
+            addr: listener.local_addr().unwrap(),
+            delay_ms: Default::default(),
+        };
+        let delay = relay.delay_ms.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(redis).await else {
+                    continue;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                tokio::spawn(async move { tokio::io::copy(&mut cr, &mut sw).await });
+                let delay = delay.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    while let Ok(n) = sr.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        let ms = delay.load(std::sync::atomic::Ordering::Relaxed);
+                        if ms > 0 {
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                        }
+                        if cw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        relay
+    }
+}
+
+/// Requests to `path` until `stop`: (201s, 503 store_unavailable, anything else).
+fn store_load(
+    c: std::sync::Arc<Client>,
+    path: &'static str,
+    token: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<(u64, u64, Vec<String>)> {
+    tokio::spawn(async move {
+        let (mut ok, mut unavailable, mut other) = (0, 0, Vec::new());
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            match c.call(path, Some(&token)).await {
+                (201, ..) => ok += 1,
+                (503, reason, _) if reason == "store_unavailable" => unavailable += 1,
+                (status, reason, _) => other.push(format!("{path}: {status} {reason}")),
+            }
+        }
+        (ok, unavailable, other)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_latency_spikes_and_restarts_under_load() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let mut redis = RedisServer::start();
+    let redis_addr: std::net::SocketAddr =
+        redis.url().trim_start_matches("redis://").parse().unwrap();
+    let relay = Relay::start(redis_addr).await;
+    let pki = Pki::new();
+    let k = keys(&pki);
+    let up = Upstream::start().await;
+    let store = redis_store(
+        &format!("redis://{}", relay.addr),
+        &[("command_timeout", s("300ms"))],
+    );
+    let (gw, _d) = start_gateway(&config(&pki, &k, &up, &store)).await;
+    store_connected(&gw).await;
+    let c = Arc::new(Client::new(&pki, gw.main_addr, gw.admin_addr));
+    let t = token(&k, "alice", "spike", now());
+    let stop = Arc::new(AtomicBool::new(false));
+    let api = store_load(c.clone(), "/api/x", t.clone(), stop.clone());
+    let open = store_load(c.clone(), "/open/x", t.clone(), stop.clone());
+    let until_ok = || async {
+        for _ in 0..500 {
+            if c.call("/api/x", Some(&t)).await.0 == 201 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("store-backed requests did not recover");
+    };
+    until_ok().await;
+
+    // A latency spike past command_timeout: store-backed requests get their
+    // precise 503, the on_store_error = "allow" route keeps serving.
+    relay.delay_ms.store(1_000, Ordering::Relaxed);
+    let (status, reason, _) = c.call("/api/x", Some(&t)).await;
+    assert_eq!((status, reason.as_str()), (503, "store_unavailable"));
+    assert_eq!(c.call("/open/x", Some(&t)).await.0, 201);
+    relay.delay_ms.store(0, Ordering::Relaxed);
+    until_ok().await;
+
+    // Redis killed and restarted under the same load.
+    redis.kill();
+    let (status, reason, _) = c.call("/api/x", Some(&t)).await;
+    assert_eq!((status, reason.as_str()), (503, "store_unavailable"));
+    redis.restart();
+    until_ok().await;
+
+    stop.store(true, Ordering::Relaxed);
+    let (api_ok, api_unavailable, api_other) = api.await.unwrap();
+    let (open_ok, _, open_other) = open.await.unwrap();
+    assert!(api_other.is_empty(), "{api_other:?}");
+    assert!(open_other.is_empty(), "{open_other:?}");
+    assert!(
+        api_ok > 0 && api_unavailable > 0,
+        "{api_ok} served, {api_unavailable} refused"
+    );
+    assert!(open_ok > 0);
+    gw.shutdown().await;
+}
