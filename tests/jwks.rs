@@ -697,3 +697,38 @@ async fn oversized_jwks_is_refused() {
     assert_eq!(status, 201, "{body}");
     s.gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn garbage_and_slow_jwks_answers_keep_the_last_good_keys() {
+    let k1 = SigningKey::new("k1");
+    let idp = Idp::start(jwks(&[&k1])).await;
+    let s = setup(&idp, &[("jwks_refresh", common::s("100ms"))]).await;
+    s.admin.wait_ready().await;
+
+    // Garbage: refreshes fail and are counted; the last good keys keep serving.
+    idp.set_jwks("<html>502 Bad Gateway</html>".to_string());
+    let failures_before = s.admin.fetches("failure").await;
+    let admin = &s.admin;
+    wait_until("a failed refresh on a garbage JWKS", || async move {
+        admin.fetches("failure").await > failures_before
+    })
+    .await;
+    let (status, body) = call(&s.client, &s.url, &k1.token(&idp.issuer(), "carol")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(s.admin.readyz().await.0, 200);
+
+    // Slow: a refresh that hangs does not hold requests up.
+    idp.set_jwks(jwks(&[&k1]));
+    idp.hold_next_jwks();
+    idp.wait_held().await;
+    let started = std::time::Instant::now();
+    let (status, body) = call(&s.client, &s.url, &k1.token(&idp.issuer(), "dave")).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a request waited {:?} on a hanging JWKS refresh",
+        started.elapsed()
+    );
+    idp.release();
+    s.gw.shutdown().await;
+}
