@@ -141,27 +141,15 @@ pub async fn process(
             return token_endpoint(issuer, ep, conn, record, req, &authority, sealing).await;
         }
     }
-    let target = route(gw, record, &req, authority)?;
+    let Admitted {
+        target,
+        verdict,
+        mut parts,
+        body,
+        now,
+    } = admit(gw, state, conn, record, req, authority, sealing).await?;
     let rc = &target.route.config;
-    let now = unix_now();
-    sealed_rule(gw, state, rc, &req, sealing, now).await?;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > rc.max_request_body) {
-        return Err(GatewayError::BodyTooLarge);
-    }
-    let (mut parts, mut body) = req.into_parts();
-    let verdict = authenticate(gw, state, conn, &target, &parts, &mut body, sealing, now).await?;
     let principal = verdict.as_ref().map(|v| &v.principal);
-    if let Some(p) = principal {
-        record.subject = Some(p.subject().to_string());
-        crate::authz::authorize(rc, p).map_err(GatewayError::Forbidden)?;
-    }
-    let replay = verdict.as_ref().and_then(|v| v.replay.as_ref());
-    admission::after_auth(state, gw, rc, principal, replay, conn.peer.ip(), now).await?;
     let seen = rewrite::Seen {
         conn,
         request_id,
@@ -187,6 +175,57 @@ pub async fn process(
         Some(signing) => sign_response(gw, signing, response, now).await,
         None => Ok(response),
     }
+}
+
+/// A request that passed routing, the sealed rule, authentication,
+/// authorization and admission: what forwarding (or a decision) goes on with.
+struct Admitted {
+    target: Target,
+    verdict: Option<Verdict>,
+    parts: http::request::Parts,
+    body: ReqBody,
+    now: u64,
+}
+
+/// route -> sealed rule -> declared body size -> authenticate -> authorize
+/// -> admission: every check a request passes before anything is sent on.
+async fn admit(
+    gw: &Gateway,
+    state: &Shared,
+    conn: &ConnInfo,
+    record: &mut AccessRecord,
+    req: Request<ReqBody>,
+    authority: String,
+    sealing: Option<&Sealing>,
+) -> Result<Admitted, GatewayError> {
+    let target = route(gw, record, &req, authority)?;
+    let rc = &target.route.config;
+    let now = unix_now();
+    sealed_rule(gw, state, rc, &req, sealing, now).await?;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > rc.max_request_body) {
+        return Err(GatewayError::BodyTooLarge);
+    }
+    let (parts, mut body) = req.into_parts();
+    let verdict = authenticate(gw, state, conn, &target, &parts, &mut body, sealing, now).await?;
+    let principal = verdict.as_ref().map(|v| &v.principal);
+    if let Some(p) = principal {
+        record.subject = Some(p.subject().to_string());
+        crate::authz::authorize(rc, p).map_err(GatewayError::Forbidden)?;
+    }
+    let replay = verdict.as_ref().and_then(|v| v.replay.as_ref());
+    admission::after_auth(state, gw, rc, principal, replay, conn.peer.ip(), now).await?;
+    Ok(Admitted {
+        target,
+        verdict,
+        parts,
+        body,
+        now,
+    })
 }
 
 /// Signs the upstream's answer to a signed request (RFC 9421 §2.4).
