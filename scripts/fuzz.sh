@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target (fuzz/fuzz_targets) for SECONDS each (default
 # 60) on the installed nightly toolchain, from corpora seeded out of the
-# fixtures (fuzz/seed.py). A crash stops the run with the target's name and
+# fixtures (fuzz/seed.py), with the target's dictionary of format tokens
+# (fuzz/dict/<target>.dict) when there is one. A crash stops the run with the target's name and
 # leaves its input in fuzz/artifacts/<target>/; turn each into a unit test.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail
@@ -14,6 +15,8 @@ targets=("$@")
 [ "${#targets[@]}" -gt 0 ] || mapfile -t targets < <(cargo +nightly fuzz list)
 for t in "${targets[@]}"; do
   echo "== $t (${SECS}s)"
-  cargo +nightly fuzz run -O "$t" "fuzz/corpus/$t" -- -max_total_time="$SECS" -max_len=65536 -print_final_stats=1 2>&1 \
-    | grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|cov:|INFO: Loaded|==[0-9]+==|SUMMARY|Done)" | tail -6
+  dict=()
+  [ -f "fuzz/dict/$t.dict" ] && dict=(-dict="$PWD/fuzz/dict/$t.dict")
+  cargo +nightly fuzz run -O "$t" "fuzz/corpus/$t" -- -max_total_time="$SECS" -max_len=65536 -print_final_stats=1 "${dict[@]}" 2>&1 \
+    | grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|cov:|INFO: Loaded|Dictionary:|==[0-9]+==|SUMMARY|Done)" | tail -6
 done
