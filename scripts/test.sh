@@ -11,6 +11,9 @@ command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)  # the cluster t
 # tests/tls_profile.rs: testssl.sh rates the listener, openssl s_client reads the OCSP staple.
 command -v testssl >/dev/null 2>&1 || need_apt+=(testssl.sh)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# tests/decision.rs: real nginx (auth_request) and Caddy (forward_auth) in front of decision mode.
+command -v nginx >/dev/null 2>&1 || need_apt+=(nginx)
+command -v caddy >/dev/null 2>&1 || need_apt+=(caddy)
 # promtool validates deploy/prometheus/alerts.yml.
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 if [ "${#need_apt[@]}" -gt 0 ]; then
@@ -21,7 +24,7 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   fi
   # Under CI a missing tool is a failure, never a silent skip.
   if [ "${CI:-}" = "true" ]; then
-    for tool in redis-server redis-cli testssl openssl promtool; do
+    for tool in redis-server redis-cli testssl openssl promtool nginx caddy; do
       command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool is missing and could not be installed" >&2; exit 1; }
     done
   fi

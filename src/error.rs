@@ -85,6 +85,8 @@ pub enum GatewayError {
     DigestMismatch,
     #[error("the response could not be signed")]
     ResponseNotSigned,
+    #[error("a decision request must name the original URI (X-Original-URI, X-Forwarded-Uri or a path under the decision path)")]
+    DecisionWithoutUri,
 }
 
 impl From<IdentityError> for GatewayError {
@@ -174,7 +176,8 @@ impl GatewayError {
             | GatewayError::EnvelopeReplayed => StatusCode::FORBIDDEN,
             GatewayError::EnvelopeStale
             | GatewayError::BadInnerRequest
-            | GatewayError::DigestMismatch => StatusCode::BAD_REQUEST,
+            | GatewayError::DigestMismatch
+            | GatewayError::DecisionWithoutUri => StatusCode::BAD_REQUEST,
             GatewayError::ResponseNotSigned => StatusCode::BAD_GATEWAY,
             GatewayError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -229,6 +232,7 @@ impl GatewayError {
             GatewayError::BadInnerRequest => "bad_inner_request",
             GatewayError::DigestMismatch => "digest_mismatch",
             GatewayError::ResponseNotSigned => "response_not_signed",
+            GatewayError::DecisionWithoutUri => "decision_missing_uri",
         }
     }
 

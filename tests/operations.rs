@@ -76,6 +76,22 @@ fn check_names_the_file_key_and_reason() {
             valid_tail(head().set("listen.max_request_body", n(5))),
             "unknown field `max_request_body`",
         ),
+        (
+            head()
+                .table("decision", &[("path", s("/auth/verify"))])
+                .echo_upstream("orders")
+                .authenticator(
+                    "partner",
+                    "oauth1",
+                    &[("jwks_url", s("https://partner.example/jwks"))],
+                )
+                .route(Route::new("legacy", "/legacy", "orders").auth(&["partner"])),
+            "routes[0].auth: authenticator \"partner\" cannot be used in decision mode, which never sees the body",
+        ),
+        (
+            valid_tail(head().table("decision", &[("path", s("/auth/verify/"))])),
+            "decision.path: \"/auth/verify/\" must be a plain absolute path",
+        ),
     ];
     for (toml, expected) in &cases {
         let (code, out) = check(toml);

@@ -32,6 +32,23 @@ impl AuthnSettings {
             _ => None,
         }
     }
+
+    /// Why the kind cannot decide without the request body or a response
+    /// (decision mode sees neither): what to change, for the message.
+    pub fn body_dependent(&self) -> Option<&'static str> {
+        match self {
+            AuthnSettings::OAuth1(_) => Some("kind = \"oauth1\" reads form parameters and oauth_body_hash from the body"),
+            AuthnSettings::HttpSignature(h) if h.sign_responses => {
+                Some("sign_responses = true signs a response the gateway never sees")
+            }
+            AuthnSettings::HttpSignature(h)
+                if h.default_required || h.required.iter().any(|c| c == "content-digest") =>
+            {
+                Some("content-digest is checked against the body: set required_components without it")
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Validates one `[authenticators.NAME]` table with its kind's own validator.

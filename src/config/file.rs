@@ -41,6 +41,8 @@ pub struct FileConfig {
     pub outbound: OutboundFile,
     /// The token endpoint (RFC 6749 §5), absent unless configured.
     pub issuer: Option<IssuerFile>,
+    /// The auth-decision endpoint for other proxies, absent unless configured.
+    pub decision: Option<super::decision_file::DecisionFile>,
 }
 
 /// `[issuer]`: the gateway's own token endpoint, refresh, revoke and logout.

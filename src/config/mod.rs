@@ -5,6 +5,7 @@
 //! `crate::settings`. This module imports no domain.
 
 mod authn_file;
+pub mod decision_file;
 pub mod diag;
 pub mod file;
 pub mod secret;

@@ -7,6 +7,7 @@
 
 mod body;
 mod checks;
+mod decision;
 mod respond;
 mod rewrite;
 
@@ -47,9 +48,15 @@ pub async fn handle(
         Some(e) if req.uri().path() == e.config.path => Some(e),
         _ => None,
     };
-    let mut response = match envelope {
-        Some(env) => sealed(&gw, &state, &conn, &request_id, &mut record, env, req).await,
-        None => {
+    let decision = gw.config.decision.as_ref();
+    let decision = decision.filter(|d| d.matches(req.uri().path()));
+    let mut response = match (envelope, decision) {
+        (Some(env), _) => sealed(&gw, &state, &conn, &request_id, &mut record, env, req).await,
+        (None, Some(d)) => {
+            let result = decision::decide(&gw, &state, &conn, &request_id, &mut record, d, req);
+            answer(result.await, &request_id, &mut record)
+        }
+        (None, None) => {
             let result = process(&gw, &state, &conn, &request_id, &mut record, req, None);
             answer(result.await, &request_id, &mut record)
         }

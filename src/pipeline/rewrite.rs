@@ -50,7 +50,7 @@ pub fn request(
     };
     forwarding::set_forwarded(&mut parts.headers, &downstream);
     parts.headers.insert(&X_REQUEST_ID, seen.request_id.clone());
-    identity(gw, target, seen, parts)?;
+    identity(gw, target, seen, &mut parts.headers)?;
     if !rc.forward_credentials {
         for a in &target.route.authn {
             a.strip(&mut parts.headers);
@@ -105,12 +105,24 @@ fn without_params<'q>(
     std::borrow::Cow::Owned(kept.join("&"))
 }
 
+/// Only what `request` sets from verified data (the client certificate, the
+/// identity headers, the signed assertion): a decision's answer.
+pub fn verified_headers(
+    gw: &Gateway,
+    target: &Target,
+    seen: &Seen<'_>,
+) -> Result<http::HeaderMap, GatewayError> {
+    let mut headers = http::HeaderMap::new();
+    identity(gw, target, seen, &mut headers)?;
+    Ok(headers)
+}
+
 /// The verified client certificate, identity headers and the signed assertion.
 fn identity(
     gw: &Gateway,
     target: &Target,
     seen: &Seen<'_>,
-    parts: &mut http::request::Parts,
+    headers: &mut http::HeaderMap,
 ) -> Result<(), GatewayError> {
     let identity = &gw.config.identity;
     if let (true, Some(cert), false) = (
@@ -119,20 +131,20 @@ fn identity(
         seen.sealed,
     ) {
         if let Some(v) = crate::identity::client_cert_value(cert) {
-            parts.headers.insert(&identity.client_cert_header, v);
+            headers.insert(&identity.client_cert_header, v);
         }
     }
     let Some(p) = seen.principal else {
         return Ok(());
     };
-    crate::identity::set_verified(&mut parts.headers, identity, p)?;
+    crate::identity::set_verified(headers, identity, p)?;
     if let Some(signer) = &gw.assertion {
         let upstream = &target.route.config.upstream;
         let jwt = signer
             .sign(p, upstream, &identity.claims, seen.now)
             .map_err(|_| GatewayError::AssertionFailed)?;
         let value = HeaderValue::from_str(&jwt).map_err(|_| GatewayError::AssertionFailed)?;
-        parts.headers.insert(&identity.assertion_header, value);
+        headers.insert(&identity.assertion_header, value);
     }
     Ok(())
 }

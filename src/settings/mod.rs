@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod decision;
 mod issuer;
 
 /// The validated configuration the gateway is built from: data only.
@@ -40,6 +41,8 @@ pub struct Config {
     pub reload: Reload,
     pub envelope: Option<Envelope>,
     pub issuer: Option<crate::issuer::settings::IssuerSettings>,
+    /// The auth-decision endpoint for other proxies.
+    pub decision: Option<decision::Decision>,
     /// Key exchange groups outbound connections offer (fixed at start-up).
     pub outbound_key_exchange: crate::kx::Groups,
     /// Insecure or questionable choices, logged at startup.
@@ -165,6 +168,7 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
         .issuer
         .as_ref()
         .and_then(|f| crate::issuer::settings::issuer(&mut d, f));
+    let decision = decision::decision(&mut d, raw.decision.as_ref(), &routes, &authenticators);
     let reload = reload(&mut d, &raw.reload);
     let outbound_key_exchange = crate::kx::settings(
         &mut d,
@@ -204,6 +208,7 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
         reload,
         envelope,
         issuer,
+        decision,
         outbound_key_exchange,
         warnings,
     })
