@@ -87,6 +87,8 @@ pub enum GatewayError {
     ResponseNotSigned,
     #[error("a decision request must name the original URI (X-Original-URI, X-Forwarded-Uri or a path under the decision path)")]
     DecisionWithoutUri,
+    #[error("only the proxies in listen.trusted_proxies may ask for decisions")]
+    DecisionUntrustedPeer,
 }
 
 impl From<IdentityError> for GatewayError {
@@ -165,7 +167,9 @@ impl GatewayError {
             | GatewayError::HeadersTooLarge
             | GatewayError::IdentityTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             GatewayError::IdentityUnrepresentable => StatusCode::BAD_REQUEST,
-            GatewayError::Forbidden(_) => StatusCode::FORBIDDEN,
+            GatewayError::Forbidden(_) | GatewayError::DecisionUntrustedPeer => {
+                StatusCode::FORBIDDEN
+            }
             GatewayError::Auth(_) | GatewayError::Admission(_) => StatusCode::UNAUTHORIZED,
             GatewayError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::AssertionFailed => StatusCode::INTERNAL_SERVER_ERROR,
@@ -233,6 +237,7 @@ impl GatewayError {
             GatewayError::DigestMismatch => "digest_mismatch",
             GatewayError::ResponseNotSigned => "response_not_signed",
             GatewayError::DecisionWithoutUri => "decision_missing_uri",
+            GatewayError::DecisionUntrustedPeer => "decision_untrusted_peer",
         }
     }
 

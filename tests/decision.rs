@@ -3,9 +3,10 @@
 //! backend, asking sealgate's `[decision]` endpoint. A valid token reaches the
 //! backend with sealgate's identity headers and assertion (never the token);
 //! a bad one gets sealgate's 401 and `WWW-Authenticate` through the proxy and
-//! never reaches the backend; the original URI decides the route. Direct
+//! never reaches the backend; the original URI decides the route, and a
+//! client's copy of the other proxies' URI headers changes nothing. Direct
 //! calls show Envoy's path-prefix form, and that a peer outside
-//! `trusted_proxies` cannot choose the URI the decision is about.
+//! `trusted_proxies` gets no decision at all.
 
 mod common;
 
@@ -97,7 +98,8 @@ http {{
       proxy_set_header Content-Length "";
       proxy_set_header X-Original-URI $request_uri;
       proxy_set_header X-Original-Method $request_method;
-      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     }}
     location @denied {{
       add_header WWW-Authenticate $challenge always;
@@ -170,10 +172,13 @@ http://127.0.0.1:{port} {{
     proxy
 }
 
-fn config(pki: &Pki, idp: &Idp, backend: &Upstream) -> Config {
+fn config(pki: &Pki, idp: &Idp, backend: &Upstream, caller: &str) -> Config {
     Config::new(pki)
         .set("listen.trusted_proxies", list(&["127.0.0.1/32"]))
-        .table("decision", &[("path", s("/auth/verify"))])
+        .table(
+            "decision",
+            &[("path", s("/auth/verify")), ("caller", s(caller))],
+        )
         .upstream("app", &backend.url())
         .authenticator(
             "idp",
@@ -258,6 +263,17 @@ async fn through(port: u16, idp: &Idp, backend: &Upstream, problem_body: bool) {
     }
     let r = c.get(url("/api/orders")).send().await.unwrap();
     assert_eq!(r.status(), 401, "no token");
+    // A client's own copies of every proxy's URI headers decide nothing.
+    let r = c
+        .delete(url("/api/orders"))
+        .header("X-Original-URI", "/public/x")
+        .header("X-Original-Method", "GET")
+        .header("X-Forwarded-Uri", "/public/x")
+        .header("X-Forwarded-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a spoofed original URI was believed");
     // The anonymous route needs none.
     assert_eq!(c.get(url("/public/x")).send().await.unwrap().status(), 201);
     assert_eq!(
@@ -272,7 +288,7 @@ async fn nginx_auth_request_asks_sealgate() {
     let pki = Pki::new();
     let idp = Idp::new(&pki);
     let backend = Upstream::start().await;
-    let (gw, dir) = start_gateway(&config(&pki, &idp, &backend)).await;
+    let (gw, dir) = start_gateway(&config(&pki, &idp, &backend, "nginx")).await;
     let proxy = nginx(dir.path(), &pki, gw.main_addr, backend.addr).await;
     // nginx's auth_request cannot pass a subrequest's body on: status and challenge only.
     through(proxy.port, &idp, &backend, false).await;
@@ -285,7 +301,7 @@ async fn caddy_forward_auth_asks_sealgate() {
     let pki = Pki::new();
     let idp = Idp::new(&pki);
     let backend = Upstream::start().await;
-    let (gw, dir) = start_gateway(&config(&pki, &idp, &backend)).await;
+    let (gw, dir) = start_gateway(&config(&pki, &idp, &backend, "forwarded")).await;
     let proxy = caddy(dir.path(), &pki, gw.main_addr, backend.addr).await;
     through(proxy.port, &idp, &backend, true).await;
     drop(proxy);
@@ -297,7 +313,7 @@ async fn direct_decisions_envoy_form_and_untrusted_peers() {
     let pki = Pki::new();
     let idp = Idp::new(&pki);
     let backend = Upstream::start().await;
-    let (gw, _dir) = start_gateway(&config(&pki, &idp, &backend)).await;
+    let (gw, _dir) = start_gateway(&config(&pki, &idp, &backend, "envoy")).await;
     let base = format!("https://localhost:{}", gw.main_addr.port());
     let trusted = pki.client(gw.main_addr, true);
 
@@ -310,6 +326,7 @@ async fn direct_decisions_envoy_form_and_untrusted_peers() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-auth-subject"], "bob");
+    assert_eq!(r.headers()["cache-control"], "no-store");
     assert!(r.headers().contains_key("x-sealgate-assertion"));
     assert!(!r.headers().contains_key("authorization"));
     // A trusted caller that names no URI is told so.
@@ -321,9 +338,17 @@ async fn direct_decisions_envoy_form_and_untrusted_peers() {
     assert_eq!(r.status(), 400);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["type"], "urn:sealgate:problem:decision_missing_uri");
+    assert_eq!(
+        trusted
+            .get(format!("{base}/auth/verify/public/x"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
-    // From 127.0.0.2 (not in trusted_proxies) X-Forwarded-Uri is ignored:
-    // the decision is about /auth/verify itself, which no route serves.
+    // From 127.0.0.2 (not in trusted_proxies) there is no decision at all.
     let untrusted = reqwest::Client::builder()
         .use_preconfigured_tls(pki.client_tls(&[b"h2"], false))
         .resolve("localhost", gw.main_addr)
@@ -331,13 +356,15 @@ async fn direct_decisions_envoy_form_and_untrusted_peers() {
         .http2_prior_knowledge()
         .build()
         .unwrap();
-    let spoofed = |c: &reqwest::Client| {
-        c.get(format!("{base}/auth/verify"))
-            .header("X-Forwarded-Uri", "/public/x")
-            .send()
-    };
-    assert_eq!(spoofed(&untrusted).await.unwrap().status(), 404);
-    assert_eq!(spoofed(&trusted).await.unwrap().status(), 200);
+    let r = untrusted
+        .get(format!("{base}/auth/verify/public/x"))
+        .header("X-Forwarded-Uri", "/public/x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "urn:sealgate:problem:decision_untrusted_peer");
     assert!(
         backend.requests().is_empty(),
         "a decision reached the backend"

@@ -92,6 +92,14 @@ fn check_names_the_file_key_and_reason() {
             valid_tail(head().table("decision", &[("path", s("/auth/verify/"))])),
             "decision.path: \"/auth/verify/\" must be a plain absolute path",
         ),
+        (
+            valid_tail(head().table("decision", &[("path", s("/auth/verify"))])),
+            "decision.caller: missing; say which proxy asks",
+        ),
+        (
+            valid_tail(head().table("decision", &[("caller", s("nginx"))])),
+            "listen.trusted_proxies: decision mode answers only trusted proxies",
+        ),
     ];
     for (toml, expected) in &cases {
         let (code, out) = check(toml);

@@ -10,4 +10,7 @@ pub struct DecisionFile {
     pub path: Option<String>,
     /// The routes that may be decided (default: every route).
     pub routes: Option<Vec<String>>,
+    /// Which proxy asks, and so which headers name the original request:
+    /// "nginx", "forwarded" (Traefik, Caddy) or "envoy".
+    pub caller: Option<String>,
 }

@@ -1,26 +1,30 @@
 //! Decision mode (`[decision]`): another proxy (nginx `auth_request`, Envoy
 //! `ext_authz` HTTP, Traefik `forwardAuth`, Caddy `forward_auth`) asks
-//! whether the request it holds may pass. The original method, URI and host
-//! come from the caller's headers, believed only from `listen.trusted_proxies`
-//! peers (from anyone else the decision is about the request as it arrived);
-//! routing, authentication (DPoP against the original method and URI),
-//! authorization and the store checks then run exactly as for a forwarded
-//! request (`admit`). Allowed: 200 with only the verified identity headers
-//! and the signed assertion, for the caller to copy upstream. Refused: the
-//! same 401/403 with `WWW-Authenticate` and problem+json a forwarded request
-//! gets, for the caller to pass back.
+//! whether the request it holds may pass. Only `listen.trusted_proxies` peers
+//! may ask (anyone else: 403). The original method, URI and host come from
+//! the configured caller's own headers only (`decision.caller`): each proxy
+//! overwrites its own and passes a client's copies of the others through.
+//! The client is the last `X-Forwarded-For` hop the caller appended (so
+//! failed-authentication blocks and per-IP limits hit the client, not the
+//! proxy), and has no TLS certificate here. Routing, authentication (DPoP
+//! against the original method and URI), authorization and the store checks
+//! then run exactly as for a forwarded request (`admit`). Allowed: 200 with
+//! only the verified identity headers and the signed assertion, for the
+//! caller to copy upstream. Refused: the same 401/403 with `WWW-Authenticate`
+//! and problem+json a forwarded request gets, for the caller to pass back.
 
 use super::rewrite::{self, Target};
-use super::{admit, precheck, route, Admitted};
+use super::{admit, checks, precheck, route, Admitted};
 use crate::access::AccessRecord;
 use crate::body::ReqBody;
 use crate::conn::ConnInfo;
 use crate::error::GatewayError;
-use crate::forwarding::X_FORWARDED_HOST;
+use crate::forwarding::{PeerForwarding, X_FORWARDED_FOR, X_FORWARDED_HOST};
 use crate::gateway::Gateway;
-use crate::settings::decision::Decision;
+use crate::settings::decision::{Caller, Decision};
 use crate::state::Shared;
-use http::{header, HeaderName, HeaderValue, Method, Request, Response};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response};
+use std::net::{IpAddr, SocketAddr};
 
 /// nginx `auth_request` (set with `proxy_set_header`).
 static X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
@@ -29,12 +33,12 @@ static X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-metho
 static X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 static X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
 
-/// The request the caller holds, as far as it may say.
+/// The request the caller holds.
 #[derive(Debug, PartialEq, Eq)]
 struct Original {
     method: Method,
     path_and_query: String,
-    /// `X-Forwarded-Host`; otherwise the decision request's own authority.
+    /// The caller's host header; `None`: the decision request's own authority.
     host: Option<String>,
 }
 
@@ -49,23 +53,28 @@ pub(super) async fn decide(
     req: Request<ReqBody>,
 ) -> Result<Response<crate::body::ResBody>, GatewayError> {
     let own_authority = precheck(gw, &req)?;
-    let trusted = gw.peer_trusted(conn.peer.ip());
-    let original = original(decision, &req, trusted)?;
+    if !gw.peer_trusted(conn.peer.ip()) {
+        return Err(GatewayError::DecisionUntrustedPeer);
+    }
+    let original = original(decision, &req)?;
     if matches!(original.method, Method::CONNECT | Method::TRACE) {
         return Err(GatewayError::MethodNotAllowed);
     }
-    let authority = original.host.clone().unwrap_or(own_authority);
-    let inner = inner_request(&req, original, &authority)?;
+    let host = original.host.clone().unwrap_or(own_authority);
+    let inner = inner_request(&req, original, &host)?;
+    // The caller's host gets the checks a client's Host gets.
+    let authority = checks::request_authority(&inner)?;
     let covered = route(gw, record, &inner, authority.clone())?;
     if !decision.covers(&covered.route.name) {
         return Err(GatewayError::NotFound);
     }
+    let client = client_conn(conn, req.headers());
     let Admitted {
         target,
         verdict,
         now,
         ..
-    } = admit(gw, state, conn, record, inner, authority, None).await?;
+    } = admit(gw, state, &client, record, inner, authority, None).await?;
     if verdict
         .as_ref()
         .is_some_and(|v| v.body.is_some() || v.respond.is_some())
@@ -75,7 +84,7 @@ pub(super) async fn decide(
         return Err(GatewayError::DigestMismatch);
     }
     let seen = rewrite::Seen {
-        conn,
+        conn: &client,
         request_id,
         principal: verdict.as_ref().map(|v| &v.principal),
         sealed: false,
@@ -84,7 +93,8 @@ pub(super) async fn decide(
     allowed(gw, &target, &seen, record)
 }
 
-/// 200 with the verified headers and nothing else.
+/// 200 with the verified headers and nothing else; never cached (it holds
+/// an assertion and answers for one request).
 fn allowed(
     gw: &Gateway,
     target: &Target,
@@ -93,54 +103,75 @@ fn allowed(
 ) -> Result<Response<crate::body::ResBody>, GatewayError> {
     let mut response = Response::new(crate::body::empty());
     *response.headers_mut() = rewrite::verified_headers(gw, target, seen)?;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     record.outcome = "allowed";
     Ok(response)
 }
 
-/// What the decision is about: the caller's headers from a trusted peer
-/// (Envoy's path under the decision path first, then nginx's
-/// `X-Original-*`, then Traefik's and Caddy's `X-Forwarded-*`); from anyone
-/// else, the request itself.
-fn original<B>(
-    decision: &Decision,
-    req: &Request<B>,
-    trusted: bool,
-) -> Result<Original, GatewayError> {
-    let own = || req.uri().path_and_query().map_or("/", |p| p.as_str());
-    if !trusted {
-        return Ok(Original {
-            method: req.method().clone(),
-            path_and_query: own().to_string(),
-            host: None,
-        });
+/// The client behind the caller: the last `X-Forwarded-For` hop (the one the
+/// trusted caller appended), else the caller itself; never a certificate.
+fn client_conn(conn: &ConnInfo, headers: &HeaderMap) -> ConnInfo {
+    let last_hop = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|ip| ip.trim().parse::<IpAddr>().ok());
+    let ip = last_hop.unwrap_or(conn.peer.ip());
+    ConnInfo {
+        peer: SocketAddr::new(ip, 0),
+        http2: conn.http2,
+        forwarding: PeerForwarding::new(ip),
+        client_cert: None,
     }
-    let text = |name: &HeaderName| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
+}
+
+/// What the decision is about, from the configured caller's headers only.
+fn original<B>(decision: &Decision, req: &Request<B>) -> Result<Original, GatewayError> {
+    let text = |name: &HeaderName| -> Result<Option<&str>, GatewayError> {
+        match req.headers().get(name) {
+            None => Ok(None),
+            Some(v) => v
+                .to_str()
+                .map(Some)
+                .map_err(|_| GatewayError::MalformedHeader),
+        }
     };
-    let method = match text(&X_ORIGINAL_METHOD).or_else(|| text(&X_FORWARDED_METHOD)) {
-        Some(m) => Method::from_bytes(m.as_bytes()).map_err(|_| GatewayError::MalformedHeader)?,
-        None => req.method().clone(),
+    let method = |m: Option<&str>| match m {
+        Some(m) => Method::from_bytes(m.as_bytes()).map_err(|_| GatewayError::MalformedHeader),
+        None => Err(GatewayError::DecisionWithoutUri),
     };
-    let below = own()
-        .get(decision.path.len()..)
-        .filter(|rest| rest.starts_with('/'));
-    let path_and_query = match below {
-        Some(rest) => rest,
-        None => text(&X_ORIGINAL_URI)
-            .or_else(|| text(&X_FORWARDED_URI))
-            .ok_or(GatewayError::DecisionWithoutUri)?,
+    let (method, uri, host) = match decision.caller {
+        Caller::Envoy => {
+            let own = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            let below = own
+                .get(decision.path.len()..)
+                .filter(|rest| rest.starts_with('/'))
+                .ok_or(GatewayError::DecisionWithoutUri)?;
+            (req.method().clone(), below, None)
+        }
+        Caller::Nginx => (
+            method(text(&X_ORIGINAL_METHOD)?)?,
+            text(&X_ORIGINAL_URI)?.ok_or(GatewayError::DecisionWithoutUri)?,
+            None,
+        ),
+        Caller::Forwarded => (
+            method(text(&X_FORWARDED_METHOD)?)?,
+            text(&X_FORWARDED_URI)?.ok_or(GatewayError::DecisionWithoutUri)?,
+            text(&X_FORWARDED_HOST)?,
+        ),
     };
     // Origin form only: an absolute URI would bring its own authority.
-    if !path_and_query.starts_with('/') || path_and_query.starts_with("//") {
+    if !uri.starts_with('/') || uri.starts_with("//") {
         return Err(GatewayError::DecisionWithoutUri);
     }
     Ok(Original {
         method,
-        path_and_query: path_and_query.to_string(),
-        host: text(&X_FORWARDED_HOST).map(str::to_string),
+        path_and_query: uri.to_string(),
+        host: host.map(str::to_string),
     })
 }
 
@@ -179,9 +210,10 @@ fn inner_request(
 mod tests {
     use super::*;
 
-    fn decision() -> Decision {
+    fn decision(caller: Caller) -> Decision {
         Decision {
             path: "/auth/verify".into(),
+            caller,
             routes: None,
         }
     }
@@ -203,64 +235,76 @@ mod tests {
     }
 
     #[test]
-    fn each_callers_convention_names_the_original_request() {
-        let d = decision();
-        // nginx auth_request.
+    fn each_caller_is_read_by_its_own_convention_only() {
+        // nginx: its X-Original-*; a client's X-Forwarded-Uri passed through is ignored.
         let r = req(
             "/auth/verify",
             &[
                 ("x-original-uri", "/api/x?a=1"),
                 ("x-original-method", "POST"),
+                ("x-forwarded-uri", "/public"),
             ],
         );
+        let nginx = decision(Caller::Nginx);
         assert_eq!(
-            original(&d, &r, true).unwrap(),
+            original(&nginx, &r).unwrap(),
             orig("POST", "/api/x?a=1", None)
         );
-        // Traefik / Caddy.
+        // Traefik / Caddy: their X-Forwarded-*; a client's X-Original-URI is ignored.
         let r = req(
             "/auth/verify",
             &[
                 ("x-forwarded-uri", "/api/y"),
                 ("x-forwarded-method", "DELETE"),
                 ("x-forwarded-host", "api.example"),
+                ("x-original-uri", "/public"),
             ],
         );
+        let fwd = decision(Caller::Forwarded);
         assert_eq!(
-            original(&d, &r, true).unwrap(),
+            original(&fwd, &r).unwrap(),
             orig("DELETE", "/api/y", Some("api.example"))
         );
-        // Envoy ext_authz HTTP: the original path under the decision path.
-        let r = req("/auth/verify/api/z?q=2", &[]);
+        // Envoy: the path below the decision path, the request's own method;
+        // X-Forwarded-Method and X-Original-URI change nothing.
+        let r = req(
+            "/auth/verify/api/z?q=2",
+            &[("x-forwarded-method", "GET"), ("x-original-uri", "/public")],
+        );
+        let envoy = decision(Caller::Envoy);
         assert_eq!(
-            original(&d, &r, true).unwrap(),
+            original(&envoy, &r).unwrap(),
             orig("GET", "/api/z?q=2", None)
         );
     }
 
     #[test]
-    fn untrusted_callers_and_unusable_uris_are_not_believed() {
-        let d = decision();
-        let r = req(
-            "/auth/verify",
-            &[
-                ("x-forwarded-uri", "/public"),
-                ("x-forwarded-host", "other"),
-            ],
+    fn missing_or_unusable_headers_are_refused_not_guessed() {
+        let nginx = decision(Caller::Nginx);
+        let fwd = decision(Caller::Forwarded);
+        let r = req("/auth/verify", &[("x-original-uri", "/x")]);
+        assert_eq!(
+            original(&nginx, &r),
+            Err(GatewayError::DecisionWithoutUri),
+            "no method"
+        );
+        let r = req("/auth/verify", &[("x-forwarded-method", "GET")]);
+        assert_eq!(
+            original(&fwd, &r),
+            Err(GatewayError::DecisionWithoutUri),
+            "no URI"
         );
         assert_eq!(
-            original(&d, &r, false).unwrap(),
-            orig("GET", "/auth/verify", None)
-        );
-        let r = req("/auth/verify", &[]);
-        assert_eq!(
-            original(&d, &r, true),
+            original(&decision(Caller::Envoy), &req("/auth/verify", &[])),
             Err(GatewayError::DecisionWithoutUri)
         );
         for bad in ["https://evil.example/x", "//evil.example/x", "x"] {
-            let r = req("/auth/verify", &[("x-original-uri", bad)]);
+            let r = req(
+                "/auth/verify",
+                &[("x-original-uri", bad), ("x-original-method", "GET")],
+            );
             assert_eq!(
-                original(&d, &r, true),
+                original(&nginx, &r),
                 Err(GatewayError::DecisionWithoutUri),
                 "{bad}"
             );
@@ -269,6 +313,32 @@ mod tests {
             "/auth/verify",
             &[("x-original-uri", "/x"), ("x-original-method", "G E T")],
         );
-        assert_eq!(original(&d, &r, true), Err(GatewayError::MalformedHeader));
+        assert_eq!(original(&nginx, &r), Err(GatewayError::MalformedHeader));
+        // An unreadable header is refused, never skipped for another.
+        let mut r = req("/auth/verify", &[("x-original-method", "GET")]);
+        r.headers_mut().insert(
+            "x-original-uri",
+            HeaderValue::from_bytes(b"/caf\xc3\xa9").unwrap(),
+        );
+        assert_eq!(original(&nginx, &r), Err(GatewayError::MalformedHeader));
+    }
+
+    #[test]
+    fn the_client_is_the_last_hop_the_caller_appended() {
+        let conn = ConnInfo {
+            peer: "10.0.0.5:443".parse().unwrap(),
+            http2: false,
+            forwarding: PeerForwarding::new("10.0.0.5".parse().unwrap()),
+            client_cert: None,
+        };
+        let mut h = HeaderMap::new();
+        assert_eq!(client_conn(&conn, &h).peer.ip(), conn.peer.ip());
+        h.append(
+            &X_FORWARDED_FOR,
+            "198.51.100.1, 203.0.113.9".parse().unwrap(),
+        );
+        assert_eq!(client_conn(&conn, &h).peer.ip().to_string(), "203.0.113.9");
+        h.append(&X_FORWARDED_FOR, "192.0.2.7".parse().unwrap());
+        assert_eq!(client_conn(&conn, &h).peer.ip().to_string(), "192.0.2.7");
     }
 }

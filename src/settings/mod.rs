@@ -168,7 +168,14 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
         .issuer
         .as_ref()
         .and_then(|f| crate::issuer::settings::issuer(&mut d, f));
-    let decision = decision::decision(&mut d, raw.decision.as_ref(), &routes, &authenticators);
+    let trusted = !listen.trusted_proxies.is_empty();
+    let decision = decision::decision(
+        &mut d,
+        raw.decision.as_ref(),
+        &routes,
+        &authenticators,
+        trusted,
+    );
     let reload = reload(&mut d, &raw.reload);
     let outbound_key_exchange = crate::kx::settings(
         &mut d,
