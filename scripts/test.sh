@@ -33,8 +33,9 @@ fi
 # Independent implementations for interop tests: JOSE (jwcrypto verifies the
 # assertions), RFC 9421 (http-message-signatures signs requests and verifies
 # response signatures), OAuth 1.0a (oauthlib, with PyJWT for its RSA methods).
-PY_PACKAGES=('jwcrypto==1.6.1' 'http-message-signatures==3.0.0' 'oauthlib==4.0.1' 'PyJWT==2.15.1' 'cryptography==50.0.2')
-if ! target/pyenv/bin/python -c 'import jwcrypto, http_message_signatures, oauthlib, jwt' >/dev/null 2>&1; then
+# gRPC (grpcio, the reference implementation) serves and calls through the gateway.
+PY_PACKAGES=('jwcrypto==1.6.1' 'http-message-signatures==3.0.0' 'oauthlib==4.0.1' 'PyJWT==2.15.1' 'cryptography==50.0.2' 'grpcio==1.85.3')
+if ! target/pyenv/bin/python -c 'import jwcrypto, http_message_signatures, oauthlib, jwt, grpc' >/dev/null 2>&1; then
   echo "setting up target/pyenv (${PY_PACKAGES[*]})"
   python3 -m venv target/pyenv
   target/pyenv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"

@@ -23,6 +23,7 @@ pub mod error;
 pub mod forwarding;
 pub mod fsutil;
 pub mod gateway;
+pub mod grpc;
 pub mod handshakes;
 pub mod identity;
 pub mod issuer;

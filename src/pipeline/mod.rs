@@ -10,6 +10,7 @@ mod checks;
 mod decision;
 mod respond;
 mod rewrite;
+mod sealed;
 
 use checks::{check_header_limits, request_authority, transfer_coding};
 use rewrite::Target;
@@ -19,7 +20,7 @@ use crate::admission;
 use crate::authn::{self, unix_now, Attempt, AuthError, Verdict};
 use crate::body::{AccountedBody, LimitedBody, ReqBody, ResBody};
 use crate::conn::ConnInfo;
-use crate::envelope::{Opening, Sealing};
+use crate::envelope::Sealing;
 use crate::error::GatewayError;
 use crate::forwarding::{self, X_REQUEST_ID};
 use crate::gateway::Gateway;
@@ -48,17 +49,21 @@ pub async fn handle(
         Some(e) if req.uri().path() == e.config.path => Some(e),
         _ => None,
     };
+    // gRPC clients read refusals from grpc-status, not from HTTP statuses.
+    let grpc = crate::grpc::is_grpc(req.headers());
     let decision = gw.config.decision.as_ref();
     let decision = decision.filter(|d| d.matches(req.uri().path()));
     let mut response = match (envelope, decision) {
-        (Some(env), _) => sealed(&gw, &state, &conn, &request_id, &mut record, env, req).await,
+        (Some(env), _) => {
+            sealed::answer(&gw, &state, &conn, &request_id, &mut record, env, req).await
+        }
         (None, Some(d)) => {
             let result = decision::decide(&gw, &state, &conn, &request_id, &mut record, d, req);
-            answer(result.await, &request_id, &mut record)
+            answer(result.await, &request_id, &mut record, grpc)
         }
         (None, None) => {
             let result = process(&gw, &state, &conn, &request_id, &mut record, req, None);
-            answer(result.await, &request_id, &mut record)
+            answer(result.await, &request_id, &mut record, grpc)
         }
     };
     response.headers_mut().insert(&X_REQUEST_ID, request_id);
@@ -71,59 +76,22 @@ pub async fn handle(
     Ok(response.map(|body| AccountedBody::new(body, Box::new(record))))
 }
 
-/// The response for a finished request, or the refusal `e` (recorded).
+/// The response for a finished request, or the refusal `e` (recorded),
+/// gRPC-shaped for a gRPC caller.
 fn answer(
     result: Result<Response<ResBody>, GatewayError>,
     request_id: &HeaderValue,
     record: &mut AccessRecord,
+    grpc: bool,
 ) -> Response<ResBody> {
     result.unwrap_or_else(|e| {
         record.fail(e);
-        e.to_response(request_id, record.route_entry.as_deref())
-    })
-}
-
-/// The OHTTP gateway endpoint: open -> process -> seal. Every outcome of the
-/// inner request, refusals included, goes back sealed.
-async fn sealed(
-    gw: &Gateway,
-    state: &Shared,
-    conn: &ConnInfo,
-    request_id: &HeaderValue,
-    record: &mut AccessRecord,
-    env: &crate::envelope::Envelope,
-    req: Request<ReqBody>,
-) -> Response<ResBody> {
-    record.route = Some("ohttp-gateway".into());
-    let (inner, sealing) = match env.open(&state.metrics, request_id, req).await {
-        Opening::Answer(response, refused) => {
-            if let Some(reason) = refused {
-                record.reason = Some(reason);
-                record.outcome = "rejected";
-            }
-            return response;
+        let refused = e.to_response(request_id, record.route_entry.as_deref());
+        match grpc {
+            true => crate::grpc::refusal(refused, &e.to_string()),
+            false => refused,
         }
-        Opening::Inner(inner, sealing) => (inner, sealing),
-    };
-    let result = match inner {
-        Some(r) => process(gw, state, conn, request_id, record, r, Some(&sealing)).await,
-        None => Err(GatewayError::BadInnerRequest),
-    };
-    let response = answer(result, request_id, record);
-    let (response, failed) = env
-        .seal(&state.metrics, request_id, sealing, response)
-        .await;
-    if let Some(reason) = failed {
-        record.reason = Some(reason);
-        // The inner response could not be read (the upstream's fault), or it
-        // could not be sealed (refused, as before the open/seal split).
-        record.outcome = if reason == "upstream_failed" {
-            "upstream_error"
-        } else {
-            "rejected"
-        };
-    }
-    response
+    })
 }
 
 /// The phases for one (plaintext or opened) request. `sealing` is set when the

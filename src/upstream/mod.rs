@@ -117,7 +117,10 @@ impl Upstream {
             return Err(ForwardError::Connect);
         };
         self.address(&mut req, target)?;
-        let outcome = tokio::time::timeout(self.request_timeout, client.request(req)).await;
+        // A gRPC deadline shorter than ours is the caller's to set.
+        let deadline = crate::grpc::timeout(req.headers())
+            .map_or(self.request_timeout, |t| t.min(self.request_timeout));
+        let outcome = tokio::time::timeout(deadline, client.request(req)).await;
         let label = &*self.name;
         let result = match outcome {
             Err(_) => {

@@ -1,0 +1,214 @@
+//! gRPC through the gateway with the reference implementation (Python
+//! grpcio, tests/fixtures/grpc/peer.py) on both sides: a TLS client, an h2c
+//! server behind an `protocol = "h2"` upstream. Unary and bidirectional
+//! streaming calls arrive with sealgate's identity in the metadata and
+//! without the token; a missing or bad token is `UNAUTHENTICATED` at the
+//! client; a `grpc-timeout` shorter than `request_timeout` bounds the
+//! upstream call and comes back as `DEADLINE_EXCEEDED`.
+
+mod common;
+
+use common::idp::Idp;
+use common::python::python;
+use common::{list, s, start_gateway, Config, Pki, Route};
+use serde_json::{json, Value};
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+
+const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/grpc/peer.py");
+
+/// The grpcio server; it stops when its stdin closes (on drop).
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start() -> Server {
+        let mut child = Command::new(python())
+            .args([PEER, "serve"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the test Python with grpcio (scripts/test.sh)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let v: Value = serde_json::from_str(&line).expect("peer.py serve printed no port");
+        Server {
+            child,
+            port: v["port"].as_u64().unwrap() as u16,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn call(job: Value) -> Value {
+    tokio::task::spawn_blocking(move || common::python_job("tests/fixtures/grpc/peer.py", &job))
+        .await
+        .unwrap()
+}
+
+fn config(pki: &Pki, idp: &Idp, server: &Server) -> Config {
+    Config::new(pki)
+        .upstream("grpc", &format!("http://127.0.0.1:{}", server.port))
+        .set("upstreams.grpc.protocol", s("h2"))
+        .authenticator(
+            "idp",
+            "jwt",
+            &[
+                ("issuer", s("https://idp.test")),
+                ("audiences", list(&["api"])),
+                ("algorithms", list(&["EdDSA"])),
+                ("keys", common::file(&idp.public)),
+            ],
+        )
+        .route(Route::new("echo", "/test.Echo/", "grpc").auth(&["idp"]))
+        .table(
+            "identity",
+            &[
+                ("assertion.key", common::file(pki.path("assertion.pem"))),
+                ("assertion.dev_generate", common::boolean(true)),
+            ],
+        )
+}
+
+fn token(idp: &Idp, sub: &str) -> String {
+    let now = sealgate::authn::unix_now();
+    idp.mint(
+        &json!({"iss": "https://idp.test", "aud": "api", "sub": sub, "iat": now, "exp": now + 300}),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_calls_pass_with_identity_and_refusals_are_grpc_statuses() {
+    let pki = Pki::new();
+    let idp = Idp::new(&pki);
+    let server = Server::start();
+    let (gw, _d) = start_gateway(&config(&pki, &idp, &server)).await;
+    let job = |token: Option<String>, method: &str, messages: &[&str]| {
+        json!({
+            "target": format!("127.0.0.1:{}", gw.main_addr.port()),
+            "ca": pki.path("ca.pem"), "token": token, "method": method,
+            "messages": messages, "timeout": 10,
+        })
+    };
+
+    let r = call(job(Some(token(&idp, "alice")), "unary", &["hello"])).await;
+    assert_eq!(r["code"], "OK", "{r}");
+    let seen: Value = serde_json::from_str(r["responses"][0].as_str().unwrap()).unwrap();
+    assert_eq!(seen["echo"], "hello");
+    assert_eq!(seen["subject"], "alice");
+    assert_eq!(seen["assertion"], true);
+    assert_eq!(
+        seen["authorization"],
+        Value::Null,
+        "the token reached the server"
+    );
+
+    let r = call(job(Some(token(&idp, "bob")), "stream", &["a", "b", "c"])).await;
+    assert_eq!(r["code"], "OK", "{r}");
+    let responses: Vec<&str> = r["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(&responses[1..], ["echo:a", "echo:b", "echo:c"]);
+    assert!(
+        responses[0].contains("\"subject\": \"bob\""),
+        "{}",
+        responses[0]
+    );
+
+    let r = call(job(None, "unary", &["x"])).await;
+    assert_eq!(r["code"], "UNAUTHENTICATED", "{r}");
+    let r = call(job(Some("not.a.jwt".into()), "stream", &["x"])).await;
+    assert_eq!(r["code"], "UNAUTHENTICATED", "{r}");
+    // On the wire: a Trailers-Only answer, not an HTTP 401 (which grpcio
+    // would also map to UNAUTHENTICATED).
+    let r = pki
+        .client(gw.main_addr, true)
+        .post(format!(
+            "https://localhost:{}/test.Echo/Unary",
+            gw.main_addr.port()
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(vec![0u8, 0, 0, 0, 0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["grpc-status"], "16");
+    assert!(!r.headers()["grpc-message"].is_empty());
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
+    drop(server);
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpc_timeout_bounds_the_upstream_call() {
+    // An upstream that accepts and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = silent.accept().await {
+            held.push(sock);
+        }
+    });
+    let pki = Pki::new();
+    let cfg = Config::new(&pki)
+        .upstream("grpc", &format!("http://{silent_addr}"))
+        .set("upstreams.grpc.protocol", s("h2"))
+        .set("upstreams.grpc.request_timeout", s("30s"))
+        .route(Route::new("echo", "/test.Echo/", "grpc").anonymous());
+    let (gw, _d) = start_gateway(&cfg).await;
+    let client = pki.client(gw.main_addr, true);
+    let started = std::time::Instant::now();
+    let r = client
+        .post(format!(
+            "https://localhost:{}/test.Echo/Unary",
+            gw.main_addr.port()
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("grpc-timeout", "300m")
+        .body(vec![0u8, 0, 0, 0, 0])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "request_timeout (30 s) decided"
+    );
+    assert_eq!(r.status(), 200, "gRPC refusals are HTTP 200");
+    assert_eq!(r.headers()["grpc-status"], "4", "DEADLINE_EXCEEDED");
+    assert_eq!(r.headers()["content-type"], "application/grpc");
+    // A caller that does not speak gRPC gets the HTTP answer.
+    let r = client
+        .post(format!(
+            "https://localhost:{}/test.Echo/Unary",
+            gw.main_addr.port()
+        ))
+        .header("content-type", "application/json")
+        .header("grpc-timeout", "100m")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 504);
+    hold.abort();
+    gw.shutdown().await;
+}
