@@ -18,5 +18,5 @@ for t in "${targets[@]}"; do
   dict=()
   [ -f "fuzz/dict/$t.dict" ] && dict=(-dict="$PWD/fuzz/dict/$t.dict")
   cargo +nightly fuzz run -O "$t" "fuzz/corpus/$t" -- -max_total_time="$SECS" -max_len=65536 -print_final_stats=1 "${dict[@]}" 2>&1 \
-    | grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|cov:|INFO: Loaded|Dictionary:|==[0-9]+==|SUMMARY|Done)" | tail -6
+    | grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +(INITED|DONE)|Dictionary:|==[0-9]+==|SUMMARY|Done)" | tail -7
 done

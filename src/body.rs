@@ -180,13 +180,17 @@ where
                     .waiting
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep(gap)));
                 match timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Some(Err(match &this.whose {
-                        Gap::Client => Box::new(BodyTimeout(gap)),
-                        Gap::Upstream(stalls) => {
-                            stalls.inc();
-                            Box::new(UpstreamBodyTimeout(gap))
-                        }
-                    }))),
+                    Poll::Ready(()) => {
+                        // Spent: a poll after the error waits a new gap.
+                        this.waiting = None;
+                        Poll::Ready(Some(Err(match &this.whose {
+                            Gap::Client => Box::new(BodyTimeout(gap)),
+                            Gap::Upstream(stalls) => {
+                                stalls.inc();
+                                Box::new(UpstreamBodyTimeout(gap))
+                            }
+                        })))
+                    }
                     Poll::Pending => Poll::Pending,
                 }
             }

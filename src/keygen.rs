@@ -37,7 +37,11 @@ pub fn ensure_ed25519(private: &Path, public: &Path) -> Result<bool, String> {
     }
     let pair = key_pair(&rcgen::PKCS_ED25519)?;
     crate::fsutil::write_new(private, pair.serialize_pem().as_bytes(), 0o600)?;
-    crate::fsutil::write_new(public, pair.public_key_pem().as_bytes(), 0o644)?;
+    if let Err(e) = crate::fsutil::write_new(public, pair.public_key_pem().as_bytes(), 0o644) {
+        // Half a pair would make every later start fail on "file exists".
+        let _ = std::fs::remove_file(private);
+        return Err(e);
+    }
     Ok(true)
 }
 

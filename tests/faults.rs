@@ -213,7 +213,9 @@ async fn upstream_faults_fail_only_their_own_requests_and_leak_nothing() {
         };
         let r = c
             .post(format!("{base}/f/reset-body"))
-            .body(vec![b'b'; 1 << 20])
+            // Small enough to be sent whole before the upstream's reset
+            // comes back (a client still writing may see the reset first).
+            .body(vec![b'b'; 64 * 1024])
             .send()
             .await
             .unwrap();

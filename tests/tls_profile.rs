@@ -60,7 +60,13 @@ async fn s_client(certs: &tempfile::TempDir, addr: SocketAddr, args: &[&str]) ->
         .await
         .unwrap()
         .expect("openssl (installed by scripts/test.sh)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    // A failed handshake still connects; no output at all means no openssl run.
+    assert!(
+        out.contains("CONNECTED"),
+        "openssl did not reach the gateway: {out}"
+    );
+    out
 }
 
 /// The negotiated suite from s_client's summary, `(none)` when the handshake failed.
