@@ -10,9 +10,8 @@
 
 mod common;
 
-use common::idp::Idp;
+use common::idp::{with_assertion, Idp};
 use common::{list, s, start_gateway, Config, Pki, Route, Upstream};
-use serde_json::json;
 use std::net::SocketAddr;
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -173,39 +172,15 @@ http://127.0.0.1:{port} {{
 }
 
 fn config(pki: &Pki, idp: &Idp, backend: &Upstream, caller: &str) -> Config {
-    Config::new(pki)
-        .set("listen.trusted_proxies", list(&["127.0.0.1/32"]))
+    let cfg = idp.authenticator(with_assertion(Config::new(pki), pki), "idp");
+    cfg.set("listen.trusted_proxies", list(&["127.0.0.1/32"]))
         .table(
             "decision",
             &[("path", s("/auth/verify")), ("caller", s(caller))],
         )
         .upstream("app", &backend.url())
-        .authenticator(
-            "idp",
-            "jwt",
-            &[
-                ("issuer", s("https://idp.test")),
-                ("audiences", list(&["api"])),
-                ("algorithms", list(&["EdDSA"])),
-                ("keys", common::file(&idp.public)),
-            ],
-        )
         .route(Route::new("api", "/api", "app").auth(&["idp"]))
         .route(Route::new("public", "/public", "app").anonymous())
-        .table(
-            "identity",
-            &[
-                ("assertion.key", common::file(pki.path("assertion.pem"))),
-                ("assertion.dev_generate", common::boolean(true)),
-            ],
-        )
-}
-
-fn token(idp: &Idp, sub: &str) -> String {
-    let now = sealgate::authn::unix_now();
-    idp.mint(
-        &json!({"iss": "https://idp.test", "aud": "api", "sub": sub, "iat": now, "exp": now + 300}),
-    )
 }
 
 /// The same three cases through whichever proxy listens on `port`.
@@ -216,7 +191,7 @@ async fn through(port: u16, idp: &Idp, backend: &Upstream, problem_body: bool) {
 
     let r = c
         .get(url("/api/orders?page=2"))
-        .bearer_auth(token(idp, "alice"))
+        .bearer_auth(idp.token("alice"))
         .header("X-Auth-Subject", "mallory")
         .send()
         .await
@@ -320,7 +295,7 @@ async fn direct_decisions_envoy_form_and_untrusted_peers() {
     // Envoy ext_authz HTTP: the original path below the decision path.
     let r = trusted
         .post(format!("{base}/auth/verify/api/orders"))
-        .bearer_auth(token(&idp, "bob"))
+        .bearer_auth(idp.token("bob"))
         .send()
         .await
         .unwrap();

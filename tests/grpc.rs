@@ -8,9 +8,9 @@
 
 mod common;
 
-use common::idp::Idp;
+use common::idp::{with_assertion, Idp};
 use common::python::python;
-use common::{list, s, start_gateway, Config, Pki, Route};
+use common::{s, start_gateway, Config, Pki, Route};
 use serde_json::{json, Value};
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
@@ -58,34 +58,10 @@ async fn call(job: Value) -> Value {
 }
 
 fn config(pki: &Pki, idp: &Idp, server: &Server) -> Config {
-    Config::new(pki)
-        .upstream("grpc", &format!("http://127.0.0.1:{}", server.port))
+    let cfg = idp.authenticator(with_assertion(Config::new(pki), pki), "idp");
+    cfg.upstream("grpc", &format!("http://127.0.0.1:{}", server.port))
         .set("upstreams.grpc.protocol", s("h2"))
-        .authenticator(
-            "idp",
-            "jwt",
-            &[
-                ("issuer", s("https://idp.test")),
-                ("audiences", list(&["api"])),
-                ("algorithms", list(&["EdDSA"])),
-                ("keys", common::file(&idp.public)),
-            ],
-        )
         .route(Route::new("echo", "/test.Echo/", "grpc").auth(&["idp"]))
-        .table(
-            "identity",
-            &[
-                ("assertion.key", common::file(pki.path("assertion.pem"))),
-                ("assertion.dev_generate", common::boolean(true)),
-            ],
-        )
-}
-
-fn token(idp: &Idp, sub: &str) -> String {
-    let now = sealgate::authn::unix_now();
-    idp.mint(
-        &json!({"iss": "https://idp.test", "aud": "api", "sub": sub, "iat": now, "exp": now + 300}),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,7 +78,7 @@ async fn grpc_calls_pass_with_identity_and_refusals_are_grpc_statuses() {
         })
     };
 
-    let r = call(job(Some(token(&idp, "alice")), "unary", &["hello"])).await;
+    let r = call(job(Some(idp.token("alice")), "unary", &["hello"])).await;
     assert_eq!(r["code"], "OK", "{r}");
     let seen: Value = serde_json::from_str(r["responses"][0].as_str().unwrap()).unwrap();
     assert_eq!(seen["echo"], "hello");
@@ -114,7 +90,7 @@ async fn grpc_calls_pass_with_identity_and_refusals_are_grpc_statuses() {
         "the token reached the server"
     );
 
-    let r = call(job(Some(token(&idp, "bob")), "stream", &["a", "b", "c"])).await;
+    let r = call(job(Some(idp.token("bob")), "stream", &["a", "b", "c"])).await;
     assert_eq!(r["code"], "OK", "{r}");
     let responses: Vec<&str> = r["responses"]
         .as_array()
