@@ -27,6 +27,8 @@ pub struct AccessRecord {
     /// The matched route: its scopes and challenges shape a refusal.
     pub route_entry: Option<Arc<crate::route::RouteEntry>>,
     pub bytes_in: Option<Arc<AtomicU64>>,
+    /// The request's W3C trace and the gateway's span in it.
+    pub trace: crate::tracecontext::TraceContext,
 }
 
 impl AccessRecord {
@@ -51,6 +53,7 @@ impl AccessRecord {
             subject: None,
             route_entry: None,
             bytes_in: None,
+            trace: crate::tracecontext::TraceContext::continue_or_start(req.headers()),
         }
     }
 
@@ -112,6 +115,8 @@ impl Finish for AccessRecord {
         tracing::info!(
             target: "sealgate::access",
             request_id = self.request_id.to_str().unwrap_or(""),
+            trace_id = %self.trace.trace_id(),
+            span_id = %self.trace.span_id(),
             peer = %self.peer,
             method = self.method.as_str(),
             path = self.path.as_deref().unwrap_or(""),

@@ -40,4 +40,5 @@ pub mod route;
 pub mod settings;
 pub mod state;
 pub mod store;
+pub mod tracecontext;
 pub mod upstream;

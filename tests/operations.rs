@@ -384,6 +384,14 @@ async fn access_log_has_the_fields_and_never_the_token() {
             .header("authorization", format!("Bearer {TOKEN}"))
             .header("cookie", format!("session={TOKEN}"))
             .header("x-request-id", format!("log-test-{http2}"))
+            // HTTP/2 continues the W3C example trace; HTTP/1.1 starts one.
+            .header(
+                "traceparent",
+                match http2 {
+                    true => "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                    false => "00-not-a-trace",
+                },
+            )
             .body("hello")
             .send()
             .await
@@ -401,6 +409,21 @@ async fn access_log_has_the_fields_and_never_the_token() {
         assert_eq!(line["bytes_out"], 2);
         assert!(line["duration_ms"].as_f64().is_some());
         assert!(line["timestamp"].is_string());
+        // The upstream's parent is the gateway's span in the logged trace.
+        let (trace, span) = (
+            line["trace_id"].as_str().unwrap(),
+            line["span_id"].as_str().unwrap(),
+        );
+        assert_eq!((trace.len(), span.len()), (32, 16));
+        if http2 {
+            assert_eq!(trace, "4bf92f3577b34da6a3ce929d0e0e4736");
+        }
+        let sent = up.last().headers["traceparent"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let flags = if http2 { "01" } else { "00" };
+        assert_eq!(sent, format!("00-{trace}-{span}-{flags}"));
     }
     gw.signal("TERM");
     let mut lines = 0;

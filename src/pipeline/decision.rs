@@ -13,8 +13,9 @@
 //! caller to copy upstream. Refused: the same 401/403 with `WWW-Authenticate`
 //! and problem+json a forwarded request gets, for the caller to pass back.
 
+use super::checks;
+use super::phases::{admit, precheck, route, Admitted};
 use super::rewrite::{self, Target};
-use super::{admit, checks, precheck, route, Admitted};
 use crate::access::AccessRecord;
 use crate::body::ReqBody;
 use crate::conn::ConnInfo;
@@ -89,6 +90,7 @@ pub(super) async fn decide(
         principal: verdict.as_ref().map(|v| &v.principal),
         sealed: false,
         now,
+        trace: None,
     };
     allowed(gw, &target, &seen, record)
 }

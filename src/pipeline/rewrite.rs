@@ -29,6 +29,8 @@ pub struct Seen<'a> {
     /// Inside an OHTTP envelope: the connection's certificate is the relay's.
     pub sealed: bool,
     pub now: u64,
+    /// The trace to continue upstream (`None`: no `traceparent` is set).
+    pub trace: Option<crate::tracecontext::TraceContext>,
 }
 
 /// Rewrites `parts` in place into the request the upstream receives.
@@ -50,6 +52,12 @@ pub fn request(
     };
     forwarding::set_forwarded(&mut parts.headers, &downstream);
     parts.headers.insert(&X_REQUEST_ID, seen.request_id.clone());
+    match seen.trace {
+        Some(t) => parts
+            .headers
+            .insert(&crate::tracecontext::TRACEPARENT, t.traceparent()),
+        None => parts.headers.remove(&crate::tracecontext::TRACEPARENT),
+    };
     identity(gw, target, seen, &mut parts.headers)?;
     if !rc.forward_credentials {
         for a in &target.route.authn {

@@ -1,7 +1,7 @@
 //! The OHTTP gateway endpoint (RFC 9458): open the envelope, run the inner
 //! request through the same phases as any other, seal whatever comes back.
 
-use super::process;
+use super::phases::{self, process};
 use crate::access::AccessRecord;
 use crate::body::{ReqBody, ResBody};
 use crate::conn::ConnInfo;
@@ -37,7 +37,7 @@ pub(super) async fn answer(
         Some(r) => process(gw, state, conn, request_id, record, r, Some(&sealing)).await,
         None => Err(GatewayError::BadInnerRequest),
     };
-    let response = super::answer(result, request_id, record, false);
+    let response = phases::answer(result, request_id, record, false);
     let (response, failed) = env
         .seal(&state.metrics, request_id, sealing, response)
         .await;

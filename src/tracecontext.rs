@@ -1,0 +1,154 @@
+//! W3C Trace Context (Level 1): the gateway continues a client's valid
+//! `traceparent` (or starts a trace), is a span of its own in it, passes
+//! that span to the upstream as the new parent, and writes both ids into
+//! the access log line. `tracestate` travels on untouched. An invalid
+//! `traceparent` is replaced, as the specification asks, not forwarded.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+pub static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+/// One request's place in a trace: the trace, the gateway's span, the flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceContext {
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+    flags: u8,
+}
+
+impl TraceContext {
+    /// Continues the request's `traceparent` when it is valid, else starts
+    /// a new, unsampled trace; either way with a new span id.
+    pub fn continue_or_start(headers: &HeaderMap) -> TraceContext {
+        let incoming = headers
+            .get(&TRACEPARENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse);
+        let mut span_id = [0u8; 8];
+        random(&mut span_id);
+        match incoming {
+            Some((trace_id, flags)) => TraceContext {
+                trace_id,
+                span_id,
+                flags,
+            },
+            None => {
+                let mut trace_id = [0u8; 16];
+                random(&mut trace_id);
+                TraceContext {
+                    trace_id,
+                    span_id,
+                    flags: 0,
+                }
+            }
+        }
+    }
+
+    /// `traceparent` for the upstream: this trace, the gateway's span as parent.
+    pub fn traceparent(&self) -> HeaderValue {
+        let text = format!(
+            "00-{}-{}-{:02x}",
+            hex::encode(self.trace_id),
+            hex::encode(self.span_id),
+            self.flags
+        );
+        HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    pub fn trace_id(&self) -> String {
+        hex::encode(self.trace_id)
+    }
+
+    pub fn span_id(&self) -> String {
+        hex::encode(self.span_id)
+    }
+}
+
+/// Never all zeros (an invalid id); the system's CSPRNG.
+fn random(out: &mut [u8]) {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    while aws_lc_rs::rand::SecureRandom::fill(&rng, out).is_err() || out.iter().all(|&b| b == 0) {}
+}
+
+/// `version-traceid-parentid-flags`: version 00 exactly (a later version by
+/// its first four fields, §3.2.4), lowercase hex, no all-zero id.
+fn parse(v: &str) -> Option<([u8; 16], u8)> {
+    let b = v.as_bytes();
+    let version = v.get(0..2)?;
+    let exact = version == "00";
+    if version == "ff" || (exact && b.len() != 55) || (!exact && b.len() < 55) {
+        return None;
+    }
+    if !exact && b.len() > 55 && b[55] != b'-' {
+        return None;
+    }
+    if b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
+        return None;
+    }
+    let lower_hex = |s: &str| {
+        s.bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    };
+    let (trace, parent, flags) = (v.get(3..35)?, v.get(36..52)?, v.get(53..55)?);
+    if !lower_hex(version) || !lower_hex(trace) || !lower_hex(parent) || !lower_hex(flags) {
+        return None;
+    }
+    let mut trace_id = [0u8; 16];
+    hex::decode_to_slice(trace, &mut trace_id).ok()?;
+    if trace_id == [0; 16] || parent.bytes().all(|c| c == b'0') {
+        return None;
+    }
+    let flags = u8::from_str_radix(flags, 16).ok()?;
+    Some((trace_id, flags))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(&TRACEPARENT, v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn a_valid_traceparent_is_continued_with_a_new_span() {
+        // The W3C specification's example.
+        let v = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let t = TraceContext::continue_or_start(&with(v));
+        assert_eq!(t.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_ne!(t.span_id(), "00f067aa0ba902b7");
+        let out = t.traceparent();
+        let out = out.to_str().unwrap();
+        assert!(
+            out.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "{out}"
+        );
+        assert!(out.ends_with(&format!("{}-01", t.span_id())), "{out}");
+        // A later version is read by its first four fields.
+        let later = "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-holds";
+        assert_eq!(
+            TraceContext::continue_or_start(&with(later)).trace_id(),
+            t.trace_id()
+        );
+    }
+
+    #[test]
+    fn invalid_traceparents_start_a_new_trace() {
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "junk",
+        ] {
+            let t = TraceContext::continue_or_start(&with(bad));
+            assert_ne!(t.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736", "{bad}");
+            assert_ne!(t.trace_id(), "0".repeat(32), "{bad}");
+            assert!(t.traceparent().to_str().unwrap().ends_with("-00"), "{bad}");
+        }
+    }
+}
