@@ -10,25 +10,27 @@ use std::time::Duration;
 
 /// Whether the request speaks gRPC.
 pub fn is_grpc(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+    headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.strip_prefix(b"application/grpc")
+            .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';')
+    })
 }
 
 /// The gRPC status code for a refusal with HTTP `status` (gRPC's
 /// status-code semantics: who is at fault and whether a retry may help).
 pub fn code(status: StatusCode) -> u8 {
     match status.as_u16() {
-        401 => 16,            // UNAUTHENTICATED
-        403 => 7,             // PERMISSION_DENIED
-        404 => 12,            // UNIMPLEMENTED: no route for the method
-        408 | 504 => 4,       // DEADLINE_EXCEEDED
-        413 | 429 => 8,       // RESOURCE_EXHAUSTED
-        400 | 405 | 431 => 3, // INVALID_ARGUMENT
-        501 => 12,            // UNIMPLEMENTED
-        502 | 503 => 14,      // UNAVAILABLE
-        500 => 13,            // INTERNAL
-        _ => 2,               // UNKNOWN
+        401 => 16,       // UNAUTHENTICATED
+        403 => 7,        // PERMISSION_DENIED
+        404 => 12,       // UNIMPLEMENTED: no route for the method
+        408 | 504 => 4,  // DEADLINE_EXCEEDED
+        413 | 429 => 8,  // RESOURCE_EXHAUSTED
+        400..=499 => 3,  // INVALID_ARGUMENT: the client's other faults
+        501 => 12,       // UNIMPLEMENTED
+        502 | 503 => 14, // UNAVAILABLE
+        500 => 13,       // INTERNAL
+        _ => 2,          // UNKNOWN
     }
 }
 
@@ -135,6 +137,11 @@ mod tests {
             "application/grpc+proto"
         )])));
         assert!(!is_grpc(&headers(&[("content-type", "application/json")])));
+        assert!(!is_grpc(&headers(&[(
+            "content-type",
+            "application/grpc-web"
+        )])));
+        assert!(is_grpc(&headers(&[("content-type", "application/grpc")])));
         assert_eq!(code(StatusCode::TOO_MANY_REQUESTS), 8);
         assert_eq!(code(StatusCode::SERVICE_UNAVAILABLE), 14);
     }

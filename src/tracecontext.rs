@@ -1,12 +1,14 @@
 //! W3C Trace Context (Level 1): the gateway continues a client's valid
 //! `traceparent` (or starts a trace), is a span of its own in it, passes
 //! that span to the upstream as the new parent, and writes both ids into
-//! the access log line. `tracestate` travels on untouched. An invalid
-//! `traceparent` is replaced, as the specification asks, not forwarded.
+//! the access log line. `tracestate` travels on untouched with a continued
+//! trace and is dropped with a new one; an invalid `traceparent` is
+//! replaced, as the specification asks, not forwarded.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 pub static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+pub static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// One request's place in a trace: the trace, the gateway's span, the flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +16,8 @@ pub struct TraceContext {
     trace_id: [u8; 16],
     span_id: [u8; 8],
     flags: u8,
+    /// The client's trace (else one this request started).
+    pub continued: bool,
 }
 
 impl TraceContext {
@@ -27,10 +31,12 @@ impl TraceContext {
         let mut span_id = [0u8; 8];
         random(&mut span_id);
         match incoming {
+            // Only the sampled bit is defined (a later version's others are not ours).
             Some((trace_id, flags)) => TraceContext {
                 trace_id,
                 span_id,
-                flags,
+                flags: flags & 0x01,
+                continued: true,
             },
             None => {
                 let mut trace_id = [0u8; 16];
@@ -39,6 +45,7 @@ impl TraceContext {
                     trace_id,
                     span_id,
                     flags: 0,
+                    continued: false,
                 }
             }
         }
@@ -127,11 +134,11 @@ mod tests {
         );
         assert!(out.ends_with(&format!("{}-01", t.span_id())), "{out}");
         // A later version is read by its first four fields.
-        let later = "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-holds";
-        assert_eq!(
-            TraceContext::continue_or_start(&with(later)).trace_id(),
-            t.trace_id()
-        );
+        let later = "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff-what-the-future-holds";
+        let t2 = TraceContext::continue_or_start(&with(later));
+        assert_eq!(t2.trace_id(), t.trace_id());
+        // Only the sampled bit of a later version's flags is carried.
+        assert!(t2.traceparent().to_str().unwrap().ends_with("-01"));
     }
 
     #[test]

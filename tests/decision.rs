@@ -304,6 +304,15 @@ async fn direct_decisions_envoy_form_and_untrusted_peers() {
     assert_eq!(r.headers()["cache-control"], "no-store");
     assert!(r.headers().contains_key("x-sealgate-assertion"));
     assert!(!r.headers().contains_key("authorization"));
+    // A gRPC-typed request without a token is still an HTTP 401 here: a
+    // gRPC-shaped refusal (HTTP 200) would read as "allowed" to the proxy.
+    let r = trusted
+        .post(format!("{base}/auth/verify/api/orders"))
+        .header("content-type", "application/grpc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
     // A trusted caller that names no URI is told so.
     let r = trusted
         .get(format!("{base}/auth/verify"))

@@ -48,8 +48,10 @@ pub async fn handle(
             sealed::answer(&gw, &state, &conn, &request_id, &mut record, env, req).await
         }
         (None, Some(d)) => {
+            // The asking proxy reads HTTP statuses: a gRPC-shaped refusal
+            // (HTTP 200) would read as "allowed".
             let result = decision::decide(&gw, &state, &conn, &request_id, &mut record, d, req);
-            answer(result.await, &request_id, &mut record, grpc)
+            answer(result.await, &request_id, &mut record, false)
         }
         (None, None) => {
             let result = process(&gw, &state, &conn, &request_id, &mut record, req, None);

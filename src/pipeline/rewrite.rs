@@ -52,12 +52,7 @@ pub fn request(
     };
     forwarding::set_forwarded(&mut parts.headers, &downstream);
     parts.headers.insert(&X_REQUEST_ID, seen.request_id.clone());
-    match seen.trace {
-        Some(t) => parts
-            .headers
-            .insert(&crate::tracecontext::TRACEPARENT, t.traceparent()),
-        None => parts.headers.remove(&crate::tracecontext::TRACEPARENT),
-    };
+    trace(seen.trace, &mut parts.headers);
     identity(gw, target, seen, &mut parts.headers)?;
     if !rc.forward_credentials {
         for a in &target.route.authn {
@@ -111,6 +106,24 @@ fn without_params<'q>(
     }
     let kept: Vec<&str> = query.split('&').filter(|p| !doomed(p)).collect();
     std::borrow::Cow::Owned(kept.join("&"))
+}
+
+/// `traceparent` for the gateway's span; `tracestate` only with the
+/// client's own trace (W3C Trace Context §4.3).
+fn trace(t: Option<crate::tracecontext::TraceContext>, headers: &mut http::HeaderMap) {
+    use crate::tracecontext::{TRACEPARENT, TRACESTATE};
+    match t {
+        Some(t) => {
+            headers.insert(&TRACEPARENT, t.traceparent());
+            if !t.continued {
+                headers.remove(&TRACESTATE);
+            }
+        }
+        None => {
+            headers.remove(&TRACEPARENT);
+            headers.remove(&TRACESTATE);
+        }
+    }
 }
 
 /// Only what `request` sets from verified data (the client certificate, the

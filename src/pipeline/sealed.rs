@@ -34,7 +34,12 @@ pub(super) async fn answer(
         Opening::Inner(inner, sealing) => (inner, sealing),
     };
     let result = match inner {
-        Some(r) => process(gw, state, conn, request_id, record, r, Some(&sealing)).await,
+        Some(r) => {
+            // The inner client's trace, never the relay's: one id must not
+            // link the relay's logs to the target's.
+            record.trace = crate::tracecontext::TraceContext::continue_or_start(r.headers());
+            process(gw, state, conn, request_id, record, r, Some(&sealing)).await
+        }
         None => Err(GatewayError::BadInnerRequest),
     };
     let response = phases::answer(result, request_id, record, false);

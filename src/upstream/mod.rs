@@ -117,12 +117,17 @@ impl Upstream {
             return Err(ForwardError::Connect);
         };
         self.address(&mut req, target)?;
-        // A gRPC deadline shorter than ours is the caller's to set.
-        let deadline = crate::grpc::timeout(req.headers())
-            .map_or(self.request_timeout, |t| t.min(self.request_timeout));
+        // A gRPC caller's deadline shorter than ours is its own: running
+        // out of it says nothing of the target (no ejection, no metric).
+        let client_deadline = Some(&req)
+            .filter(|r| crate::grpc::is_grpc(r.headers()))
+            .and_then(|r| crate::grpc::timeout(r.headers()))
+            .filter(|t| *t < self.request_timeout);
+        let deadline = client_deadline.unwrap_or(self.request_timeout);
         let outcome = tokio::time::timeout(deadline, client.request(req)).await;
         let label = &*self.name;
         let result = match outcome {
+            Err(_) if client_deadline.is_some() => Err(ForwardError::Timeout),
             Err(_) => {
                 metrics
                     .upstream_errors
