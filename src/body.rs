@@ -126,13 +126,7 @@ where
     B: Body<Data = Bytes> + Send + Sync + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
-    Paced {
-        inner: body,
-        gap,
-        waiting: None,
-        whose: Gap::Client,
-    }
-    .boxed()
+    pace(body, gap, Gap::Client)
 }
 
 /// An upstream's response `body` with a `gap` deadline between frames;
@@ -146,11 +140,19 @@ where
     B: Body<Data = Bytes> + Send + Sync + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
+    pace(body, gap, Gap::Upstream(stalls))
+}
+
+fn pace<B>(body: B, gap: std::time::Duration, whose: Gap) -> BoxBody<Bytes, BoxError>
+where
+    B: Body<Data = Bytes> + Send + Sync + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
     Paced {
         inner: body,
         gap,
         waiting: None,
-        whose: Gap::Upstream(stalls),
+        whose,
     }
     .boxed()
 }
