@@ -5,15 +5,15 @@
 //! and hands out one [`Config`]. Loading never stops at the first problem:
 //! every error comes back with its key path, so `sealgate check` prints all.
 
-use crate::authn::settings::{AuthenticatorSettings, AuthnSettings};
+use crate::authn::settings::AuthenticatorSettings;
 use crate::config::diag::Diag;
 use crate::config::file::{AdminFile, FileConfig, LimitsFile, LogFile, ReloadFile};
 use crate::config::secret::{Secret, SecretRef};
 use crate::config::{ConfigError, ConfigErrors};
 use crate::envelope::settings::Envelope;
 use crate::identity::settings::{Identity, PrivateKeySource};
-use crate::listener::settings::{ClientAuth, Listen};
-use crate::route::settings::{Route, Sealed};
+use crate::listener::settings::Listen;
+use crate::route::settings::Route;
 use crate::store::settings::Store;
 use crate::store::Rate;
 use crate::upstream::settings::Upstream;
@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod cross_check;
 pub mod decision;
 mod issuer;
 
@@ -182,7 +183,7 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
         "outbound.tls.key_exchange",
         raw.outbound.tls.key_exchange.as_ref(),
     );
-    cross_check(
+    cross_check::cross_check(
         &mut d,
         &listen,
         &identity,
@@ -219,49 +220,6 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
         outbound_key_exchange,
         warnings,
     })
-}
-
-/// What one section requires of another.
-fn cross_check(
-    d: &mut Diag<'_>,
-    listen: &Listen,
-    identity: &Identity,
-    authenticators: &BTreeMap<String, AuthenticatorSettings>,
-    routes: &[Route],
-    have_envelope: bool,
-) {
-    let certs = listen.tls.client_auth != ClientAuth::Off;
-    if identity.forward_client_cert && !certs {
-        d.push(
-            "identity.forward_client_cert",
-            "needs listen.tls.client_auth = \"optional\" or \"required\"",
-        );
-    }
-    for (name, a) in authenticators {
-        let signs = matches!(&a.settings, AuthnSettings::HttpSignature(h) if h.sign_responses);
-        if signs && identity.assertion.is_none() {
-            d.push(
-                format!("authenticators.{name}.sign_responses"),
-                "responses are signed with the assertion key: configure [identity.assertion] key",
-            );
-        }
-        if let (Some(what), false) = (a.settings.needs_client_certificates(), certs) {
-            d.push(
-                format!("authenticators.{name}"),
-                format!("{what} needs client certificates: set listen.tls.client_ca and listen.tls.client_auth = \"optional\" or \"required\""),
-            );
-        }
-    }
-    if !have_envelope {
-        for (i, r) in routes.iter().enumerate() {
-            if r.sealed != Sealed::Off {
-                d.push(
-                    format!("routes[{i}].sealed"),
-                    "sealed routes need [[envelope.keys]]",
-                );
-            }
-        }
-    }
 }
 
 const DEFAULT_ADMIN: &str = "127.0.0.1:9090";
