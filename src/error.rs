@@ -89,6 +89,10 @@ pub enum GatewayError {
     DecisionWithoutUri,
     #[error("only the proxies in listen.trusted_proxies may ask for decisions")]
     DecisionUntrustedPeer,
+    #[error(
+        "a decision request must name the client: X-Forwarded-For, appended by the asking proxy"
+    )]
+    DecisionWithoutClient,
 }
 
 impl From<IdentityError> for GatewayError {
@@ -181,7 +185,8 @@ impl GatewayError {
             GatewayError::EnvelopeStale
             | GatewayError::BadInnerRequest
             | GatewayError::DigestMismatch
-            | GatewayError::DecisionWithoutUri => StatusCode::BAD_REQUEST,
+            | GatewayError::DecisionWithoutUri
+            | GatewayError::DecisionWithoutClient => StatusCode::BAD_REQUEST,
             GatewayError::ResponseNotSigned => StatusCode::BAD_GATEWAY,
             GatewayError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -238,6 +243,7 @@ impl GatewayError {
             GatewayError::ResponseNotSigned => "response_not_signed",
             GatewayError::DecisionWithoutUri => "decision_missing_uri",
             GatewayError::DecisionUntrustedPeer => "decision_untrusted_peer",
+            GatewayError::DecisionWithoutClient => "decision_missing_client",
         }
     }
 

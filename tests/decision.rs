@@ -290,7 +290,27 @@ async fn direct_decisions_envoy_form_and_untrusted_peers() {
     let backend = Upstream::start().await;
     let (gw, _dir) = start_gateway(&config(&pki, &idp, &backend, "envoy")).await;
     let base = format!("https://localhost:{}", gw.main_addr.port());
-    let trusted = pki.client(gw.main_addr, true);
+    // Envoy (use_remote_address) appends the client's address.
+    let mut with_client = reqwest::header::HeaderMap::new();
+    with_client.insert("x-forwarded-for", "198.51.100.20".parse().unwrap());
+    let trusted = reqwest::Client::builder()
+        .use_preconfigured_tls(pki.client_tls(&[b"h2"], false))
+        .resolve("localhost", gw.main_addr)
+        .http2_prior_knowledge()
+        .default_headers(with_client)
+        .build()
+        .unwrap();
+    // A caller that names no client is refused: every client would share
+    // the proxy's address for failed-login blocks and per-IP limits.
+    let r = pki
+        .client(gw.main_addr, true)
+        .get(format!("{base}/auth/verify/public/x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "urn:sealgate:problem:decision_missing_client");
 
     // Envoy ext_authz HTTP: the original path below the decision path.
     let r = trusted

@@ -69,7 +69,7 @@ pub(super) async fn decide(
     if !decision.covers(&covered.route.name) {
         return Err(GatewayError::NotFound);
     }
-    let client = client_conn(conn, req.headers());
+    let client = client_conn(conn, req.headers())?;
     let Admitted {
         target,
         verdict,
@@ -113,8 +113,10 @@ fn allowed(
 }
 
 /// The client behind the caller: the last `X-Forwarded-For` hop (the one the
-/// trusted caller appended), else the caller itself; never a certificate.
-fn client_conn(conn: &ConnInfo, headers: &HeaderMap) -> ConnInfo {
+/// trusted caller appended); never a certificate. Without it every client
+/// would share the proxy's address, and one client's failed logins would
+/// block them all: refused instead.
+fn client_conn(conn: &ConnInfo, headers: &HeaderMap) -> Result<ConnInfo, GatewayError> {
     let last_hop = headers
         .get_all(&X_FORWARDED_FOR)
         .iter()
@@ -122,13 +124,13 @@ fn client_conn(conn: &ConnInfo, headers: &HeaderMap) -> ConnInfo {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit(',').next())
         .and_then(|ip| ip.trim().parse::<IpAddr>().ok());
-    let ip = last_hop.unwrap_or(conn.peer.ip());
-    ConnInfo {
+    let ip = last_hop.ok_or(GatewayError::DecisionWithoutClient)?;
+    Ok(ConnInfo {
         peer: SocketAddr::new(ip, 0),
         http2: conn.http2,
         forwarding: PeerForwarding::new(ip),
         client_cert: None,
-    }
+    })
 }
 
 /// What the decision is about, from the configured caller's headers only.
@@ -334,13 +336,28 @@ mod tests {
             client_cert: None,
         };
         let mut h = HeaderMap::new();
-        assert_eq!(client_conn(&conn, &h).peer.ip(), conn.peer.ip());
+        assert_eq!(
+            client_conn(&conn, &h).err(),
+            Some(GatewayError::DecisionWithoutClient)
+        );
+        h.append(&X_FORWARDED_FOR, "unknown".parse().unwrap());
+        assert_eq!(
+            client_conn(&conn, &h).err(),
+            Some(GatewayError::DecisionWithoutClient)
+        );
+        h.remove(&X_FORWARDED_FOR);
         h.append(
             &X_FORWARDED_FOR,
             "198.51.100.1, 203.0.113.9".parse().unwrap(),
         );
-        assert_eq!(client_conn(&conn, &h).peer.ip().to_string(), "203.0.113.9");
+        assert_eq!(
+            client_conn(&conn, &h).unwrap().peer.ip().to_string(),
+            "203.0.113.9"
+        );
         h.append(&X_FORWARDED_FOR, "192.0.2.7".parse().unwrap());
-        assert_eq!(client_conn(&conn, &h).peer.ip().to_string(), "192.0.2.7");
+        assert_eq!(
+            client_conn(&conn, &h).unwrap().peer.ip().to_string(),
+            "192.0.2.7"
+        );
     }
 }
