@@ -57,6 +57,7 @@ fn route(name: &str, prefix: &str) -> Route {
         single_use: false,
         rate_limit: None,
         replay_window: None,
+        upgrades: Default::default(),
     }
 }
 

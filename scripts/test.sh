@@ -34,8 +34,10 @@ fi
 # assertions), RFC 9421 (http-message-signatures signs requests and verifies
 # response signatures), OAuth 1.0a (oauthlib, with PyJWT for its RSA methods).
 # gRPC (grpcio, the reference implementation) serves and calls through the gateway.
-PY_PACKAGES=('jwcrypto==1.6.1' 'http-message-signatures==3.0.0' 'oauthlib==4.0.1' 'PyJWT==2.15.1' 'cryptography==50.0.2' 'grpcio==1.85.3')
-if ! target/pyenv/bin/python -c 'import jwcrypto, http_message_signatures, oauthlib, jwt, grpc' >/dev/null 2>&1; then
+# WebSocket (websockets) upgrades pass through it; the OTLP receiver decodes
+# exported spans with the OpenTelemetry project's own protobuf classes.
+PY_PACKAGES=('jwcrypto==1.6.1' 'http-message-signatures==3.0.0' 'oauthlib==4.0.1' 'PyJWT==2.15.1' 'cryptography==50.0.2' 'grpcio==1.85.3' 'websockets==17.4' 'opentelemetry-proto==1.45.2')
+if ! target/pyenv/bin/python -c 'import jwcrypto, http_message_signatures, oauthlib, jwt, grpc, websockets, opentelemetry.proto.collector.trace.v1.trace_service_pb2' >/dev/null 2>&1; then
   echo "setting up target/pyenv (${PY_PACKAGES[*]})"
   python3 -m venv target/pyenv
   target/pyenv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"

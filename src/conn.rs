@@ -16,6 +16,49 @@ pub struct ConnInfo {
     /// The leaf certificate the client presented; rustls has already verified
     /// it against `listen.tls.client_ca` (and the CRLs) when this is `Some`.
     pub client_cert: Option<Arc<ClientCert>>,
+    /// What the connection holds while it lasts (its admission slot, its
+    /// place in the graceful drain); an upgraded connection's relay keeps
+    /// this `ConnInfo`, and so these, until the relay ends.
+    pub held: Held,
+}
+
+/// Opaque guards released when the last reference to the connection goes,
+/// and the signal that the listener's drain deadline has passed.
+#[derive(Default)]
+pub struct Held {
+    _guards: Option<Box<dyn std::any::Any + Send + Sync>>,
+    cut: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+impl Held {
+    pub fn new(
+        guards: impl std::any::Any + Send + Sync,
+        cut: tokio::sync::watch::Receiver<bool>,
+    ) -> Held {
+        Held {
+            _guards: Some(Box::new(guards)),
+            cut: Some(cut),
+        }
+    }
+
+    /// Resolves once the drain deadline has passed (never, for a connection
+    /// that no listener drains).
+    pub async fn cut(&self) {
+        match self.cut.clone() {
+            Some(mut rx) => {
+                if rx.wait_for(|cut| *cut).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Held")
+    }
 }
 
 /// The facts of a verified client certificate that authentication and the

@@ -75,6 +75,8 @@ pub enum GatewayError {
     SealedRequired,
     #[error("this route does not accept sealed requests")]
     SealedNotAllowed,
+    #[error("this route does not relay the requested protocol upgrade")]
+    UpgradeNotAllowed,
     #[error("this sealed request was already received")]
     EnvelopeReplayed,
     #[error("the sealed request's Date is missing or outside the replay window")]
@@ -186,7 +188,8 @@ impl GatewayError {
             | GatewayError::BadInnerRequest
             | GatewayError::DigestMismatch
             | GatewayError::DecisionWithoutUri
-            | GatewayError::DecisionWithoutClient => StatusCode::BAD_REQUEST,
+            | GatewayError::DecisionWithoutClient
+            | GatewayError::UpgradeNotAllowed => StatusCode::BAD_REQUEST,
             GatewayError::ResponseNotSigned => StatusCode::BAD_GATEWAY,
             GatewayError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -236,6 +239,7 @@ impl GatewayError {
             GatewayError::StoreUnavailable => "store_unavailable",
             GatewayError::SealedRequired => "sealed_required",
             GatewayError::SealedNotAllowed => "sealed_not_allowed",
+            GatewayError::UpgradeNotAllowed => "upgrade_not_allowed",
             GatewayError::EnvelopeReplayed => "envelope_replayed",
             GatewayError::EnvelopeStale => "envelope_date_out_of_window",
             GatewayError::BadInnerRequest => "bad_inner_request",

@@ -36,6 +36,7 @@ pub mod metrics;
 pub mod net;
 pub mod pipeline;
 pub mod problem;
+pub mod relay;
 pub mod route;
 pub mod settings;
 pub mod state;

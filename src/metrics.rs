@@ -37,6 +37,7 @@ pub struct Metrics {
     pub envelope_failures: IntCounterVec,
     pub sealed_requests: IntCounterVec,
     pub envelope_open: prometheus::Histogram,
+    pub upgraded: crate::relay::RelayMetrics,
 }
 
 fn counter(
@@ -235,6 +236,7 @@ impl Metrics {
                 r.register(Box::new(h.clone()))?;
                 h
             },
+            upgraded: crate::relay::RelayMetrics::register(&r)?,
             registry: r,
         })
     }

@@ -323,6 +323,13 @@ pub struct RouteFile {
     pub rate_limit: Option<RateLimitFile>,
     /// Sealed requests must carry a Date within this window and a fresh encapsulated key.
     pub replay_window: Option<String>,
+    /// Protocols an HTTP/1.1 `Upgrade` may switch to (`["websocket"]`); none by default.
+    #[serde(default)]
+    pub upgrades: Vec<String>,
+    /// An upgraded connection with no byte either way for this long is closed.
+    pub upgrade_idle_timeout: Option<String>,
+    /// An upgraded connection is closed after this long (and at the credential's expiry).
+    pub max_upgrade_lifetime: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -69,6 +69,9 @@ pub async fn serve<H: Handler>(
     let graceful = GracefulShutdown::new();
     let gauge = metrics.active_connections.with_label_values(&["main"]);
     let admission = Arc::new(super::admit::Admission::default());
+    // Sent when the grace period is over: upgraded connections, which hyper
+    // no longer watches, end then.
+    let (cut, cut_rx) = watch::channel(false);
     let mut accept_errors = AcceptErrors::default();
     loop {
         tokio::select! {
@@ -98,12 +101,13 @@ pub async fn serve<H: Handler>(
                 gauge.inc();
                 let guard = ConnGuard(gauge.clone());
                 let acceptor = TlsAcceptor::from(tls.load_full());
-                let watcher = graceful.watcher();
+                let drain = Drain {
+                    watcher: graceful.watcher(),
+                    signal: shutdown.clone(),
+                    cut: cut_rx.clone(),
+                };
                 let (handler, metrics) = (handler.clone(), metrics.clone());
-                tokio::spawn(async move {
-                    let _guard = (guard, slot);
-                    connection(stream, peer, acceptor, watcher, handler, metrics).await;
-                });
+                tokio::spawn(connection(stream, peer, acceptor, drain, (guard, slot), handler, metrics));
             }
         }
     }
@@ -120,6 +124,7 @@ pub async fn serve<H: Handler>(
     {
         tracing::warn!("shutdown grace period elapsed; closing remaining connections");
     }
+    let _ = cut.send(true);
 }
 
 /// Accept failures: each counted, logged at most once a second.
@@ -165,11 +170,21 @@ async fn handshake(
     None
 }
 
+/// A connection's part in the graceful drain: the watcher keeps the drain
+/// waiting while it lives; `signal` tells an HTTP/1.1 connection to finish.
+struct Drain {
+    watcher: hyper_util::server::graceful::Watcher,
+    signal: watch::Receiver<bool>,
+    /// Set when the drain deadline has passed.
+    cut: watch::Receiver<bool>,
+}
+
 async fn connection<H: Handler>(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     acceptor: TlsAcceptor,
-    watcher: hyper_util::server::graceful::Watcher,
+    drain: Drain,
+    guards: (ConnGuard, super::admit::Slot),
     handler: H,
     metrics: Metrics,
 ) {
@@ -191,11 +206,24 @@ async fn connection<H: Handler>(
             }
         },
     };
+    let Drain {
+        watcher,
+        signal: mut shutdown,
+        cut,
+    } = drain;
+    // An HTTP/1.1 connection may be upgraded and outlive its hyper
+    // connection: its guards and its place in the drain go with the
+    // ConnInfo, which the relay holds (see `relay`).
+    let (watcher, held) = match http2 {
+        true => (Some(watcher), crate::conn::Held::new(guards, cut)),
+        false => (None, crate::conn::Held::new((guards, watcher), cut)),
+    };
     let info = Arc::new(ConnInfo {
         peer,
         http2,
         forwarding: crate::forwarding::PeerForwarding::new(peer.ip()),
         client_cert,
+        held,
     });
     let activity = super::admit::Activity::new();
     let busy = activity.clone();
@@ -215,14 +243,25 @@ async fn connection<H: Handler>(
             b.timer(TokioTimer::new())
                 .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
                 .max_concurrent_streams(256);
-            watcher.watch(b.serve_connection(io, service)).await
+            match watcher {
+                Some(w) => w.watch(b.serve_connection(io, service)).await,
+                None => b.serve_connection(io, service).await,
+            }
         } else {
             let mut b = hyper::server::conn::http1::Builder::new();
             b.timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout)
                 .max_headers(limits.max_header_count)
                 .max_buf_size(limits.max_header_bytes.max(8192));
-            watcher.watch(b.serve_connection(io, service)).await
+            let conn = b.serve_connection(io, service).with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => r,
+                Ok(()) = shutdown.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            }
         }
     };
     // The idle watch runs beside the connection, not inside its select: a

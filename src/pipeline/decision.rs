@@ -130,6 +130,7 @@ fn client_conn(conn: &ConnInfo, headers: &HeaderMap) -> Result<ConnInfo, Gateway
         http2: conn.http2,
         forwarding: PeerForwarding::new(ip),
         client_cert: None,
+        held: Default::default(),
     })
 }
 
@@ -334,6 +335,7 @@ mod tests {
             http2: false,
             forwarding: PeerForwarding::new("10.0.0.5".parse().unwrap()),
             client_cert: None,
+            held: Default::default(),
         };
         let mut h = HeaderMap::new();
         assert_eq!(

@@ -12,6 +12,7 @@ mod phases;
 mod respond;
 mod rewrite;
 mod sealed;
+mod upgrade;
 
 use crate::access::AccessRecord;
 use crate::body::AccountedBody;

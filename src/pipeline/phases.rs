@@ -46,7 +46,7 @@ pub(super) fn answer(
 pub(super) async fn process(
     gw: &Gateway,
     state: &Shared,
-    conn: &ConnInfo,
+    conn: &Arc<ConnInfo>,
     request_id: &HeaderValue,
     record: &mut AccessRecord,
     req: Request<ReqBody>,
@@ -72,6 +72,7 @@ pub(super) async fn process(
     } = admit(gw, state, conn, record, req, authority, sealing).await?;
     let rc = &target.route.config;
     let principal = verdict.as_ref().map(|v| &v.principal);
+    let switch = super::upgrade::requested(&mut parts, &target.route, sealing.is_some())?;
     let seen = rewrite::Seen {
         conn,
         request_id,
@@ -91,9 +92,16 @@ pub(super) async fn process(
         .get(&rc.upstream)
         .ok_or(GatewayError::UpstreamFailed)?;
     record.upstream = Some(upstream.name.clone());
-    let response = upstream
-        .forward(Request::from_parts(parts, body), &state.metrics)
-        .await?;
+    let mut req = Request::from_parts(parts, body);
+    if let Some(s) = &switch {
+        s.ask(&mut req);
+    }
+    let response = upstream.forward(req, &state.metrics).await?;
+    if let Some(s) = switch {
+        let expires = principal.and_then(|p| p.expires_at());
+        let (route, metrics) = (&target.route, &state.metrics);
+        return Ok(s.finish(response, route, expires, now, conn, metrics));
+    }
     match verdict.as_ref().and_then(|v| v.respond.as_ref()) {
         Some(signing) => sign_response(gw, signing, response, now).await,
         None => Ok(response),

@@ -16,7 +16,7 @@ use http::{HeaderValue, Request, Response};
 pub(super) async fn answer(
     gw: &Gateway,
     state: &Shared,
-    conn: &ConnInfo,
+    conn: &std::sync::Arc<ConnInfo>,
     request_id: &HeaderValue,
     record: &mut AccessRecord,
     env: &crate::envelope::Envelope,

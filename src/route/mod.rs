@@ -9,6 +9,7 @@
 mod path;
 mod requirements;
 pub mod settings;
+mod upgrades;
 
 pub use path::{normalize_path, PathError};
 
@@ -157,6 +158,7 @@ mod tests {
             single_use: false,
             rate_limit: None,
             replay_window: None,
+            upgrades: Default::default(),
         }
     }
 

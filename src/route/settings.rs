@@ -4,6 +4,7 @@
 
 use super::requirements::{auth, claim_rules, rate_limit};
 pub use super::requirements::{ClaimRule, RateKey, RateLimit, RouteAuth};
+pub use super::upgrades::Upgrades;
 use crate::config::diag::{closest, Diag};
 use crate::config::file::{FileConfig, RouteFile};
 use http::Method;
@@ -43,6 +44,7 @@ pub struct Route {
     pub single_use: bool,
     pub rate_limit: Option<RateLimit>,
     pub replay_window: Option<Duration>,
+    pub upgrades: Upgrades,
 }
 
 /// Validates every `[[routes]]` table; names must be unique.
@@ -112,6 +114,7 @@ fn route(
             .replay_window
             .as_ref()
             .map(|w| d.duration(p("replay_window"), Some(w), Duration::from_secs(30))),
+        upgrades: super::upgrades::upgrades(d, i, r),
     }
 }
 

@@ -7,6 +7,7 @@ use crate::config::diag::Diag;
 use crate::identity::settings::Identity;
 use crate::listener::settings::{ClientAuth, Listen};
 use crate::route::settings::{Route, Sealed};
+use crate::upstream::settings::{Upstream, UpstreamKind, UpstreamProtocol};
 use std::collections::BTreeMap;
 
 /// What one section requires of another.
@@ -48,6 +49,33 @@ pub(super) fn cross_check(
                     "sealed routes need [[envelope.keys]]",
                 );
             }
+        }
+    }
+}
+
+/// Upgraded connections are relayed to an HTTP/1.1 target: the built-in
+/// echo upstream has no socket to relay to, and an HTTP/2 upstream would
+/// need extended CONNECT (RFC 8441), which the gateway does not send.
+pub(super) fn upgrades(d: &mut Diag<'_>, routes: &[Route], upstreams: &BTreeMap<String, Upstream>) {
+    for (i, r) in routes.iter().enumerate() {
+        let Some(u) = upstreams.get(&r.upstream) else {
+            continue;
+        };
+        let problem = match (&u.kind, u.protocol) {
+            _ if r.upgrades.protocols.is_empty() => None,
+            (UpstreamKind::Echo, _) => {
+                Some("the built-in echo upstream cannot take upgraded connections")
+            }
+            (_, UpstreamProtocol::Http2) => {
+                Some("upgraded connections need an HTTP/1.1 upstream (protocol = \"http1\")")
+            }
+            _ => None,
+        };
+        if let Some(m) = problem {
+            d.push(
+                format!("routes[{i}].upgrades"),
+                format!("{m}; upstream {:?}", r.upstream),
+            );
         }
     }
 }

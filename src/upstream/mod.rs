@@ -9,7 +9,7 @@ mod targets;
 use crate::body::{BodyTooLarge, ReqBody, ResBody};
 use crate::forwarding::strip_hop_by_hop;
 use crate::metrics::Metrics;
-use http::{header, Request, Response, Uri, Version};
+use http::{header, HeaderValue, Request, Response, Uri, Version};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -117,6 +117,7 @@ impl Upstream {
             return Err(ForwardError::Connect);
         };
         self.address(&mut req, target)?;
+        let asked = req.headers().get(header::UPGRADE).cloned();
         // A gRPC caller's deadline shorter than ours is its own: running
         // out of it says nothing of the target (no ejection, no metric).
         let client_deadline = Some(&req)
@@ -140,7 +141,7 @@ impl Upstream {
             Ok(Ok(resp)) => {
                 targets.success(index);
                 let (mut parts, body) = resp.into_parts();
-                if let Err(why) = response_hygiene(&mut parts) {
+                if let Err(why) = response_hygiene(&mut parts, asked.as_ref()) {
                     metrics
                         .upstream_errors
                         .with_label_values(&[label, why])
@@ -148,7 +149,14 @@ impl Upstream {
                     tracing::debug!(upstream = label, problem = why, "upstream answer refused");
                     return Err(ForwardError::BadResponse);
                 }
+                let switched = switched_to(&parts);
                 strip_hop_by_hop(&mut parts.headers);
+                if let Some(protocol) = switched {
+                    parts
+                        .headers
+                        .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+                    parts.headers.insert(header::UPGRADE, protocol);
+                }
                 let body =
                     crate::body::paced_response(body, self.read_timeout, self.read_stalls.clone());
                 Ok(Response::from_parts(parts, body))
@@ -209,16 +217,40 @@ impl Upstream {
     }
 }
 
+/// The protocol a 101 switched to, kept across the hop-by-hop strip.
+fn switched_to(parts: &http::response::Parts) -> Option<HeaderValue> {
+    (parts.status == http::StatusCode::SWITCHING_PROTOCOLS)
+        .then(|| parts.headers.get(header::UPGRADE).cloned())
+        .flatten()
+}
+
 /// The most header bytes (names and values) an upstream answer may carry.
 pub const MAX_RESPONSE_HEADER_BYTES: usize = 64 * 1024;
 
 /// What an upstream answer must satisfy before it is relayed: no protocol
-/// switch (the gateway never asks for one), bounded headers, and no stale
-/// `Content-Length` beside a `Transfer-Encoding` (RFC 9112 §6.3: the coding
-/// wins, and a proxy must not pass the length on). `Err`: the metric label.
-fn response_hygiene(parts: &mut http::response::Parts) -> Result<(), &'static str> {
+/// switch but to one the gateway asked for (`asked`: its `Upgrade`), bounded
+/// headers, and no stale `Content-Length` beside a `Transfer-Encoding` (RFC
+/// 9112 §6.3: the coding wins, and a proxy must not pass the length on).
+/// `Err`: the metric label.
+fn response_hygiene(
+    parts: &mut http::response::Parts,
+    asked: Option<&HeaderValue>,
+) -> Result<(), &'static str> {
     if parts.status == http::StatusCode::SWITCHING_PROTOCOLS {
-        return Err("unrequested_upgrade");
+        let chosen = parts
+            .headers
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok());
+        let offered = asked.and_then(|v| v.to_str().ok());
+        let fits = match (chosen, offered) {
+            (Some(c), Some(o)) => o
+                .split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case(c.trim())),
+            _ => false,
+        };
+        if !fits {
+            return Err("unrequested_upgrade");
+        }
     }
     let bytes: usize = parts
         .headers

@@ -1,0 +1,131 @@
+//! HTTP/1.1 protocol switches (RFC 9110 §7.8) on routes that list them in
+//! `upgrades`: the upgrade request is authenticated and rewritten like any
+//! other, the switch is asked of the upstream again (Connection and Upgrade
+//! are hop-by-hop), and a 101 from the upstream starts the relay.
+
+use crate::conn::ConnInfo;
+use crate::error::GatewayError;
+use crate::route::RouteEntry;
+use http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode, Version};
+use hyper::upgrade::OnUpgrade;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A protocol switch the client asked for and the route allows.
+pub(super) struct Switch {
+    /// The allowed protocols of the client's `Upgrade`, to ask of the upstream.
+    protocols: HeaderValue,
+    client: OnUpgrade,
+}
+
+/// Whether the client asked for an upgrade: HTTP/1.1, `Upgrade` named in
+/// `Connection`. An upgrade the route does not allow (or one inside an
+/// envelope) is refused; `Ok(None)` for an ordinary request.
+pub(super) fn requested(
+    parts: &mut http::request::Parts,
+    route: &RouteEntry,
+    sealed: bool,
+) -> Result<Option<Switch>, GatewayError> {
+    if parts.version != Version::HTTP_11 || !connection_upgrade(&parts.headers) {
+        return Ok(None);
+    }
+    let Some(asked) = parts.headers.get(header::UPGRADE) else {
+        return Ok(None);
+    };
+    let allowed = &route.config.upgrades;
+    let kept: Vec<&str> = asked
+        .to_str()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|p| allowed.allows(p.split('/').next().unwrap_or("").as_bytes()))
+        .collect();
+    if kept.is_empty() || sealed {
+        return Err(GatewayError::UpgradeNotAllowed);
+    }
+    let protocols =
+        HeaderValue::from_str(&kept.join(", ")).map_err(|_| GatewayError::UpgradeNotAllowed)?;
+    // hyper hands the connection over through this; without it (a server
+    // connection that cannot upgrade) there is nothing to relay to.
+    let client = parts
+        .extensions
+        .remove::<OnUpgrade>()
+        .ok_or(GatewayError::UpgradeNotAllowed)?;
+    Ok(Some(Switch { protocols, client }))
+}
+
+fn connection_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+impl Switch {
+    /// Asks the upstream for the switch (after the hop-by-hop headers went).
+    pub(super) fn ask(&self, req: &mut Request<crate::body::ReqBody>) {
+        let h = req.headers_mut();
+        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        h.insert(header::UPGRADE, self.protocols.clone());
+    }
+
+    /// The upstream's answer; on 101, the relay between the two connections
+    /// starts as soon as hyper hands them over. `expires_at`: the
+    /// credential's expiry, the latest the relay may run.
+    pub(super) fn finish<B>(
+        self,
+        mut response: Response<B>,
+        route: &RouteEntry,
+        expires_at: Option<u64>,
+        now: u64,
+        conn: &Arc<ConnInfo>,
+        metrics: &crate::metrics::Metrics,
+    ) -> Response<B> {
+        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            return response;
+        }
+        let upstream = hyper::upgrade::on(&mut response);
+        let cfg = &route.config.upgrades;
+        let remaining = expires_at.map(|t| Duration::from_secs(t.saturating_sub(now)));
+        let lifetime = match (cfg.max_lifetime, remaining) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let bounds = crate::relay::Bounds {
+            idle: cfg.idle_timeout,
+            lifetime,
+        };
+        crate::relay::spawn(
+            self.client,
+            upstream,
+            route.name.clone(),
+            bounds,
+            metrics.upgraded.clone(),
+            conn.clone(),
+        );
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_upgrade_is_a_token_of_any_connection_header() {
+        let mut h = HeaderMap::new();
+        assert!(!connection_upgrade(&h));
+        h.append(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        assert!(!connection_upgrade(&h));
+        h.append(
+            header::CONNECTION,
+            HeaderValue::from_static("close, Upgrade"),
+        );
+        assert!(connection_upgrade(&h));
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("upgraded"));
+        assert!(!connection_upgrade(&h));
+    }
+}
