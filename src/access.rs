@@ -29,6 +29,8 @@ pub struct AccessRecord {
     pub bytes_in: Option<Arc<AtomicU64>>,
     /// The request's W3C trace and the gateway's span in it.
     pub trace: crate::tracecontext::TraceContext,
+    /// The request's timings when its trace is sampled and spans are exported.
+    recording: Option<Box<crate::otel::Recording>>,
 }
 
 impl AccessRecord {
@@ -54,6 +56,49 @@ impl AccessRecord {
             route_entry: None,
             bytes_in: None,
             trace: crate::tracecontext::TraceContext::continue_or_start(req.headers()),
+            recording: None,
+        }
+        .traced(req.headers())
+    }
+
+    /// Takes up the trace of `headers` (a new one, the inner request's,
+    /// replaces any before it) and decides whether to record it.
+    pub fn retrace(&mut self, headers: &http::HeaderMap) {
+        self.trace = crate::tracecontext::TraceContext::continue_or_start(headers);
+        self.recording = None;
+        if let Some(t) = &self.state.tracer {
+            if t.sample(&mut self.trace) {
+                self.recording = Some(Box::new(crate::otel::Recording::start()));
+            }
+        }
+    }
+
+    fn traced(mut self, headers: &http::HeaderMap) -> AccessRecord {
+        if self.state.tracer.is_some() {
+            self.retrace(headers);
+        }
+        self
+    }
+
+    /// The instant a step begins, when the request is being recorded.
+    pub fn clock(&self) -> Option<Instant> {
+        self.recording.as_ref().map(|_| Instant::now())
+    }
+
+    /// The recording, for a step that began at `since` (see `clock`).
+    pub fn recording(
+        &mut self,
+        since: Option<Instant>,
+    ) -> Option<(&mut crate::otel::Recording, Instant)> {
+        Some((self.recording.as_deref_mut()?, since?))
+    }
+
+    /// The trace the upstream continues: its parent is the upstream call's
+    /// span when the request is recorded, else the gateway's span.
+    pub fn upstream_trace(&self) -> crate::tracecontext::TraceContext {
+        match &self.recording {
+            Some(r) => self.trace.with_span(r.upstream_span()),
+            None => self.trace,
         }
     }
 
@@ -132,5 +177,21 @@ impl Finish for AccessRecord {
             completed,
             "request"
         );
+        let this = *self;
+        if let (Some(recording), Some(tracer)) = (this.recording, &this.state.tracer) {
+            tracer.submit(crate::otel::Ended {
+                trace: this.trace,
+                recording,
+                elapsed,
+                method: this.method,
+                route: this.route,
+                path: this.path,
+                status: this.status.as_u16(),
+                outcome: this.outcome,
+                reason: this.reason,
+                peer: this.peer,
+                request_id: this.request_id.to_str().unwrap_or("").to_string(),
+            });
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! own ([`Refusal`]), apart from authentication failures and authorization
 //! denials.
 
-use crate::authn::Principal;
+use crate::authn::{Principal, Verdict};
 use crate::gateway::Gateway;
 use crate::route::settings::{RateKey, Route};
 use crate::state::Shared;
@@ -82,16 +82,19 @@ pub async fn auth_failed(state: &Shared, gw: &Gateway, ip: IpAddr) {
     }
 }
 
-/// Revocation, single use and the route's rate limit, in one store round trip.
+/// Revocation, single use and the route's rate limit, in one store round
+/// trip; `trip` is set to when it began (a traced request's store span).
 pub async fn after_auth(
     state: &Shared,
     gw: &Gateway,
     route: &Route,
-    p: Option<&Principal>,
-    replay: Option<&(String, Duration)>,
+    verdict: Option<&Verdict>,
     ip: IpAddr,
     now: u64,
+    trip: &mut Option<Instant>,
 ) -> Result<(), AdmissionError> {
+    let p = verdict.map(|v| &v.principal);
+    let replay = verdict.and_then(|v| v.replay.as_ref());
     let rate_key = route.rate_limit.map(|rl| match (rl.per, p) {
         (RateKey::Subject, Some(p)) => (format!("{}:sub:{}", route.name, p.subject()), rl.rate),
         _ => (format!("{}:ip:{ip}", route.name), rl.rate),
@@ -124,6 +127,7 @@ pub async fn after_auth(
     {
         return Ok(());
     }
+    *trip = Some(Instant::now());
     let out = match gw.store.run(&batch, &state.metrics).await {
         Ok(out) => out,
         // A nonce that cannot be checked may be a replay: never served blind.

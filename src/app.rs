@@ -107,6 +107,13 @@ pub async fn start(config: Config) -> Result<Running, String> {
     metrics.config_reloads.with_label_values(&["failure"]);
     metrics.config_last_reload_success.set(unix_now());
     log_routes(&gateway);
+    let tracer = match &gateway.config.tracing {
+        Some(t) => Some(crate::otel::Tracer::start(
+            t,
+            metrics.traced_requests.clone(),
+        )?),
+        None => None,
+    };
     let state = Arc::new(Shared {
         gateway: ArcSwap::from_pointee(gateway),
         tls: Arc::new(ArcSwap::from_pointee(server)),
@@ -119,6 +126,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
             .build(),
         config_path,
         reloads: watch::Sender::new(0),
+        tracer,
     });
     state
         .metrics
@@ -200,6 +208,9 @@ pub fn reload(s: &Shared) -> Result<(), String> {
                 tracing::warn!(
                     "outbound.tls.key_exchange changed in the file; it takes effect only after a restart"
                 );
+            }
+            if cfg.tracing != old.config.tracing {
+                tracing::warn!("[tracing] changed in the file; it takes effect only after a restart");
             }
             prepare(cfg, &s.keys, &s.stores, &s.metrics)
         });
@@ -285,6 +296,10 @@ impl Running {
         let _ = self.shutdown.send(true);
         let _ = self.main_task.await;
         let _ = self.admin_task.await;
+        // The drained requests' spans go out before the process does.
+        if let Some(t) = &self.state.tracer {
+            t.shutdown().await;
+        }
     }
 }
 

@@ -34,6 +34,7 @@ pub mod listener;
 pub mod logging;
 pub mod metrics;
 pub mod net;
+pub mod otel;
 pub mod pipeline;
 pub mod problem;
 pub mod relay;

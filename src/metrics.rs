@@ -38,6 +38,7 @@ pub struct Metrics {
     pub sealed_requests: IntCounterVec,
     pub envelope_open: prometheus::Histogram,
     pub upgraded: crate::relay::RelayMetrics,
+    pub traced_requests: IntCounterVec,
 }
 
 fn counter(
@@ -237,6 +238,12 @@ impl Metrics {
                 h
             },
             upgraded: crate::relay::RelayMetrics::register(&r)?,
+            traced_requests: counter(
+                &r,
+                "sealgate_traced_requests_total",
+                "Sampled requests whose spans were exported, failed to export, or were dropped on a full queue ([tracing]).",
+                &["result"],
+            )?,
             registry: r,
         })
     }

@@ -22,4 +22,6 @@ pub struct Shared {
     pub config_path: PathBuf,
     /// Bumped after every reload attempt, successful or not (tests and the watcher wait on it).
     pub reloads: watch::Sender<u64>,
+    /// Span export (`[tracing]`), fixed at start-up.
+    pub tracer: Option<crate::otel::Tracer>,
 }

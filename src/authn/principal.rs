@@ -36,6 +36,8 @@ pub struct Principal {
     authenticator: Arc<str>,
     kind: &'static str,
     identity: Arc<Identity>,
+    /// Answered by a verified-token cache (traces report it).
+    cached: bool,
 }
 
 impl Principal {
@@ -48,7 +50,18 @@ impl Principal {
             authenticator,
             kind,
             identity,
+            cached: false,
         }
+    }
+
+    /// The same principal, marked as answered from a cache.
+    pub(in crate::authn) fn cache_answered(mut self) -> Principal {
+        self.cached = true;
+        self
+    }
+
+    pub fn cached(&self) -> bool {
+        self.cached
     }
     pub fn subject(&self) -> &str {
         &self.identity.subject

@@ -43,6 +43,9 @@ pub struct FileConfig {
     pub issuer: Option<IssuerFile>,
     /// The auth-decision endpoint for other proxies, absent unless configured.
     pub decision: Option<super::decision_file::DecisionFile>,
+    /// OpenTelemetry span export, absent unless configured.
+    #[serde(default)]
+    pub tracing: super::tracing_file::TracingFile,
 }
 
 /// `[issuer]`: the gateway's own token endpoint, refresh, revoke and logout.

@@ -9,6 +9,7 @@ pub mod decision_file;
 pub mod diag;
 pub mod file;
 pub mod secret;
+pub mod tracing_file;
 pub mod units;
 
 use std::fmt;

@@ -79,7 +79,7 @@ pub(super) async fn process(
         principal,
         sealed: sealing.is_some(),
         now,
-        trace: Some(record.trace),
+        trace: Some(record.upstream_trace()),
     };
     rewrite::request(gw, &target, &seen, &mut parts)?;
     let counter = Arc::new(AtomicU64::new(0));
@@ -96,7 +96,16 @@ pub(super) async fn process(
     if let Some(s) = &switch {
         s.ask(&mut req);
     }
-    let response = upstream.forward(req, &state.metrics).await?;
+    let since = record.clock();
+    let response = upstream.forward(req, &state.metrics).await;
+    if let Some((rec, t)) = record.recording(since) {
+        let outcome = match &response {
+            Ok(r) => Ok(r.status().as_u16()),
+            Err(e) => Err(GatewayError::from(*e).reason()),
+        };
+        rec.upstream(t, upstream.name.clone(), outcome);
+    }
+    let response = response?;
     if let Some(s) = switch {
         let expires = principal.and_then(|p| p.expires_at());
         let (route, metrics) = (&target.route, &state.metrics);
@@ -142,14 +151,28 @@ pub(super) async fn admit(
         return Err(GatewayError::BodyTooLarge);
     }
     let (parts, mut body) = req.into_parts();
-    let verdict = authenticate(gw, state, conn, &target, &parts, &mut body, sealing, now).await?;
+    let since = record.clock();
+    let verdict = authenticate(gw, state, conn, &target, &parts, &mut body, sealing, now).await;
+    if let Some((rec, t)) = record.recording(since) {
+        match &verdict {
+            Ok(Some(v)) => rec.auth(t, Some(v.principal.kind()), "ok", v.principal.cached()),
+            Ok(None) => {}
+            Err(e) => rec.auth(t, None, e.reason(), false),
+        }
+    }
+    let verdict = verdict?;
     let principal = verdict.as_ref().map(|v| &v.principal);
     if let Some(p) = principal {
         record.subject = Some(p.subject().to_string());
         crate::authz::authorize(rc, p).map_err(GatewayError::Forbidden)?;
     }
-    let replay = verdict.as_ref().and_then(|v| v.replay.as_ref());
-    admission::after_auth(state, gw, rc, principal, replay, conn.peer.ip(), now).await?;
+    let mut trip = None;
+    let ip = conn.peer.ip();
+    let admitted = admission::after_auth(state, gw, rc, verdict.as_ref(), ip, now, &mut trip).await;
+    if let Some((rec, t)) = record.recording(trip) {
+        rec.store(t, gw.config.store.kind.label());
+    }
+    admitted?;
     Ok(Admitted {
         target,
         verdict,

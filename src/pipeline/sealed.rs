@@ -37,7 +37,7 @@ pub(super) async fn answer(
         Some(r) => {
             // The inner client's trace, never the relay's: one id must not
             // link the relay's logs to the target's.
-            record.trace = crate::tracecontext::TraceContext::continue_or_start(r.headers());
+            record.retrace(r.headers());
             process(gw, state, conn, request_id, record, r, Some(&sealing)).await
         }
         None => Err(GatewayError::BadInnerRequest),

@@ -44,6 +44,8 @@ pub struct Config {
     pub issuer: Option<crate::issuer::settings::IssuerSettings>,
     /// The auth-decision endpoint for other proxies.
     pub decision: Option<decision::Decision>,
+    /// Span export (`[tracing]`; fixed at start-up).
+    pub tracing: Option<crate::otel::settings::Export>,
     /// Key exchange groups outbound connections offer (fixed at start-up).
     pub outbound_key_exchange: crate::kx::Groups,
     /// Insecure or questionable choices, logged at startup.
@@ -192,6 +194,7 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
         envelope.is_some(),
     );
     cross_check::upgrades(&mut d, &routes, &upstreams);
+    let tracing = crate::otel::settings::export(&mut d, &raw.tracing);
     let assertion_issuer = identity.assertion.as_ref().map(|a| a.issuer.as_str());
     issuer::references(
         &mut d,
@@ -218,6 +221,7 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
         envelope,
         issuer,
         decision,
+        tracing,
         outbound_key_exchange,
         warnings,
     })

@@ -11,6 +11,17 @@ pub enum StoreKind {
     Redis { url: String },
 }
 
+impl StoreKind {
+    /// A bounded label (spans, logs).
+    pub fn label(&self) -> &'static str {
+        match self {
+            StoreKind::Memory { .. } => "memory",
+            StoreKind::Redis { url } if url.starts_with("redis+cluster") => "redis-cluster",
+            StoreKind::Redis { .. } => "redis",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Store {
     pub kind: StoreKind,

@@ -23,6 +23,7 @@ use std::path::Path;
 pub enum TomlValue {
     Str(String),
     Int(i64),
+    Float(f64),
     Bool(bool),
     Array(Vec<TomlValue>),
     /// An inline table `{ k = v, ... }`, keys in order.
@@ -37,6 +38,11 @@ pub fn s(v: &str) -> TomlValue {
 /// An integer.
 pub fn n(v: i64) -> TomlValue {
     TomlValue::Int(v)
+}
+
+/// A float (always written with a decimal point).
+pub fn float(v: f64) -> TomlValue {
+    TomlValue::Float(v)
 }
 
 /// A boolean.
@@ -126,6 +132,7 @@ impl fmt::Display for TomlValue {
         match self {
             TomlValue::Str(v) => f.write_str(&toml_str(v)),
             TomlValue::Int(v) => write!(f, "{v}"),
+            TomlValue::Float(v) => write!(f, "{v:?}"),
             TomlValue::Bool(v) => write!(f, "{v}"),
             TomlValue::Array(items) => {
                 let items: Vec<String> = items.iter().map(TomlValue::to_string).collect();

@@ -323,10 +323,10 @@ impl Kind for Introspector {
             })
             .await
             .map_err(|d| AuthError::Unavailable(*d))?;
-        if fresh.load(std::sync::atomic::Ordering::Relaxed) {
-            self.misses.inc()
-        } else {
-            self.hits.inc()
+        let cached = !fresh.load(std::sync::atomic::Ordering::Relaxed);
+        match cached {
+            false => self.misses.inc(),
+            true => self.hits.inc(),
         }
         match answer {
             Answer::Inactive => Err(AuthFailure::Inactive.into()),
@@ -334,6 +334,7 @@ impl Kind for Introspector {
             Answer::Active(id) => {
                 self.check(&id, at.now)?;
                 let p = Principal::new(self.name.clone(), "introspection", id);
+                let p = if cached { p.cache_answered() } else { p };
                 Ok(binding::verdict(p, at, token, &self.dpop, false)?)
             }
         }

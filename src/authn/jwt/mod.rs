@@ -192,7 +192,7 @@ impl JwtAuthenticator {
                 leeway,
                 s.require_exp,
             )?;
-            return Ok(self.principal(hit));
+            return Ok(self.principal(hit).cache_answered());
         }
         let set = self.current_keys()?;
         if let Some(r) = self.rejected.get(&key) {
