@@ -25,8 +25,18 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// Serving TLS with this certificate and key (PEM paths).
+    fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Server {
+        Server::start_with(&[cert.to_str().unwrap(), key.to_str().unwrap()])
+    }
+
+    fn start_with(tls: &[&str]) -> Server {
         let mut child = Command::new(python())
             .args([PEER, "serve"])
+            .args(tls)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -178,5 +188,49 @@ async fn a_grpc_timeout_bounds_the_upstream_call() {
     let m = common::scrape_metrics(gw.admin_addr).await;
     assert!(!m.contains("kind=\"timeout\",upstream=\"grpc\""), "{m}");
     hold.abort();
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_reaches_an_h2_upstream_over_tls() {
+    let pki = Pki::new();
+    let idp = Idp::new(&pki);
+    pki.server_cert("backend", &["localhost"]);
+    let server = Server::start_tls(&pki.path("backend.crt"), &pki.path("backend.key"));
+    let cfg = idp.authenticator(with_assertion(Config::new(&pki), &pki), "idp");
+    let cfg = cfg
+        .upstream("grpc", &format!("https://localhost:{}", server.port))
+        .set("upstreams.grpc.protocol", s("h2"))
+        .set("upstreams.grpc.ca", common::path(pki.path("ca.pem")))
+        .route(Route::new("echo", "/test.Echo/", "grpc").auth(&["idp"]));
+    let (gw, _d) = start_gateway(&cfg).await;
+    let job = |method: &str, messages: &[&str]| {
+        json!({
+            "target": format!("127.0.0.1:{}", gw.main_addr.port()),
+            "ca": pki.path("ca.pem"), "token": idp.token("dana"), "method": method,
+            "messages": messages, "timeout": 10,
+        })
+    };
+    let r = call(job("unary", &["over tls"])).await;
+    assert_eq!(r["code"], "OK", "{r}");
+    let seen: Value = serde_json::from_str(r["responses"][0].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (seen["echo"].as_str(), seen["subject"].as_str()),
+        (Some("over tls"), Some("dana"))
+    );
+    let r = call(job("stream", &["x", "y"])).await;
+    assert_eq!(r["code"], "OK", "{r}");
+    assert_eq!(
+        r["responses"].as_array().unwrap()[1..],
+        [json!("echo:x"), json!("echo:y")]
+    );
+    // The upstream leg was TLS: one outbound handshake counted for it.
+    let m = common::scrape_metrics(gw.admin_addr).await;
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("sealgate_tls_handshakes_total") && l.contains("outbound")),
+        "{m}"
+    );
+    drop(server);
     gw.shutdown().await;
 }

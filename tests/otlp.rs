@@ -218,8 +218,5 @@ async fn sampled_requests_export_a_span_tree_without_credentials() {
     );
     let kids = children(&spans, refused);
     assert_eq!(kids.len(), 1);
-    assert_eq!(
-        kids[0]["attributes"]["sealgate.auth.result"],
-        "missing"
-    );
+    assert_eq!(kids[0]["attributes"]["sealgate.auth.result"], "missing");
 }
