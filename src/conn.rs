@@ -22,23 +22,36 @@ pub struct ConnInfo {
     pub held: Held,
 }
 
+/// An opaque guard.
+pub type Guard = Box<dyn std::any::Any + Send + Sync>;
+
 /// Opaque guards released when the last reference to the connection goes,
-/// and the signal that the listener's drain deadline has passed.
+/// the signal that the listener's drain deadline has passed, and a way to
+/// keep the connection from counting as idle.
 #[derive(Default)]
 pub struct Held {
-    _guards: Option<Box<dyn std::any::Any + Send + Sync>>,
+    _guards: Option<Guard>,
     cut: Option<tokio::sync::watch::Receiver<bool>>,
+    busy: Option<Box<dyn Fn() -> Guard + Send + Sync>>,
 }
 
 impl Held {
     pub fn new(
         guards: impl std::any::Any + Send + Sync,
         cut: tokio::sync::watch::Receiver<bool>,
+        busy: impl Fn() -> Guard + Send + Sync + 'static,
     ) -> Held {
         Held {
             _guards: Some(Box::new(guards)),
             cut: Some(cut),
+            busy: Some(Box::new(busy)),
         }
+    }
+
+    /// While the guard lives the connection is in use (an HTTP/2 stream
+    /// tunnelling a WebSocket is not idle, though no request is pending).
+    pub fn busy(&self) -> Option<Guard> {
+        self.busy.as_ref().map(|begin| begin())
     }
 
     /// Resolves once the drain deadline has passed (never, for a connection

@@ -89,6 +89,7 @@ pub fn spawn(
                 return;
             }
         };
+        let _in_use = conn.held.busy();
         let gauge = metrics.active.with_label_values(&[&route]);
         gauge.inc();
         let started = Instant::now();

@@ -14,6 +14,7 @@ use common::{list, s, scrape_metrics, start_gateway, Config, Pki, Route};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Arc;
 
 const PEER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -270,4 +271,174 @@ async fn a_drain_keeps_upgraded_connections_until_its_deadline() {
         "closed after {after}s; the grace is 2s"
     );
     drain.await.unwrap();
+}
+
+/// WebSocket over HTTP/2 (RFC 8441) from the `h2` crate's client, with
+/// frames written and read here (RFC 6455 §5), to the same Python server.
+mod over_h2 {
+    use super::*;
+    use bytes::{Buf, Bytes, BytesMut};
+
+    pub struct Tunnel {
+        pub send: h2::SendStream<Bytes>,
+        pub recv: h2::RecvStream,
+        buf: BytesMut,
+    }
+
+    /// An extended CONNECT to `path`: the status, and the tunnel on 200.
+    pub async fn connect(
+        gw: &sealgate::app::Running,
+        pki: &Pki,
+        path: &str,
+        token: Option<&str>,
+    ) -> (u16, Option<Tunnel>) {
+        let tcp = tokio::net::TcpStream::connect(gw.main_addr).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(pki.client_tls(&[b"h2"], false)));
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let io = tls.connect(name, tcp).await.unwrap();
+        let (mut client, conn) = h2::client::handshake(io).await.unwrap();
+        tokio::spawn(conn);
+        // One ordinary exchange first: the server's SETTINGS (and its
+        // SETTINGS_ENABLE_CONNECT_PROTOCOL) have arrived after it.
+        let probe = http::Request::get(format!("https://localhost{path}"))
+            .body(())
+            .unwrap();
+        let (answer, _) = client.send_request(probe, true).unwrap();
+        answer.await.unwrap();
+        assert!(
+            client.is_extended_connect_protocol_enabled(),
+            "RFC 8441 not offered"
+        );
+        let mut req = http::Request::connect(format!("https://localhost{path}"))
+            .header("sec-websocket-version", "13")
+            .extension(h2::ext::Protocol::from_static("websocket"))
+            .body(())
+            .unwrap();
+        if let Some(t) = token {
+            req.headers_mut()
+                .insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        let mut client = client.ready().await.unwrap();
+        let (answer, send) = client.send_request(req, false).unwrap();
+        let resp = answer.await.unwrap();
+        let status = resp.status().as_u16();
+        let tunnel = (status == 200).then(|| Tunnel {
+            send,
+            recv: resp.into_body(),
+            buf: BytesMut::new(),
+        });
+        (status, tunnel)
+    }
+
+    impl Tunnel {
+        /// Sends a masked text frame (clients must mask, RFC 6455 §5.3).
+        pub fn send_text(&mut self, text: &str) {
+            let mask = [0x5a, 0x13, 0xc4, 0x7e];
+            let p = text.as_bytes();
+            let mut frame = vec![0x81];
+            match p.len() {
+                n if n < 126 => frame.push(0x80 | n as u8),
+                n => {
+                    frame.push(0x80 | 126);
+                    frame.extend_from_slice(&(n as u16).to_be_bytes());
+                }
+            }
+            frame.extend_from_slice(&mask);
+            frame.extend(p.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+            self.send.send_data(Bytes::from(frame), false).unwrap();
+        }
+
+        /// The next text frame's payload (the server's are unmasked).
+        pub async fn recv_text(&mut self) -> String {
+            loop {
+                if let Some(text) = self.parse() {
+                    return text;
+                }
+                let chunk = self.recv.data().await.expect("stream ended").unwrap();
+                let _ = self.recv.flow_control().release_capacity(chunk.len());
+                self.buf.extend_from_slice(&chunk);
+            }
+        }
+
+        /// Waits for the stream to end (the server closing or the gateway cutting it).
+        pub async fn ended(&mut self) {
+            while let Some(Ok(chunk)) = self.recv.data().await {
+                let _ = self.recv.flow_control().release_capacity(chunk.len());
+            }
+        }
+
+        fn parse(&mut self) -> Option<String> {
+            let b = &self.buf;
+            if b.len() < 2 {
+                return None;
+            }
+            assert_eq!(b[0], 0x81, "expected a final text frame");
+            let (len, head) = match b[1] & 0x7f {
+                126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
+                126 => return None,
+                n => (n as usize, 2),
+            };
+            if b.len() < head + len {
+                return None;
+            }
+            self.buf.advance(head);
+            let payload = self.buf.split_to(len);
+            Some(String::from_utf8(payload.to_vec()).unwrap())
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_over_http2_is_authenticated_and_relayed() {
+    let pki = Pki::new();
+    let idp = Idp::new(&pki);
+    let (_server, port) = server();
+    let (gw, _d) = start_gateway(&config(&pki, &idp, port, &[])).await;
+
+    let (status, _) = over_h2::connect(&gw, &pki, "/ws/h2", None).await;
+    assert_eq!(status, 401);
+    let token = idp.token("erin");
+    let (status, _) = over_h2::connect(&gw, &pki, "/plain/h2", Some(&token)).await;
+    assert_eq!(status, 400, "a route without upgrades");
+    let (status, tunnel) = over_h2::connect(&gw, &pki, "/ws/h2", Some(&token)).await;
+    assert_eq!(status, 200);
+    let mut t = tunnel.unwrap();
+    let hello: Value = serde_json::from_str(&t.recv_text().await).unwrap();
+    assert_eq!(hello["subject"], "erin");
+    assert_eq!(hello["authorization"], Value::Null);
+    assert_eq!(
+        hello["connections"], 1,
+        "a refused CONNECT reached the server"
+    );
+    t.send_text("over h2");
+    assert_eq!(t.recv_text().await, "echo:over h2");
+    let long = "y".repeat(1000);
+    t.send_text(&long);
+    assert_eq!(t.recv_text().await, format!("echo:{long}"));
+    drop(t);
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_tunnel_is_not_idle_while_it_is_open() {
+    // The connection's idle timeout counts requests in flight; a tunnel
+    // has none pending, yet it must last until its own lifetime.
+    let pki = Pki::new();
+    let idp = Idp::new(&pki);
+    let (_server, port) = server();
+    let cfg = config(&pki, &idp, port, &[("max_upgrade_lifetime", s("2s"))])
+        .set("listen.idle_timeout", s("300ms"));
+    let (gw, _d) = start_gateway(&cfg).await;
+    let started = std::time::Instant::now();
+    let (status, tunnel) = over_h2::connect(&gw, &pki, "/ws/idle", Some(&idp.token("finn"))).await;
+    assert_eq!(status, 200);
+    let mut t = tunnel.unwrap();
+    let _hello = t.recv_text().await;
+    t.ended().await;
+    let after = started.elapsed().as_secs_f64();
+    assert!(
+        (1.8..8.0).contains(&after),
+        "ended after {after}s: not at the 2s lifetime"
+    );
+    gw.shutdown().await;
 }

@@ -33,6 +33,8 @@ pub struct ConnLimits {
     pub idle_timeout: Duration,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
+    /// Offer WebSocket over HTTP/2 (RFC 8441 extended CONNECT): some route relays it.
+    pub extended_connect: bool,
 }
 
 /// What serves the requests of accepted connections.
@@ -206,6 +208,8 @@ async fn connection<H: Handler>(
             }
         },
     };
+    let activity = super::admit::Activity::new();
+    let busy = activity.clone();
     let Drain {
         watcher,
         signal: mut shutdown,
@@ -214,9 +218,11 @@ async fn connection<H: Handler>(
     // An HTTP/1.1 connection may be upgraded and outlive its hyper
     // connection: its guards and its place in the drain go with the
     // ConnInfo, which the relay holds (see `relay`).
+    let in_use = activity.clone();
+    let begin = move || -> crate::conn::Guard { Box::new(in_use.begin()) };
     let (watcher, held) = match http2 {
-        true => (Some(watcher), crate::conn::Held::new(guards, cut)),
-        false => (None, crate::conn::Held::new((guards, watcher), cut)),
+        true => (Some(watcher), crate::conn::Held::new(guards, cut, begin)),
+        false => (None, crate::conn::Held::new((guards, watcher), cut, begin)),
     };
     let info = Arc::new(ConnInfo {
         peer,
@@ -225,8 +231,6 @@ async fn connection<H: Handler>(
         client_cert,
         held,
     });
-    let activity = super::admit::Activity::new();
-    let busy = activity.clone();
     let service = service_fn(move |req| {
         // In flight until the response body is done (or dropped).
         let guard = busy.begin();
@@ -243,6 +247,9 @@ async fn connection<H: Handler>(
             b.timer(TokioTimer::new())
                 .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
                 .max_concurrent_streams(256);
+            if limits.extended_connect {
+                b.enable_connect_protocol();
+            }
             match watcher {
                 Some(w) => w.watch(b.serve_connection(io, service)).await,
                 None => b.serve_connection(io, service).await,

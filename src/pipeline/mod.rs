@@ -8,6 +8,7 @@
 mod body;
 mod checks;
 mod decision;
+mod extended_connect;
 mod phases;
 mod respond;
 mod rewrite;

@@ -49,9 +49,11 @@ pub(super) async fn process(
     conn: &Arc<ConnInfo>,
     request_id: &HeaderValue,
     record: &mut AccessRecord,
-    req: Request<ReqBody>,
+    mut req: Request<ReqBody>,
     sealing: Option<&Sealing>,
 ) -> Result<Response<ResBody>, GatewayError> {
+    // WebSocket over HTTP/2 continues as the GET it stands for.
+    let h2_protocol = super::extended_connect::take(&mut req);
     let authority = precheck(gw, &req)?;
     if req.method() == Method::OPTIONS && req.uri() == "*" {
         // RFC 9110 §9.3.7: a question to the server itself, never forwarded.
@@ -72,7 +74,8 @@ pub(super) async fn process(
     } = admit(gw, state, conn, record, req, authority, sealing).await?;
     let rc = &target.route.config;
     let principal = verdict.as_ref().map(|v| &v.principal);
-    let switch = super::upgrade::requested(&mut parts, &target.route, sealing.is_some())?;
+    let switch =
+        super::upgrade::requested(&mut parts, &target.route, sealing.is_some(), h2_protocol)?;
     let seen = rewrite::Seen {
         conn,
         request_id,
@@ -109,7 +112,7 @@ pub(super) async fn process(
     if let Some(s) = switch {
         let expires = principal.and_then(|p| p.expires_at());
         let (route, metrics) = (&target.route, &state.metrics);
-        return Ok(s.finish(response, route, expires, now, conn, metrics));
+        return s.finish(response, route, expires, now, conn, metrics);
     }
     match verdict.as_ref().and_then(|v| v.respond.as_ref()) {
         Some(signing) => sign_response(gw, signing, response, now).await,

@@ -1,8 +1,11 @@
-//! HTTP/1.1 protocol switches (RFC 9110 §7.8) on routes that list them in
-//! `upgrades`: the upgrade request is authenticated and rewritten like any
-//! other, the switch is asked of the upstream again (Connection and Upgrade
-//! are hop-by-hop), and a 101 from the upstream starts the relay.
+//! Protocol switches on routes that list them in `upgrades`: HTTP/1.1
+//! `Upgrade` (RFC 9110 §7.8) and WebSocket over HTTP/2 (RFC 8441, see
+//! `extended_connect`). The request is authenticated and rewritten like any
+//! other, the switch is asked of the HTTP/1.1 upstream again (Connection
+//! and Upgrade are hop-by-hop), and a 101 from the upstream starts the relay.
 
+use super::extended_connect;
+use crate::body::ResBody;
 use crate::conn::ConnInfo;
 use crate::error::GatewayError;
 use crate::route::RouteEntry;
@@ -16,16 +19,30 @@ pub(super) struct Switch {
     /// The allowed protocols of the client's `Upgrade`, to ask of the upstream.
     protocols: HeaderValue,
     client: OnUpgrade,
+    /// For an HTTP/2 client: the `Sec-WebSocket-Key` the gateway sent.
+    h2_key: Option<HeaderValue>,
 }
 
-/// Whether the client asked for an upgrade: HTTP/1.1, `Upgrade` named in
-/// `Connection`. An upgrade the route does not allow (or one inside an
-/// envelope) is refused; `Ok(None)` for an ordinary request.
+/// Whether the client asked for a switch: HTTP/1.1 with `Upgrade` named in
+/// `Connection`, or `h2_protocol` (an HTTP/2 extended CONNECT's). A switch
+/// the route does not allow (or one inside an envelope) is refused;
+/// `Ok(None)` for an ordinary request.
 pub(super) fn requested(
     parts: &mut http::request::Parts,
     route: &RouteEntry,
     sealed: bool,
+    h2_protocol: Option<HeaderValue>,
 ) -> Result<Option<Switch>, GatewayError> {
+    if let Some(protocol) = h2_protocol {
+        if sealed || !route.config.upgrades.allows(protocol.as_bytes()) {
+            return Err(GatewayError::UpgradeNotAllowed);
+        }
+        return Ok(Some(Switch {
+            protocols: protocol,
+            client: take_client(parts)?,
+            h2_key: Some(extended_connect::new_key()?),
+        }));
+    }
     if parts.version != Version::HTTP_11 || !connection_upgrade(&parts.headers) {
         return Ok(None);
     }
@@ -45,13 +62,20 @@ pub(super) fn requested(
     }
     let protocols =
         HeaderValue::from_str(&kept.join(", ")).map_err(|_| GatewayError::UpgradeNotAllowed)?;
-    // hyper hands the connection over through this; without it (a server
-    // connection that cannot upgrade) there is nothing to relay to.
-    let client = parts
+    Ok(Some(Switch {
+        protocols,
+        client: take_client(parts)?,
+        h2_key: None,
+    }))
+}
+
+/// hyper hands the connection over through this; without it (a server
+/// connection that cannot upgrade) there is nothing to relay to.
+fn take_client(parts: &mut http::request::Parts) -> Result<OnUpgrade, GatewayError> {
+    parts
         .extensions
         .remove::<OnUpgrade>()
-        .ok_or(GatewayError::UpgradeNotAllowed)?;
-    Ok(Some(Switch { protocols, client }))
+        .ok_or(GatewayError::UpgradeNotAllowed)
 }
 
 fn connection_upgrade(headers: &HeaderMap) -> bool {
@@ -69,22 +93,42 @@ impl Switch {
         let h = req.headers_mut();
         h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         h.insert(header::UPGRADE, self.protocols.clone());
+        if let Some(key) = &self.h2_key {
+            h.insert(header::SEC_WEBSOCKET_KEY, key.clone());
+            // The HTTP/2 client sent the version (RFC 8441 §5); 13 is the only one.
+            h.entry(header::SEC_WEBSOCKET_VERSION)
+                .or_insert(HeaderValue::from_static("13"));
+        }
     }
 
     /// The upstream's answer; on 101, the relay between the two connections
     /// starts as soon as hyper hands them over. `expires_at`: the
     /// credential's expiry, the latest the relay may run.
-    pub(super) fn finish<B>(
+    pub(super) fn finish(
         self,
-        mut response: Response<B>,
+        mut response: Response<ResBody>,
         route: &RouteEntry,
         expires_at: Option<u64>,
         now: u64,
         conn: &Arc<ConnInfo>,
         metrics: &crate::metrics::Metrics,
-    ) -> Response<B> {
-        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-            return response;
+    ) -> Result<Response<ResBody>, GatewayError> {
+        let switched = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+        if let Some(key) = &self.h2_key {
+            // To an extended CONNECT any 2xx opens the tunnel: only a
+            // switch the upstream really made may answer one.
+            let accept = response.headers().get(header::SEC_WEBSOCKET_ACCEPT);
+            let websocket = self.protocols.as_bytes().eq_ignore_ascii_case(b"websocket");
+            let bad = match switched {
+                true => websocket && !extended_connect::accepts(key, accept),
+                false => response.status().is_success(),
+            };
+            if bad {
+                return Err(GatewayError::UpstreamBadResponse);
+            }
+        }
+        if !switched {
+            return Ok(response);
         }
         let upstream = hyper::upgrade::on(&mut response);
         let cfg = &route.config.upgrades;
@@ -105,7 +149,10 @@ impl Switch {
             metrics.upgraded.clone(),
             conn.clone(),
         );
-        response
+        Ok(match self.h2_key {
+            Some(_) => extended_connect::answer(response),
+            None => response,
+        })
     }
 }
 
