@@ -16,17 +16,19 @@ fn main() -> ExitCode {
             key_id,
             kem,
             ..
-        } if kind == "ohttp" => sealgate::cli::keygen_ohttp(&out, name.as_deref(), key_id, &kem),
+        } if kind == "ohttp" => {
+            sealgate::cli::keygen::keygen_ohttp(&out, name.as_deref(), key_id, &kem)
+        }
         Command::Keygen {
             kind,
             out,
             name,
             curve,
             ..
-        } if kind == "jwe" => sealgate::cli::keygen_jwe(&out, name.as_deref(), &curve),
+        } if kind == "jwe" => sealgate::cli::keygen::keygen_jwe(&out, name.as_deref(), &curve),
         Command::Keygen {
             kind, out, name, ..
-        } => sealgate::cli::keygen(&kind, &out, name.as_deref()),
+        } => sealgate::cli::keygen::keygen(&kind, &out, name.as_deref()),
         Command::Ohttp {
             command: sealgate::cli::OhttpCommand::Request(args),
         } => match tokio::runtime::Builder::new_current_thread()
