@@ -46,6 +46,7 @@ fn main() -> ExitCode {
                 1
             }
         },
+        Command::Health { url, timeout } => sealgate::cli::health::run(&url, timeout),
         Command::Token { command } => sealgate::cli::token::run(command),
         Command::ApiKey { command } => sealgate::cli::api_key::run(command),
         Command::Credentials { command } => sealgate::cli::credentials::run(command),

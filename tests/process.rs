@@ -228,6 +228,32 @@ async fn shipped_config_runs_out_of_the_box_with_env_overrides() {
         .await
         .unwrap();
     assert_eq!(ready.status(), 200);
+
+    // `sealgate health`, the probe for images without curl: 0 when ready,
+    // 1 with the reason when nothing answers.
+    let health = |url: String| {
+        Command::new(env!("CARGO_BIN_EXE_sealgate"))
+            .args(["health", "--url", &url, "--timeout", "2s"])
+            .output()
+            .unwrap()
+    };
+    let url = format!("http://{}/readyz", gw.admin_addr);
+    let ok = tokio::task::spawn_blocking(move || health(url))
+        .await
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/readyz", closed.local_addr().unwrap());
+    drop(closed);
+    let down = tokio::task::spawn_blocking(move || health(url))
+        .await
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("unreachable"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 pub enum ApiKeyCommand {
     /// Create a key; prints it once on stdout (store it now: only its hash is kept).
     Create {
+        /// The configuration file (its store and the authenticator's settings).
         #[arg(long, default_value = "gateway.toml")]
         config: PathBuf,
         /// The `api-key` authenticator the key is for.
@@ -30,6 +31,7 @@ pub enum ApiKeyCommand {
         /// Lifetime, e.g. 30d (default: no expiry).
         #[arg(long)]
         ttl: Option<String>,
+        /// A note kept with the key (shown by list).
         #[arg(long, default_value = "")]
         description: String,
         /// Append the key's hash to this keys file instead of the store.
@@ -38,13 +40,16 @@ pub enum ApiKeyCommand {
     },
     /// List the keys in the store (ids and records, never a key).
     List {
+        /// The configuration file (its store).
         #[arg(long, default_value = "gateway.toml")]
         config: PathBuf,
     },
     /// Revoke a key by id: every replica refuses it within a second.
     Revoke {
+        /// The configuration file (its store).
         #[arg(long, default_value = "gateway.toml")]
         config: PathBuf,
+        /// The key id that create printed (the part before the secret).
         id: String,
     },
 }

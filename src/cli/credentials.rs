@@ -29,14 +29,17 @@ pub enum CredentialsCommand {
     Add {
         #[command(flatten)]
         at: FileArgs,
+        /// The client id: RFC 9421 keyid, or the OAuth 1.0a consumer key.
         #[arg(long)]
         id: String,
         /// hmac-sha256, ed25519, ecdsa-p256-sha256, rsa-pss-sha512, rsa-v1_5-sha256
         /// (RFC 9421), or HMAC-SHA1, HMAC-SHA256, RSA-SHA1, RSA-SHA256 (OAuth 1.0a).
         #[arg(long = "alg", required = true, value_delimiter = ',')]
         algorithms: Vec<String>,
+        /// A display name for the client.
         #[arg(long)]
         name: Option<String>,
+        /// Comma-separated scopes the client's requests carry.
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
         /// Identity claims to forward, NAME=VALUE (repeatable).
@@ -45,6 +48,7 @@ pub enum CredentialsCommand {
         /// Lifetime, e.g. 365d (default: none).
         #[arg(long)]
         ttl: Option<String>,
+        /// The client's public key (PEM) for ed25519, ecdsa-p256-sha256, rsa-* and RSA-SHA* algorithms.
         #[arg(long)]
         public_key: Option<PathBuf>,
         /// Import an existing secret from stdin instead of generating one
@@ -56,10 +60,13 @@ pub enum CredentialsCommand {
     Rotate {
         #[command(flatten)]
         at: FileArgs,
+        /// The HMAC client to rotate.
         #[arg(long)]
         id: String,
+        /// How long the previous secrets stay valid beside the new one.
         #[arg(long, default_value = "24h")]
         overlap: String,
+        /// Import the new secret from stdin (base64) instead of generating one.
         #[arg(long)]
         secret_stdin: bool,
     },
@@ -72,6 +79,7 @@ pub enum CredentialsCommand {
     Remove {
         #[command(flatten)]
         at: FileArgs,
+        /// The client to revoke.
         #[arg(long)]
         id: String,
     },

@@ -21,8 +21,10 @@ pub struct RequestArgs {
     /// The gateway resource (default: https://<target authority>/.well-known/ohttp-gateway).
     #[arg(long)]
     gateway: Option<String>,
+    /// The inner request's method (default: GET, or POST with --data).
     #[arg(short = 'X', long = "request")]
     method: Option<String>,
+    /// An inner request header, `Name: value` (repeatable).
     #[arg(short = 'H', long = "header")]
     headers: Vec<String>,
     /// Request body; @FILE reads a file.

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 pub enum TokenCommand {
     /// Sign a token with a private key (PKCS#8 PEM) or an HMAC secret file.
     Mint {
+        /// The signing key: a PEM private key (EdDSA, ES256, ES384, RS256) or a file with an HMAC secret.
         #[arg(long)]
         key: PathBuf,
         /// Claims as a JSON object; iat and exp are added unless given.
@@ -19,28 +20,37 @@ pub enum TokenCommand {
         /// Defaults from the key: EdDSA, ES256, ES384 or RS256; HS256 for a non-PEM secret.
         #[arg(long)]
         alg: Option<String>,
+        /// The `kid` header (the key id the verifier's JWKS lists).
         #[arg(long)]
         kid: Option<String>,
+        /// The `iss` claim.
         #[arg(long)]
         iss: Option<String>,
+        /// The `aud` claim.
         #[arg(long)]
         aud: Option<String>,
+        /// The `sub` claim.
         #[arg(long)]
         sub: Option<String>,
+        /// Lifetime: `exp` is `iat` plus this.
         #[arg(long, default_value = "1h")]
         ttl: String,
         /// Take iss and aud from this authenticator of --config.
         #[arg(long)]
         authenticator: Option<String>,
+        /// The configuration file (for --authenticator).
         #[arg(long, default_value = "gateway.toml")]
         config: PathBuf,
     },
     /// Explain each check a route applies to TOKEN.
     Verify {
+        /// The configuration file whose route and authenticators judge the token.
         #[arg(long, default_value = "gateway.toml")]
         config: PathBuf,
+        /// The route whose authenticators are tried, in order.
         #[arg(long)]
         route: String,
+        /// The token: a JWT, a JWE, an API key or an opaque token.
         token: String,
     },
 }

@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 pub enum UsersCommand {
     /// Add a user, or replace its password; reads the password from stdin.
     Add {
+        /// The users file (created if missing, written 0600).
         #[arg(long)]
         file: PathBuf,
+        /// The login name.
         username: String,
         /// The subject tokens carry (default: the username).
         #[arg(long)]
@@ -27,12 +29,15 @@ pub enum UsersCommand {
     },
     /// Remove a user.
     Remove {
+        /// The users file.
         #[arg(long)]
         file: PathBuf,
+        /// The login name to remove.
         username: String,
     },
     /// List usernames and subjects (never a hash).
     List {
+        /// The users file.
         #[arg(long)]
         file: PathBuf,
     },
