@@ -181,8 +181,8 @@ impl Finish for AccessRecord {
         if let (Some(recording), Some(tracer)) = (this.recording, &this.state.tracer) {
             tracer.submit(crate::otel::Ended {
                 trace: this.trace,
+                elapsed: recording.elapsed(),
                 recording,
-                elapsed,
                 method: this.method,
                 route: this.route,
                 path: this.path,

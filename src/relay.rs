@@ -43,7 +43,7 @@ impl RelayMetrics {
         let closed = IntCounterVec::new(
             Opts::new(
                 "sealgate_upgraded_closed_total",
-                "Upgraded connections ended, by route and reason (closed, idle, lifetime, error, upgrade_failed).",
+                "Upgraded connections ended, by route and reason (closed, idle, lifetime, drain, error, upgrade_failed).",
             ),
             &["route", "reason"],
         )?;
@@ -62,8 +62,27 @@ impl RelayMetrics {
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds {
     pub idle: Duration,
-    /// From the switch; `None`: until a side closes or goes idle.
-    pub lifetime: Option<Duration>,
+    /// The route's maximum, from the switch.
+    pub max_lifetime: Option<Duration>,
+    /// The credential's expiry (Unix seconds).
+    pub expires_at: Option<u64>,
+}
+
+impl Bounds {
+    /// From now: the shorter of the maximum and the credential's remaining
+    /// lifetime (`None`: until a side closes or goes idle).
+    fn lifetime(&self) -> Option<Duration> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let remaining = self
+            .expires_at
+            .map(|t| Duration::from_secs(t.saturating_sub(now)));
+        match (self.max_lifetime, remaining) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 /// Relays the two upgraded connections in its own task. `conn` is held
@@ -78,7 +97,12 @@ pub fn spawn(
     conn: Arc<ConnInfo>,
 ) {
     tokio::spawn(async move {
-        let (client, upstream) = match tokio::try_join!(client, upstream) {
+        let handover = async { tokio::try_join!(client, upstream) };
+        let pair = tokio::select! {
+            pair = handover => pair,
+            _ = conn.held.cut() => return,
+        };
+        let (client, upstream) = match pair {
             Ok(pair) => pair,
             Err(e) => {
                 tracing::debug!(route = &*route, error = %e, "protocol switch did not complete");
@@ -94,21 +118,15 @@ pub fn spawn(
         gauge.inc();
         let started = Instant::now();
         let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-        let counts = Counts::default();
+        let counts = Counts::counted(&metrics, &route);
+        let limits = (bounds.idle, bounds.lifetime());
         let reason = tokio::select! {
-            r = relay(&mut client, &mut upstream, bounds, &counts) => r,
+            r = relay(&mut client, &mut upstream, limits, &counts) => r,
             _ = conn.held.cut() => "drain",
         };
+        counts.report();
         let (up, down) = counts.get();
         gauge.dec();
-        metrics
-            .bytes
-            .with_label_values(&[&route, "client_to_upstream"])
-            .inc_by(up);
-        metrics
-            .bytes
-            .with_label_values(&[&route, "upstream_to_client"])
-            .inc_by(down);
         metrics.closed.with_label_values(&[&route, reason]).inc();
         tracing::debug!(
             route = &*route,
@@ -135,27 +153,53 @@ async fn close<A: AsyncWrite + Unpin, B: AsyncWrite + Unpin>(a: &mut A, b: &mut 
     let _ = tokio::time::timeout(Duration::from_secs(1), both).await;
 }
 
-/// Bytes read from the client and from the upstream.
+/// Bytes read from the client and from the upstream, reported to the
+/// metrics as the relay goes (a long socket's traffic shows before it ends).
 #[derive(Default)]
 struct Counts {
     up: Arc<AtomicU64>,
     down: Arc<AtomicU64>,
+    reported: [AtomicU64; 2],
+    metrics: Option<[prometheus::IntCounter; 2]>,
 }
 
 impl Counts {
+    fn counted(m: &RelayMetrics, route: &str) -> Counts {
+        Counts {
+            metrics: Some([
+                m.bytes.with_label_values(&[route, "client_to_upstream"]),
+                m.bytes.with_label_values(&[route, "upstream_to_client"]),
+            ]),
+            ..Counts::default()
+        }
+    }
+
     fn get(&self) -> (u64, u64) {
         (
             self.up.load(Ordering::Relaxed),
             self.down.load(Ordering::Relaxed),
         )
     }
+
+    /// Adds what was relayed since the last report to the metrics.
+    fn report(&self) {
+        let Some(counters) = &self.metrics else {
+            return;
+        };
+        let (up, down) = self.get();
+        for ((now, reported), counter) in [up, down].iter().zip(&self.reported).zip(counters) {
+            let before = reported.swap(*now, Ordering::Relaxed);
+            counter.inc_by(now.saturating_sub(before));
+        }
+    }
 }
 
-/// Copies both ways until done (counting into `counts`); returns why it ended.
+/// Copies both ways until done (counting into `counts`) within `(idle,
+/// lifetime)`; returns why it ended.
 async fn relay<A, B>(
     client: &mut A,
     upstream: &mut B,
-    bounds: Bounds,
+    (idle, lifetime): (Duration, Option<Duration>),
     counts: &Counts,
 ) -> &'static str
 where
@@ -164,12 +208,13 @@ where
 {
     let mut client = Metered::new(client, counts.up.clone());
     let mut upstream = Metered::new(upstream, counts.down.clone());
-    let end = bounds.lifetime.map(|l| Instant::now() + l);
+    // An end too far to represent (a token expiring in the year 3000) is none.
+    let end = lifetime.and_then(|l| Instant::now().checked_add(l));
     let copy = tokio::io::copy_bidirectional(&mut client, &mut upstream);
     tokio::pin!(copy);
     // Idleness is sampled a few times per timeout rather than tracked per
     // read: a connection is closed between 1x and 1.25x the idle timeout.
-    let tick = (bounds.idle / 4).max(Duration::from_millis(10));
+    let tick = (idle / 4).max(Duration::from_millis(10));
     let mut last = (0, 0);
     let mut quiet_since = Instant::now();
     loop {
@@ -177,11 +222,12 @@ where
             r = &mut copy => return if r.is_ok() { "closed" } else { "error" },
             _ = sleep_until(end) => return "lifetime",
             _ = tokio::time::sleep(tick) => {
+                counts.report();
                 let seen = counts.get();
                 if seen != last {
                     last = seen;
                     quiet_since = Instant::now();
-                } else if quiet_since.elapsed() >= bounds.idle {
+                } else if quiet_since.elapsed() >= idle {
                     return "idle";
                 }
             }
@@ -243,11 +289,11 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    fn bounds(idle_ms: u64, life_ms: Option<u64>) -> Bounds {
-        Bounds {
-            idle: Duration::from_millis(idle_ms),
-            lifetime: life_ms.map(Duration::from_millis),
-        }
+    fn bounds(idle_ms: u64, life_ms: Option<u64>) -> (Duration, Option<Duration>) {
+        (
+            Duration::from_millis(idle_ms),
+            life_ms.map(Duration::from_millis),
+        )
     }
 
     #[tokio::test(start_paused = true)]
@@ -271,6 +317,35 @@ mod tests {
         drop(far_client);
         drop(far_upstream);
         assert_eq!(relay.await.unwrap(), ("closed", (4, 5)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_expiring_too_far_ahead_bounds_nothing() {
+        let far = Bounds {
+            idle: Duration::from_millis(1000),
+            max_lifetime: None,
+            expires_at: Some(u64::MAX),
+        };
+        let (mut client, _c) = tokio::io::duplex(64);
+        let (mut upstream, _u) = tokio::io::duplex(64);
+        let reason = relay(
+            &mut client,
+            &mut upstream,
+            (far.idle, far.lifetime()),
+            &Counts::default(),
+        )
+        .await;
+        assert_eq!(reason, "idle");
+        let soon = Bounds {
+            max_lifetime: Some(Duration::from_secs(60)),
+            expires_at: Some(0),
+            ..far
+        };
+        assert_eq!(
+            soon.lifetime(),
+            Some(Duration::ZERO),
+            "an expired token ends it at once"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -154,6 +154,17 @@ async fn upgrades_are_authenticated_rewritten_and_relayed() {
     let (client, r) = client.ask(json!({"op": "send", "text": big})).await;
     assert_eq!(r["reply"].as_str().map(str::len), Some(200_005));
 
+    // RFC 6455 §4.1: the handshake is a GET; no token is spent on any other.
+    let post = format!(
+        "POST /ws/chat HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Connection: Upgrade, close\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nContent-Length: 0\r\n\r\n",
+        idp.token("alice")
+    );
+    let answer = common::raw(&pki, gw.main_addr, post.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("upgrade_not_allowed"), "{answer}");
+
     let text = scrape_metrics(gw.admin_addr).await;
     assert_eq!(
         metric(&text, "sealgate_upgraded_connections{route=\"ws\"}"),

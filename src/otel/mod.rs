@@ -22,6 +22,7 @@ pub struct Tracer {
     dropped: prometheus::IntCounter,
     stop: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
+    timeout: std::time::Duration,
 }
 
 impl Tracer {
@@ -50,6 +51,7 @@ impl Tracer {
             dropped: counted.with_label_values(&["dropped"]),
             stop,
             task: Mutex::new(Some(task)),
+            timeout: settings.timeout,
         })
     }
 
@@ -66,12 +68,16 @@ impl Tracer {
         }
     }
 
-    /// Sends what is queued and stops the exporter (bounded by its timeout).
+    /// Sends what is queued and stops the exporter: all of it within one
+    /// `export_timeout` (a collector that does not answer holds up no exit).
     pub async fn shutdown(&self) {
         let _ = self.stop.send(true);
         let task = self.task.lock().ok().and_then(|mut t| t.take());
-        if let Some(task) = task {
-            let _ = task.await;
+        if let Some(mut task) = task {
+            if tokio::time::timeout(self.timeout, &mut task).await.is_err() {
+                task.abort();
+                tracing::warn!("span export did not finish at shutdown; the rest is dropped");
+            }
         }
     }
 }

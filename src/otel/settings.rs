@@ -98,6 +98,11 @@ fn endpoint(d: &mut Diag<'_>, text: &str) -> Option<http::Uri> {
         );
         return None;
     }
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        // It would be logged; collectors take credentials as headers.
+        d.push(key, "must not carry a user or password");
+        return None;
+    }
     if uri.path() != "/" {
         return Some(uri);
     }
@@ -143,6 +148,10 @@ mod tests {
         for (f, key) in [
             (file(Some("ftp://c:1/"), None), "tracing.otlp_endpoint"),
             (file(Some("not a url"), None), "tracing.otlp_endpoint"),
+            (
+                file(Some("http://u:p@c:4318/"), None),
+                "tracing.otlp_endpoint",
+            ),
             (
                 file(Some("http://c:4318"), Some(1.5)),
                 "tracing.sampling_ratio",

@@ -111,6 +111,11 @@ impl Recording {
     pub fn upstream_span(&self) -> [u8; 8] {
         self.upstream_span
     }
+
+    /// Since the recording began (for a sealed request: since its envelope opened).
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
 }
 
 /// What the access record knows of the whole request when it ends.
@@ -138,12 +143,17 @@ impl Ended {
             r.start_unix_nanos
                 .saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
         };
+        // Semantic conventions: a method outside the known set is `_OTHER`.
+        let method = match crate::metrics::method_label(&self.method) {
+            "OTHER" => "_OTHER",
+            m => m,
+        };
         let name = match &self.route {
-            Some(route) => format!("{} {route}", self.method),
-            None => self.method.to_string(),
+            Some(route) => format!("{method} {route}"),
+            None => method.to_string(),
         };
         let mut attrs = vec![
-            text("http.request.method", self.method.as_str()),
+            text("http.request.method", method),
             text("url.scheme", "https"),
             text(
                 "url.path",
@@ -201,12 +211,7 @@ impl Ended {
             out.push(s);
         }
         if let Some(u) = &r.upstream {
-            let mut s = child(
-                self.method.as_str(),
-                SpanKind::Client,
-                u.step,
-                r.upstream_span,
-            );
+            let mut s = child(method, SpanKind::Client, u.step, r.upstream_span);
             s.attributes = vec![text("sealgate.upstream", &u.name)];
             if let Some(status) = u.status {
                 s.attributes

@@ -13,17 +13,25 @@ use http::{header, HeaderValue, Method, Request, Response, StatusCode, Version};
 /// RFC 6455 §1.3: appended to the key before hashing.
 const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-/// The `:protocol` of an HTTP/2 extended CONNECT, which then continues as
-/// the GET it stands for; `None` for any other request (a plain CONNECT
-/// stays CONNECT, which the gateway refuses).
-pub(super) fn take<B>(req: &mut Request<B>) -> Option<HeaderValue> {
-    if req.method() != Method::CONNECT || req.version() != Version::HTTP_2 {
+/// Turns an HTTP/2 extended CONNECT into the GET it stands for (its
+/// `:protocol` stays in the extensions, see `protocol`); any other request
+/// is left alone (a plain CONNECT stays CONNECT, which the gateway refuses).
+pub(super) fn take<B>(req: &mut Request<B>) {
+    if req.method() == Method::CONNECT
+        && req.version() == Version::HTTP_2
+        && req.extensions().get::<hyper::ext::Protocol>().is_some()
+    {
+        *req.method_mut() = Method::GET;
+    }
+}
+
+/// The `:protocol` of a request `take` turned into a GET.
+pub(super) fn protocol<B>(req: &Request<B>) -> Option<HeaderValue> {
+    if req.method() != Method::GET || req.version() != Version::HTTP_2 {
         return None;
     }
-    let protocol = req.extensions().get::<hyper::ext::Protocol>()?;
-    let value = HeaderValue::from_str(protocol.as_str()).ok()?;
-    *req.method_mut() = Method::GET;
-    Some(value)
+    let p = req.extensions().get::<hyper::ext::Protocol>()?;
+    HeaderValue::from_str(p.as_str()).ok()
 }
 
 /// A fresh `Sec-WebSocket-Key`: 16 random bytes, base64.
@@ -85,22 +93,23 @@ mod tests {
             .version(Version::HTTP_2)
             .body(())
             .unwrap();
-        assert!(take(&mut plain).is_none());
+        take(&mut plain);
         assert_eq!(plain.method(), Method::CONNECT);
+        assert!(protocol(&plain).is_none());
         let mut ws = Request::connect("https://example.com/chat")
             .version(Version::HTTP_2)
             .extension(hyper::ext::Protocol::from_static("websocket"))
             .body(())
             .unwrap();
-        assert_eq!(
-            take(&mut ws).as_ref().map(|v| v.as_bytes()),
-            Some(&b"websocket"[..])
-        );
+        take(&mut ws);
         assert_eq!(ws.method(), Method::GET);
+        let p = protocol(&ws);
+        assert_eq!(p.as_ref().map(|v| v.as_bytes()), Some(&b"websocket"[..]));
         let mut h1 = Request::get("/")
             .extension(hyper::ext::Protocol::from_static("websocket"))
             .body(())
             .unwrap();
-        assert!(take(&mut h1).is_none());
+        take(&mut h1);
+        assert!(protocol(&h1).is_none());
     }
 }

@@ -53,7 +53,7 @@ pub(super) async fn process(
     sealing: Option<&Sealing>,
 ) -> Result<Response<ResBody>, GatewayError> {
     // WebSocket over HTTP/2 continues as the GET it stands for.
-    let h2_protocol = super::extended_connect::take(&mut req);
+    super::extended_connect::take(&mut req);
     let authority = precheck(gw, &req)?;
     if req.method() == Method::OPTIONS && req.uri() == "*" {
         // RFC 9110 §9.3.7: a question to the server itself, never forwarded.
@@ -71,11 +71,10 @@ pub(super) async fn process(
         mut parts,
         body,
         now,
+        switch,
     } = admit(gw, state, conn, record, req, authority, sealing).await?;
     let rc = &target.route.config;
     let principal = verdict.as_ref().map(|v| &v.principal);
-    let switch =
-        super::upgrade::requested(&mut parts, &target.route, sealing.is_some(), h2_protocol)?;
     let seen = rewrite::Seen {
         conn,
         request_id,
@@ -112,7 +111,7 @@ pub(super) async fn process(
     if let Some(s) = switch {
         let expires = principal.and_then(|p| p.expires_at());
         let (route, metrics) = (&target.route, &state.metrics);
-        return s.finish(response, route, expires, now, conn, metrics);
+        return s.finish(response, route, expires, conn, metrics);
     }
     match verdict.as_ref().and_then(|v| v.respond.as_ref()) {
         Some(signing) => sign_response(gw, signing, response, now).await,
@@ -128,6 +127,8 @@ pub(super) struct Admitted {
     pub(super) parts: http::request::Parts,
     pub(super) body: ReqBody,
     pub(super) now: u64,
+    /// The protocol switch the client asked for and the route allows.
+    pub(super) switch: Option<super::upgrade::Switch>,
 }
 
 /// route -> sealed rule -> declared body size -> authenticate -> authorize
@@ -137,11 +138,14 @@ pub(super) async fn admit(
     state: &Shared,
     conn: &ConnInfo,
     record: &mut AccessRecord,
-    req: Request<ReqBody>,
+    mut req: Request<ReqBody>,
     authority: String,
     sealing: Option<&Sealing>,
 ) -> Result<Admitted, GatewayError> {
     let target = route(gw, record, &req, authority)?;
+    // Before authentication: a refused switch spends no single-use token
+    // and no rate-limit allowance.
+    let switch = super::upgrade::requested(&mut req, &target.route, sealing.is_some())?;
     let rc = &target.route.config;
     let now = unix_now();
     sealed_rule(gw, state, rc, &req, sealing, now).await?;
@@ -182,6 +186,7 @@ pub(super) async fn admit(
         parts,
         body,
         now,
+        switch,
     })
 }
 

@@ -9,10 +9,9 @@ use crate::body::ResBody;
 use crate::conn::ConnInfo;
 use crate::error::GatewayError;
 use crate::route::RouteEntry;
-use http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode, Version};
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// A protocol switch the client asked for and the route allows.
 pub(super) struct Switch {
@@ -24,29 +23,29 @@ pub(super) struct Switch {
 }
 
 /// Whether the client asked for a switch: HTTP/1.1 with `Upgrade` named in
-/// `Connection`, or `h2_protocol` (an HTTP/2 extended CONNECT's). A switch
-/// the route does not allow (or one inside an envelope) is refused;
-/// `Ok(None)` for an ordinary request.
-pub(super) fn requested(
-    parts: &mut http::request::Parts,
+/// `Connection`, or an HTTP/2 extended CONNECT (`extended_connect`). A
+/// switch the route does not allow, a WebSocket asked with another method
+/// than GET or with a body (RFC 6455 §4.1), or one inside an envelope is
+/// refused; `Ok(None)` for an ordinary request.
+pub(super) fn requested<B>(
+    req: &mut Request<B>,
     route: &RouteEntry,
     sealed: bool,
-    h2_protocol: Option<HeaderValue>,
 ) -> Result<Option<Switch>, GatewayError> {
-    if let Some(protocol) = h2_protocol {
+    if let Some(protocol) = extended_connect::protocol(req) {
         if sealed || !route.config.upgrades.allows(protocol.as_bytes()) {
             return Err(GatewayError::UpgradeNotAllowed);
         }
         return Ok(Some(Switch {
             protocols: protocol,
-            client: take_client(parts)?,
+            client: take_client(req)?,
             h2_key: Some(extended_connect::new_key()?),
         }));
     }
-    if parts.version != Version::HTTP_11 || !connection_upgrade(&parts.headers) {
+    if req.version() != Version::HTTP_11 || !connection_upgrade(req.headers()) {
         return Ok(None);
     }
-    let Some(asked) = parts.headers.get(header::UPGRADE) else {
+    let Some(asked) = req.headers().get(header::UPGRADE) else {
         return Ok(None);
     };
     let allowed = &route.config.upgrades;
@@ -57,23 +56,31 @@ pub(super) fn requested(
         .map(str::trim)
         .filter(|p| allowed.allows(p.split('/').next().unwrap_or("").as_bytes()))
         .collect();
-    if kept.is_empty() || sealed {
+    let websocket = kept.iter().any(|p| p.eq_ignore_ascii_case("websocket"));
+    if kept.is_empty() || sealed || (websocket && !bodiless_get(req)) {
         return Err(GatewayError::UpgradeNotAllowed);
     }
     let protocols =
         HeaderValue::from_str(&kept.join(", ")).map_err(|_| GatewayError::UpgradeNotAllowed)?;
     Ok(Some(Switch {
         protocols,
-        client: take_client(parts)?,
+        client: take_client(req)?,
         h2_key: None,
     }))
 }
 
+/// A GET without a body (no length above zero, no transfer coding).
+fn bodiless_get<B>(req: &Request<B>) -> bool {
+    let h = req.headers();
+    req.method() == Method::GET
+        && !h.contains_key(header::TRANSFER_ENCODING)
+        && h.get(header::CONTENT_LENGTH).is_none_or(|v| v == "0")
+}
+
 /// hyper hands the connection over through this; without it (a server
 /// connection that cannot upgrade) there is nothing to relay to.
-fn take_client(parts: &mut http::request::Parts) -> Result<OnUpgrade, GatewayError> {
-    parts
-        .extensions
+fn take_client<B>(req: &mut Request<B>) -> Result<OnUpgrade, GatewayError> {
+    req.extensions_mut()
         .remove::<OnUpgrade>()
         .ok_or(GatewayError::UpgradeNotAllowed)
 }
@@ -109,7 +116,6 @@ impl Switch {
         mut response: Response<ResBody>,
         route: &RouteEntry,
         expires_at: Option<u64>,
-        now: u64,
         conn: &Arc<ConnInfo>,
         metrics: &crate::metrics::Metrics,
     ) -> Result<Response<ResBody>, GatewayError> {
@@ -132,14 +138,10 @@ impl Switch {
         }
         let upstream = hyper::upgrade::on(&mut response);
         let cfg = &route.config.upgrades;
-        let remaining = expires_at.map(|t| Duration::from_secs(t.saturating_sub(now)));
-        let lifetime = match (cfg.max_lifetime, remaining) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
         let bounds = crate::relay::Bounds {
             idle: cfg.idle_timeout,
-            lifetime,
+            max_lifetime: cfg.max_lifetime,
+            expires_at,
         };
         crate::relay::spawn(
             self.client,

@@ -56,13 +56,29 @@ pub(super) fn cross_check(
 /// Upgraded connections are relayed to an HTTP/1.1 target: the built-in
 /// echo upstream has no socket to relay to, and an HTTP/2 upstream would
 /// need extended CONNECT (RFC 8441), which the gateway does not send.
-pub(super) fn upgrades(d: &mut Diag<'_>, routes: &[Route], upstreams: &BTreeMap<String, Upstream>) {
+pub(super) fn upgrades(
+    d: &mut Diag<'_>,
+    routes: &[Route],
+    upstreams: &BTreeMap<String, Upstream>,
+    authenticators: &BTreeMap<String, AuthenticatorSettings>,
+) {
     for (i, r) in routes.iter().enumerate() {
         let Some(u) = upstreams.get(&r.upstream) else {
             continue;
         };
+        let signs = match &r.auth {
+            crate::route::settings::RouteAuth::AnyOf(names) => names.iter().any(|n| {
+                authenticators.get(n).is_some_and(
+                    |a| matches!(&a.settings, AuthnSettings::HttpSignature(h) if h.sign_responses),
+                )
+            }),
+            crate::route::settings::RouteAuth::Anonymous => false,
+        };
         let problem = match (&u.kind, u.protocol) {
             _ if r.upgrades.protocols.is_empty() => None,
+            // A switched connection's answer is a 101 and then raw bytes:
+            // there is no response to sign.
+            _ if signs => Some("responses of a route with sign_responses cannot be upgraded"),
             (UpstreamKind::Echo, _) => {
                 Some("the built-in echo upstream cannot take upgraded connections")
             }

@@ -193,7 +193,7 @@ pub fn validate(raw: FileConfig, source: &Path, base: &Path) -> Result<Config, V
         &routes,
         envelope.is_some(),
     );
-    cross_check::upgrades(&mut d, &routes, &upstreams);
+    cross_check::upgrades(&mut d, &routes, &upstreams, &authenticators);
     let tracing = crate::otel::settings::export(&mut d, &raw.tracing);
     let assertion_issuer = identity.assertion.as_ref().map(|a| a.issuer.as_str());
     issuer::references(
