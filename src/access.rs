@@ -171,7 +171,8 @@ impl Finish for AccessRecord {
             reason = self.reason.unwrap_or(""),
             upstream = self.upstream.as_deref().unwrap_or(""),
             subject = self.subject.as_deref().unwrap_or(""),
-            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            // Microsecond precision, no float noise (0.123, not 0.12300000000000001).
+            duration_ms = (elapsed.as_micros() as f64 / 1000.0),
             bytes_in,
             bytes_out,
             completed,

@@ -125,7 +125,7 @@ async fn add(state: &Shared, gw: &Gateway, req: Request<Incoming>) -> Response<R
     };
     match gw.store.revoke(&revocation, ttl, &state.metrics).await {
         Ok(()) => {
-            tracing::info!(target: "sealgate::audit", action = "revoke", revocation = ?revocation, "revocation added");
+            tracing::info!(target: "sealgate::audit", action = "revoke", revocation = %serde_json::json!(revocation), "revocation added");
             json(StatusCode::CREATED, &serde_json::json!(revocation))
         }
         Err(_) => unavailable(),

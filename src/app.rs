@@ -169,11 +169,11 @@ fn log_routes(gw: &Gateway) {
         let c = &r.config;
         tracing::info!(
             route = %r.name,
-            host = ?c.host,
+            host = %crate::logging::opt(c.host.as_ref()),
             path_prefix = %c.path_prefix,
-            methods = ?c.methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+            methods = %crate::logging::list(&c.methods),
             upstream = %c.upstream,
-            auth = ?c.auth,
+            auth = %c.auth,
             "route"
         );
     }

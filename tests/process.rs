@@ -121,7 +121,7 @@ async fn shipped_config_runs_out_of_the_box_with_env_overrides() {
     child
         .env("SEALGATE__LISTEN__ADDRESS", "127.0.0.1:0")
         .env("SEALGATE__ADMIN__ADDRESS", "127.0.0.1:0");
-    let gw = Process::spawn_with(child, &config);
+    let mut gw = Process::spawn_with(child, &config);
 
     // The dev certificate was generated next to the config, key private.
     let cert = dir.path().join("certs/gateway.crt");
@@ -254,6 +254,27 @@ async fn shipped_config_runs_out_of_the_box_with_env_overrides() {
         .unwrap();
     assert_eq!(down.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&down.stderr).contains("unreachable"));
+
+    // Logs carry values, not Rust's debug forms, and rounded durations.
+    let served =
+        gw.wait_for(|v| v["message"] == "request" && v["status"] == 200 && v["route"] == "demo");
+    let ms = served["duration_ms"].to_string();
+    assert!(
+        ms.split('.').nth(1).is_none_or(|f| f.len() <= 3),
+        "duration_ms {ms}"
+    );
+    let route = gw
+        .seen
+        .iter()
+        .find(|v| v["message"] == "route" && v["route"] == "demo")
+        .unwrap();
+    assert_eq!(route["auth"], "dev", "{route}");
+    for v in &gw.seen {
+        let line = v.to_string();
+        for debug_form in ["None", "Some(", "AnyOf(", "Exact(", "[\\\"", "Duration"] {
+            assert!(!line.contains(debug_form), "{debug_form} in {line}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

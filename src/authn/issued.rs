@@ -199,7 +199,7 @@ impl Kind for IssuedAuthenticator {
         tracing::info!(
             authenticator = %self.name,
             kind = "issued",
-            dpop = ?self.dpop.mode(),
+            dpop = self.dpop.mode().as_str(),
             "authenticator"
         );
     }

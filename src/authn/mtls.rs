@@ -25,6 +25,16 @@ pub enum CertField {
 }
 
 impl CertField {
+    /// As the configuration writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertField::SanUri => "san_uri",
+            CertField::SanDns => "san_dns",
+            CertField::SanEmail => "san_email",
+            CertField::SubjectCn => "subject_cn",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<CertField> {
         Some(match text {
             "san_uri" => CertField::SanUri,
@@ -177,8 +187,8 @@ impl Kind for MtlsAuthenticator {
         tracing::info!(
             authenticator = %self.name,
             kind = "mtls",
-            identity = ?self.settings.identity,
-            allow = ?self.settings.allow,
+            identity = self.settings.identity.as_str(),
+            allow = %crate::logging::list(&self.settings.allow),
             "authenticator"
         );
     }

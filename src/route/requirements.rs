@@ -12,6 +12,16 @@ pub enum RouteAuth {
     AnyOf(Vec<String>),
 }
 
+/// `anonymous`, or the authenticators' names joined by commas.
+impl std::fmt::Display for RouteAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouteAuth::Anonymous => f.write_str("anonymous"),
+            RouteAuth::AnyOf(names) => f.write_str(&names.join(",")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateKey {
     Ip,

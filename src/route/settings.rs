@@ -19,6 +19,16 @@ pub enum HostMatch {
     Suffix(String),
 }
 
+/// As the configuration writes it (`*.example.com` for a suffix).
+impl std::fmt::Display for HostMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostMatch::Exact(h) => f.write_str(h),
+            HostMatch::Suffix(s) => write!(f, "*{s}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sealed {
     Off,

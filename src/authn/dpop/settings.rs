@@ -20,6 +20,17 @@ pub enum DpopMode {
     Required,
 }
 
+impl DpopMode {
+    /// As the configuration writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DpopMode::Off => "off",
+            DpopMode::Optional => "optional",
+            DpopMode::Required => "required",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DpopSettings {
     pub mode: DpopMode,

@@ -307,13 +307,13 @@ impl Kind for HttpSignatureAuthenticator {
         tracing::info!(
             authenticator = %self.name,
             kind = "http-signature",
-            credentials = ?self.keys.describe().0,
+            credentials = %self.keys.describe().0.unwrap_or_default(),
             entries = self.keys.describe().1,
-            jwks_url = ?s.keys.jwks.as_ref().map(|j| j.url.to_string()),
-            required = ?s.required,
+            jwks_url = %crate::logging::opt(s.keys.jwks.as_ref().map(|j| &j.url)),
+            required = %crate::logging::list(&s.required),
             max_age_secs = s.max_age.as_secs(),
             require_nonce = s.require_nonce,
-            verify_body = ?s.verify_body,
+            verify_body = s.verify_body.as_str(),
             sign_responses = s.sign_responses,
             "authenticator ready"
         );

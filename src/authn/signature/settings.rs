@@ -14,6 +14,16 @@ pub enum VerifyBody {
     Buffer,
 }
 
+impl VerifyBody {
+    /// As the configuration writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyBody::Stream => "stream",
+            VerifyBody::Buffer => "buffer",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HttpSignatureSettings {
     /// The credentials file and/or the JWKS the keys come from.
