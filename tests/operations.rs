@@ -147,6 +147,42 @@ fn check_passes_the_shipped_config() {
 }
 
 #[test]
+fn check_names_an_environment_override_and_warns_of_an_open_admin_listener() {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/gateway.toml");
+    let run = |vars: &[(&str, &str)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sealgate"))
+            .args(["check", "--config", shipped])
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    let (code, out) = run(&[("SEALGATE__LISTEN__MAX_CONNECTIONS", "many")]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("listen.max_connections"), "{out}");
+    assert!(
+        out.contains("environment variable SEALGATE__LISTEN__MAX_CONNECTIONS"),
+        "{out}"
+    );
+    let (code, out) = run(&[("SEALGATE__ADMIN__ADDRESS", "not-an-address")]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("environment variable SEALGATE__ADMIN__ADDRESS"),
+        "{out}"
+    );
+    let (code, out) = run(&[("SEALGATE__ADMIN__ADDRESS", "0.0.0.0:9090")]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("admin.address 0.0.0.0:9090 is reachable beyond this host"),
+        "{out}"
+    );
+    let (_, out) = run(&[]);
+    assert!(!out.contains("reachable beyond this host"), "{out}");
+}
+
+#[test]
 fn run_refuses_an_invalid_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gw.toml");

@@ -46,9 +46,22 @@ impl fmt::Display for ConfigErrors {
                 writeln!(f)?;
             }
             write!(f, "{}: {e}", self.file.display())?;
+            if let Some(var) = env_override(&e.path) {
+                write!(f, " (the value comes from the environment variable {var})")?;
+            }
         }
         Ok(())
     }
+}
+
+/// The `SEALGATE__...` variable that overrides the key at `path`, when it
+/// is set: an error in its value is not in the file.
+pub fn env_override(path: &str) -> Option<String> {
+    if path.is_empty() || path.contains('[') {
+        return None;
+    }
+    let var = format!("SEALGATE__{}", path.to_ascii_uppercase().replace('.', "__"));
+    std::env::var_os(&var).map(|_| var)
 }
 
 impl std::error::Error for ConfigErrors {}
