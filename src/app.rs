@@ -327,8 +327,10 @@ pub async fn run(path: &Path) -> u8 {
             return 1;
         }
     };
+    crate::systemd::started(running.state.clone(), running.shutdown.subscribe());
     wait_for_signals(&running).await;
     tracing::info!("shutting down");
+    crate::systemd::stopping();
     running.shutdown().await;
     tracing::info!("stopped");
     0
@@ -352,7 +354,9 @@ async fn wait_for_signals(running: &Running) {
             _ = int.recv() => return,
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading configuration");
-                let _ = running.reload();
+                crate::systemd::reloading();
+                let outcome = running.reload();
+                crate::systemd::reloaded(outcome.is_ok());
             }
         }
     }

@@ -42,5 +42,6 @@ pub mod route;
 pub mod settings;
 pub mod state;
 pub mod store;
+pub mod systemd;
 pub mod tracecontext;
 pub mod upstream;

@@ -306,3 +306,82 @@ async fn sighup_reloads_the_configuration() {
         "SIGHUP did not apply the new upstream"
     );
 }
+
+/// The datagrams the gateway sends to `NOTIFY_SOCKET`, as systemd sees them.
+struct Notify {
+    socket: std::os::unix::net::UnixDatagram,
+    _dir: tempfile::TempDir,
+}
+
+impl Notify {
+    fn bind() -> (Notify, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        (Notify { socket, _dir: dir }, path)
+    }
+
+    /// Reads datagrams until one has `line`; all of them, in order.
+    fn until(&self, line: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = self
+                .socket
+                .recv(&mut buf)
+                .unwrap_or_else(|_| panic!("no {line} in {seen:?}"));
+            let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+            let done = msg.lines().any(|l| l == line);
+            seen.push(msg);
+            if done {
+                return seen;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_hears_ready_reloading_watchdog_and_stopping() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (notify, socket) = Notify::bind();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealgate"));
+    cmd.env("NOTIFY_SOCKET", &socket)
+        .env("WATCHDOG_USEC", "200000");
+    let gw = Process::spawn_with(cmd, &write_config(&pki, &up.url()));
+    let notify = tokio::task::spawn_blocking(move || {
+        let start = notify.until("READY=1");
+        assert!(
+            start.last().unwrap().contains("STATUS=serving"),
+            "{start:?}"
+        );
+        // WatchdogSec=0.2s: a ping every 100 ms while the runtime runs.
+        notify.until("WATCHDOG=1");
+        notify
+    })
+    .await
+    .unwrap();
+    gw.signal("HUP");
+    let notify = tokio::task::spawn_blocking(move || {
+        let reload = notify.until("RELOADING=1");
+        assert!(
+            reload.last().unwrap().contains("MONOTONIC_USEC="),
+            "{reload:?}"
+        );
+        notify.until("READY=1");
+        notify
+    })
+    .await
+    .unwrap();
+    gw.signal("TERM");
+    let mut gw = gw;
+    tokio::task::spawn_blocking(move || {
+        notify.until("STOPPING=1");
+        assert_eq!(gw.child.wait().unwrap().code(), Some(0));
+    })
+    .await
+    .unwrap();
+}
