@@ -85,10 +85,23 @@ fn prepare(
     Ok((Gateway::build(config, keys, stores, metrics)?, server))
 }
 
+/// Binds with SO_REUSEPORT (and SO_REUSEADDR): a second `sealgate run` with
+/// the same addresses serves beside this one, so a restart or an upgrade
+/// starts the new process first and then stops the old one (SIGTERM: it
+/// stops accepting and drains) without refusing a connection.
 async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, String> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr} ({what}): {e}"))
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    };
+    let bound = socket.and_then(|s| {
+        s.set_reuseaddr(true)?;
+        #[cfg(unix)]
+        s.set_reuseport(true)?;
+        s.bind(addr)?;
+        s.listen(1024)
+    });
+    bound.map_err(|e| format!("cannot listen on {addr} ({what}): {e}"))
 }
 
 pub async fn start(config: Config) -> Result<Running, String> {

@@ -385,3 +385,107 @@ async fn systemd_hears_ready_reloading_watchdog_and_stopping() {
     .await
     .unwrap();
 }
+
+type Outcome = Result<u16, String>;
+
+/// The next `n` outcomes the load reports.
+async fn outcomes(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Outcome>,
+    n: usize,
+) -> Vec<Outcome> {
+    let mut got = Vec::with_capacity(n);
+    while got.len() < n {
+        got.push(rx.recv().await.expect("the load stopped"));
+    }
+    got
+}
+
+/// A free port on 127.0.0.1 (bound and released: both processes bind it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_takes_over_without_a_failed_request() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let path = write_config(&pki, &up.url());
+    let (main, admin) = (free_port(), free_port());
+    let with_ports = |cmd: &mut Command| {
+        cmd.env("SEALGATE__LISTEN__ADDRESS", format!("127.0.0.1:{main}"))
+            .env("SEALGATE__ADMIN__ADDRESS", format!("127.0.0.1:{admin}"))
+            .env("SEALGATE__LISTEN__SHUTDOWN_GRACE", "5s");
+    };
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealgate"));
+    with_ports(&mut cmd);
+    let old = Process::spawn_with(cmd, &path);
+
+    // Load: four clients with keep-alive connections, and a fifth that opens
+    // a new connection for every request, each reporting every outcome.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Outcome>();
+    let url = format!("https://localhost:{main}/load");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{main}").parse().unwrap();
+    let mut workers = Vec::new();
+    for fresh in [false, false, false, false, true] {
+        let (stop, tx, url) = (stop.clone(), tx.clone(), url.clone());
+        let client = pki.client(addr, false);
+        workers.push(tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut req = client.get(&url);
+                if fresh {
+                    req = req.header("connection", "close");
+                }
+                let outcome = req
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .map_err(|e| format!("{e:?}"));
+                if tx.send(outcome).is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    drop(tx);
+    let mut all = outcomes(&mut rx, 300).await;
+    // The new process binds the same addresses while the old one serves.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealgate"));
+    with_ports(&mut cmd);
+    let new = tokio::task::spawn_blocking(move || Process::spawn_with(cmd, &path))
+        .await
+        .unwrap();
+    all.extend(outcomes(&mut rx, 300).await);
+    old.signal("TERM");
+    let mut old = old;
+    let exit = tokio::task::spawn_blocking(move || old.child.wait().unwrap());
+    // Load goes on through the old process's drain and after its exit.
+    all.extend(outcomes(&mut rx, 300).await);
+    let code = exit.await.unwrap();
+    assert_eq!(code.code(), Some(0));
+    all.extend(outcomes(&mut rx, 300).await);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in workers {
+        w.await.unwrap();
+    }
+    while let Some(o) = rx.recv().await {
+        all.push(o);
+    }
+    let failures: Vec<_> = all.iter().filter(|o| !matches!(o, Ok(201))).collect();
+    let served = all.len() - failures.len();
+    assert!(
+        failures.is_empty(),
+        "{} failed of {}: {:?}",
+        failures.len(),
+        all.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(served >= 1200, "{served}");
+    // Every request after the old process's exit was the new one's.
+    let m = common::scrape_metrics(new.admin_addr).await;
+    assert!(m.contains("sealgate_requests_total"), "{m}");
+}

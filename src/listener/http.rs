@@ -8,6 +8,7 @@ use crate::body::AccountedBody;
 use crate::conn::{ClientCert, ConnInfo};
 use crate::metrics::Metrics;
 use arc_swap::ArcSwap;
+use futures_util::FutureExt;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -59,6 +60,10 @@ impl Drop for ConnGuard {
     }
 }
 
+/// How long a draining HTTP/1.1 connection may sit without a request before
+/// it is closed (an active client gets `Connection: close` sooner).
+const DRAIN_QUIET: Duration = Duration::from_secs(1);
+
 /// Accepts until `shutdown` fires, then drops the socket (new connections are
 /// refused) and gives in-flight requests up to the configured grace period.
 pub async fn serve<H: Handler>(
@@ -75,43 +80,61 @@ pub async fn serve<H: Handler>(
     // no longer watches, end then.
     let (cut, cut_rx) = watch::channel(false);
     let mut accept_errors = AcceptErrors::default();
+    let signal = shutdown.clone();
+    // Admits one accepted connection and serves it in its own task.
+    let take = |stream: tokio::net::TcpStream, peer: SocketAddr| {
+        let limits = handler.limits();
+        let per_ip = (!handler.exempt(peer.ip())).then_some(limits.max_connections_per_ip);
+        let slot = match admission.admit(peer.ip(), limits.max_connections, per_ip) {
+            Ok(slot) => slot,
+            Err(reason) => {
+                metrics
+                    .connections_refused
+                    .with_label_values(&[reason])
+                    .inc();
+                tracing::debug!(%peer, reason, "connection refused");
+                return;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        gauge.inc();
+        let guard = ConnGuard(gauge.clone());
+        let acceptor = TlsAcceptor::from(tls.load_full());
+        let drain = Drain {
+            watcher: graceful.watcher(),
+            signal: signal.clone(),
+            cut: cut_rx.clone(),
+        };
+        let (handler, metrics) = (handler.clone(), metrics.clone());
+        tokio::spawn(connection(
+            stream,
+            peer,
+            acceptor,
+            drain,
+            (guard, slot),
+            handler,
+            metrics,
+        ));
+    };
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // EMFILE and friends: established connections keep
-                        // being served; back off instead of spinning.
-                        accept_errors.record(&e, &metrics);
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        continue;
-                    }
-                };
-                let limits = handler.limits();
-                let per_ip = (!handler.exempt(peer.ip())).then_some(limits.max_connections_per_ip);
-                let slot = match admission.admit(peer.ip(), limits.max_connections, per_ip) {
-                    Ok(slot) => slot,
-                    Err(reason) => {
-                        metrics.connections_refused.with_label_values(&[reason]).inc();
-                        tracing::debug!(%peer, reason, "connection refused");
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                gauge.inc();
-                let guard = ConnGuard(gauge.clone());
-                let acceptor = TlsAcceptor::from(tls.load_full());
-                let drain = Drain {
-                    watcher: graceful.watcher(),
-                    signal: shutdown.clone(),
-                    cut: cut_rx.clone(),
-                };
-                let (handler, metrics) = (handler.clone(), metrics.clone());
-                tokio::spawn(connection(stream, peer, acceptor, drain, (guard, slot), handler, metrics));
-            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => take(stream, peer),
+                Err(e) => {
+                    // EMFILE and friends: established connections keep
+                    // being served; back off instead of spinning.
+                    accept_errors.record(&e, &metrics);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
         }
+    }
+    // Connections the kernel already completed on this socket would be reset
+    // when it closes (with SO_REUSEPORT, new ones go to the process that
+    // still listens): take them first, to be answered and closed gracefully.
+    while let Some(Ok((stream, peer))) = listener.accept().now_or_never() {
+        take(stream, peer);
     }
     drop(listener);
     let grace = handler.limits().shutdown_grace;
@@ -231,12 +254,24 @@ async fn connection<H: Handler>(
         client_cert,
         held,
     });
+    let draining = shutdown.clone();
     let service = service_fn(move |req| {
         // In flight until the response body is done (or dropped).
         let guard = busy.begin();
         let answer = handler.clone().handle(info.clone(), req);
+        let draining = draining.clone();
         async move {
-            let response = answer.await?;
+            let mut response = answer.await?;
+            if !http2
+                && *draining.borrow()
+                && response.status() != http::StatusCode::SWITCHING_PROTOCOLS
+            {
+                // Draining: this client's next request goes to a new connection.
+                response.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
             Ok::<_, Infallible>(response.map(|b| b.hold(guard)))
         }
     });
@@ -264,9 +299,19 @@ async fn connection<H: Handler>(
             tokio::pin!(conn);
             tokio::select! {
                 r = conn.as_mut() => r,
-                Ok(()) = shutdown.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
+                // wait_for: also a connection taken after the signal.
+                Ok(()) = async { shutdown.wait_for(|stop| *stop).await.map(|_| ()) } => {
+                    // Closing a keep-alive connection races a request the
+                    // client may be sending on it: an active client is told
+                    // to close by its next response (above); one quiet for
+                    // DRAIN_QUIET is closed.
+                    tokio::select! {
+                        r = conn.as_mut() => r,
+                        () = activity.idle(DRAIN_QUIET) => {
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    }
                 }
             }
         }
