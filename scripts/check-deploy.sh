@@ -45,6 +45,19 @@ if have kubectl "the Kustomize overlays" && have "$PY/kubernetes-validate" "the 
     name=$(basename "$overlay")
     kubectl kustomize "$overlay" > "$work/$name.yaml"
     "$PY/kubernetes-validate" --strict --quiet -k 1.32 "$work/$name.yaml"
+    # Schemas accept an empty selector; a PDB, NetworkPolicy or ServiceMonitor
+    # that selects nothing (or everything) must not pass.
+    "$PY/python" - "$work/$name.yaml" <<'PY'
+import sys, yaml
+want = {"app.kubernetes.io/name": "sealgate"}
+for doc in yaml.safe_load_all(open(sys.argv[1])):
+    kind, spec = doc["kind"], doc.get("spec", {})
+    sel = {"NetworkPolicy": spec.get("podSelector"), "PodDisruptionBudget": spec.get("selector"),
+           "ServiceMonitor": spec.get("selector"), "Service": {"matchLabels": spec.get("selector")},
+           "Deployment": spec.get("selector")}.get(kind, "n/a")
+    if sel != "n/a" and (sel or {}).get("matchLabels") != want:
+        sys.exit(f"{sys.argv[1]}: {kind} selects {sel}, not the gateway's pods")
+PY
     echo "deploy/kubernetes/overlays/$name: kustomize + kubernetes-validate ok"
   done
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=sealgate \

@@ -85,19 +85,27 @@ fn prepare(
     Ok((Gateway::build(config, keys, stores, metrics)?, server))
 }
 
-/// Binds with SO_REUSEPORT (and SO_REUSEADDR): a second `sealgate run` with
-/// the same addresses serves beside this one, so a restart or an upgrade
-/// starts the new process first and then stops the old one (SIGTERM: it
-/// stops accepting and drains) without refusing a connection.
-async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, String> {
+/// Binds a listener. With `reuse_port` (SO_REUSEPORT, Linux and the BSDs),
+/// a second `sealgate run` with the same addresses, as the same user, serves
+/// beside this one, so a restart or an upgrade starts the new process first
+/// and then stops the old one (SIGTERM: it stops accepting and drains)
+/// without refusing a connection. Off by default: an accidental second
+/// instance then fails with "address in use" instead of taking a share of
+/// the traffic.
+async fn bind(addr: SocketAddr, what: &str, reuse_port: bool) -> Result<TcpListener, String> {
     let socket = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
         SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
     };
     let bound = socket.and_then(|s| {
-        s.set_reuseaddr(true)?;
         #[cfg(unix)]
-        s.set_reuseport(true)?;
+        {
+            // As TcpListener::bind does: a restart may rebind at once.
+            s.set_reuseaddr(true)?;
+            s.set_reuseport(reuse_port)?;
+        }
+        #[cfg(not(unix))]
+        let _ = reuse_port;
         s.bind(addr)?;
         s.listen(1024)
     });
@@ -150,8 +158,9 @@ pub async fn start(config: Config) -> Result<Running, String> {
         .metrics
         .ready
         .set(i64::from(crate::admin::not_ready(&state).is_empty()));
-    let main = bind(main_at, "listen.address").await?;
-    let admin = bind(admin_at, "admin.address").await?;
+    let reuse = state.gateway.load().config.listen.reuse_port;
+    let main = bind(main_at, "listen.address", reuse).await?;
+    let admin = bind(admin_at, "admin.address", reuse).await?;
     let main_addr = main.local_addr().map_err(|e| e.to_string())?;
     let admin_addr = admin.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(listener = "main", address = %main_addr, protocols = "h2,http/1.1 over TLS", "listening");
@@ -182,9 +191,9 @@ fn log_routes(gw: &Gateway) {
         let c = &r.config;
         tracing::info!(
             route = %r.name,
-            host = %crate::logging::opt(c.host.as_ref()),
+            host = %crate::logfmt::opt(c.host.as_ref()),
             path_prefix = %c.path_prefix,
-            methods = %crate::logging::list(&c.methods),
+            methods = %crate::logfmt::list(&c.methods),
             upstream = %c.upstream,
             auth = %c.auth,
             "route"
@@ -214,9 +223,10 @@ pub fn reload(s: &Shared) -> Result<(), String> {
             let old = s.gateway.load();
             if cfg.listen.address != old.config.listen.address
                 || cfg.admin.address != old.config.admin.address
+                || cfg.listen.reuse_port != old.config.listen.reuse_port
             {
                 tracing::warn!(
-                    "listener addresses changed in the file; they take effect only after a restart"
+                    "listener addresses or listen.reuse_port changed in the file; they take effect only after a restart"
                 );
             }
             let offered = |c: &Config| -> Vec<rustls::NamedGroup> {

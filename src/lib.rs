@@ -31,6 +31,7 @@ pub mod jose;
 pub mod keygen;
 pub mod kx;
 pub mod listener;
+pub mod logfmt;
 pub mod logging;
 pub mod metrics;
 pub mod net;

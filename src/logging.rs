@@ -3,23 +3,6 @@
 use crate::settings::{Log, LogFormat};
 use tracing_subscriber::EnvFilter;
 
-/// A list as a log value: `a,b,c` (empty for none), never `["a", "b"]`.
-pub fn list<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
-    let mut out = String::new();
-    for (i, item) in items.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&item.to_string());
-    }
-    out
-}
-
-/// An optional value as a log value: empty for none, never `None`/`Some(..)`.
-pub fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map(|v| v.to_string()).unwrap_or_default()
-}
-
 pub fn init(log: &Log) {
     let filter = std::env::var("RUST_LOG")
         .ok()

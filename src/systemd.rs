@@ -1,5 +1,7 @@
 //! systemd `Type=notify`: READY=1 once the listeners are bound and `/readyz`
-//! would answer 200 (with STATUS= naming what it still waits for),
+//! would answer 200 (with STATUS= naming what it still waits for), or after
+//! READY_WAIT at the latest (an identity provider down at boot must not make
+//! systemd kill and restart a gateway whose other routes could serve),
 //! RELOADING=1 / READY=1 around a SIGHUP reload, STOPPING=1 when the drain
 //! begins, and WATCHDOG=1 every half `WatchdogSec` while the runtime runs.
 //! Without `NOTIFY_SOCKET` (not under systemd) every call is a no-op.
@@ -12,6 +14,8 @@ use tokio::sync::watch;
 
 /// How often readiness is looked at before READY=1 (start-up only).
 const READY_POLL: Duration = Duration::from_millis(100);
+/// The longest READY=1 waits for readiness (the unit's TimeoutStartSec is 60 s).
+const READY_WAIT: Duration = Duration::from_secs(30);
 
 fn send(states: &[NotifyState<'_>]) {
     if let Err(e) = sd_notify::notify(states) {
@@ -28,7 +32,7 @@ pub fn started(state: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     if !under_systemd() {
         return;
     }
-    if let Some(period) = sd_notify::watchdog_enabled() {
+    if let Some(period) = sd_notify::watchdog_enabled().filter(|p| !p.is_zero()) {
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period / 2);
@@ -42,10 +46,16 @@ pub fn started(state: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     }
     tokio::spawn(async move {
         let mut last = String::new();
+        let deadline = tokio::time::Instant::now() + READY_WAIT;
         loop {
             let missing = crate::admin::not_ready(&state);
             if missing.is_empty() {
                 send(&[NotifyState::Ready, NotifyState::Status("serving")]);
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let status = format!("serving; /readyz still 503: {}", missing.join("; "));
+                send(&[NotifyState::Ready, NotifyState::Status(&status)]);
                 return;
             }
             let status = format!("waiting for: {}", missing.join("; "));

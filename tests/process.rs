@@ -418,7 +418,8 @@ async fn a_second_process_takes_over_without_a_failed_request() {
     let with_ports = |cmd: &mut Command| {
         cmd.env("SEALGATE__LISTEN__ADDRESS", format!("127.0.0.1:{main}"))
             .env("SEALGATE__ADMIN__ADDRESS", format!("127.0.0.1:{admin}"))
-            .env("SEALGATE__LISTEN__SHUTDOWN_GRACE", "5s");
+            .env("SEALGATE__LISTEN__SHUTDOWN_GRACE", "5s")
+            .env("SEALGATE__LISTEN__REUSE_PORT", "true");
     };
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealgate"));
     with_ports(&mut cmd);
@@ -488,4 +489,38 @@ async fn a_second_process_takes_over_without_a_failed_request() {
     // Every request after the old process's exit was the new one's.
     let m = common::scrape_metrics(new.admin_addr).await;
     assert!(m.contains("sealgate_requests_total"), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_reuse_port_a_second_process_is_refused_its_addresses() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let path = write_config(&pki, &up.url());
+    let (main, admin) = (free_port(), free_port());
+    let ports = |cmd: &mut Command| {
+        cmd.env("SEALGATE__LISTEN__ADDRESS", format!("127.0.0.1:{main}"))
+            .env("SEALGATE__ADMIN__ADDRESS", format!("127.0.0.1:{admin}"));
+    };
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealgate"));
+    ports(&mut cmd);
+    let _first = Process::spawn_with(cmd, &path);
+    let mut second = Command::new(env!("CARGO_BIN_EXE_sealgate"));
+    ports(&mut second);
+    let out = tokio::task::spawn_blocking(move || {
+        second
+            .args(["run", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&format!(
+            "cannot listen on 127.0.0.1:{main} (listen.address)"
+        )),
+        "{said}"
+    );
 }

@@ -188,7 +188,7 @@ impl Kind for MtlsAuthenticator {
             authenticator = %self.name,
             kind = "mtls",
             identity = self.settings.identity.as_str(),
-            allow = %crate::logging::list(&self.settings.allow),
+            allow = %crate::logfmt::list(&self.settings.allow),
             "authenticator"
         );
     }

@@ -162,6 +162,9 @@ pub struct ListenFile {
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
     pub shutdown_grace: Option<String>,
+    /// Bind both listeners with SO_REUSEPORT so a second process with the
+    /// same addresses can serve beside this one (restarts without refusals).
+    pub reuse_port: Option<bool>,
     pub handshake_timeout: Option<String>,
     /// How long an HTTP/1.1 client may take to send a request head (slowloris guard).
     pub header_read_timeout: Option<String>,

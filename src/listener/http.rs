@@ -8,7 +8,6 @@ use crate::body::AccountedBody;
 use crate::conn::{ClientCert, ConnInfo};
 use crate::metrics::Metrics;
 use arc_swap::ArcSwap;
-use futures_util::FutureExt;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -133,10 +132,28 @@ pub async fn serve<H: Handler>(
     // Connections the kernel already completed on this socket would be reset
     // when it closes (with SO_REUSEPORT, new ones go to the process that
     // still listens): take them first, to be answered and closed gracefully.
-    while let Some(Ok((stream, peer))) = listener.accept().now_or_never() {
-        take(stream, peer);
+    // The reactor's view may lag: ask the socket itself until it has none.
+    if let Ok(std_listener) = listener.into_std() {
+        loop {
+            match std_listener.accept() {
+                Ok((stream, peer)) => {
+                    let stream = stream
+                        .set_nonblocking(true)
+                        .and_then(|()| tokio::net::TcpStream::from_std(stream));
+                    if let Ok(stream) = stream {
+                        take(stream, peer);
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::Interrupted
+                    ) => {}
+                // WouldBlock: the queue is empty; anything else ends the drain too.
+                Err(_) => break,
+            }
+        }
     }
-    drop(listener);
     let grace = handler.limits().shutdown_grace;
     tracing::info!(
         in_flight_connections = graceful.count(),

@@ -15,6 +15,8 @@ pub struct Listen {
     pub tls: Tls,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub shutdown_grace: Duration,
+    /// SO_REUSEPORT on the main and admin listeners (fixed at start-up).
+    pub reuse_port: bool,
     pub handshake_timeout: Duration,
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
@@ -83,6 +85,7 @@ pub fn listen(d: &mut Diag<'_>, l: &ListenFile) -> Listen {
     Listen {
         address: d.addr("listen.address", l.address.as_ref(), DEFAULT_LISTEN),
         trusted_proxies,
+        reuse_port: l.reuse_port.unwrap_or(false),
         shutdown_grace: d.duration(
             "listen.shutdown_grace",
             l.shutdown_grace.as_ref(),

@@ -247,7 +247,7 @@ fn admin(d: &mut Diag<'_>, a: &AdminFile) -> Admin {
     let address = d.addr("admin.address", a.address.as_ref(), DEFAULT_ADMIN);
     if token.is_none() && !address.ip().is_loopback() {
         d.warn(format!(
-            "admin.address {address} is reachable beyond this host: /metrics, /livez and /readyz are served there in plain HTTP without authentication (and /admin/revocations stays off without admin.token); bind it to 127.0.0.1 or a private interface, or restrict it with a firewall or NetworkPolicy"
+            "admin.address {address} is reachable beyond this host: /metrics, /livez and /readyz are served there in plain HTTP without authentication (and /admin/revocations stays off without admin.token); bind it to 127.0.0.1, or make sure only your monitoring and probes can reach the port (a firewall, a Kubernetes NetworkPolicy)"
         ));
     }
     Admin { address, token }

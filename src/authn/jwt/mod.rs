@@ -341,15 +341,15 @@ impl Kind for JwtAuthenticator {
             authenticator = %self.name,
             kind = "jwt",
             issuer = %s.issuer,
-            audiences = %crate::logging::list(&s.audiences),
+            audiences = %crate::logfmt::list(&s.audiences),
             // A unit variant's Debug is its name (ES256, EdDSA...).
-            algorithms = %crate::logging::list(s.algorithms.iter().map(|a| format!("{a:?}"))),
+            algorithms = %crate::logfmt::list(s.algorithms.iter().map(|a| format!("{a:?}"))),
             keys = match &s.keys {
                 KeySource::Static { .. } | KeySource::DevGenerated(_) => "file",
                 KeySource::Jwks(_) => "jwks_url",
                 KeySource::Discovery(_) => "discovery",
             },
-            decryption_keys = %crate::logging::list(self.decryptor.iter().flat_map(|d| d.keys.iter().map(|k| k.kid.as_str()))),
+            decryption_keys = %crate::logfmt::list(self.decryptor.iter().flat_map(|d| d.keys.iter().map(|k| k.kid.as_str()))),
             "authenticator"
         );
     }

@@ -131,7 +131,7 @@ impl RemoteKeys {
                 tracing::info!(
                     authenticator = %self.authenticator,
                     keys = set.len(),
-                    kids = %crate::logging::list(set.kids()),
+                    kids = %crate::logfmt::list(set.kids()),
                     trigger,
                     took_ms = started.elapsed().as_millis() as u64,
                     "fetched signing keys"

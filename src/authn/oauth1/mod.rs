@@ -338,7 +338,7 @@ impl Kind for OAuth1Authenticator {
             kind = "oauth1",
             credentials = %self.keys.describe().0.unwrap_or_default(),
             entries = self.keys.describe().1,
-            jwks_url = %crate::logging::opt(s.keys.jwks.as_ref().map(|j| &j.url)),
+            jwks_url = %crate::logfmt::opt(s.keys.jwks.as_ref().map(|j| &j.url)),
             timestamp_window_secs = s.timestamp_window.as_secs(),
             require_body_hash = s.require_body_hash,
             "authenticator ready"
