@@ -16,6 +16,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -271,7 +272,9 @@ async fn connection<H: Handler>(
         client_cert,
         held,
     });
-    let draining = shutdown.clone();
+    // Set when the drain begins (one relaxed load per response, no lock).
+    let draining = Arc::new(AtomicBool::new(*shutdown.borrow()));
+    let closing = draining.clone();
     let service = service_fn(move |req| {
         // In flight until the response body is done (or dropped).
         let guard = busy.begin();
@@ -280,7 +283,7 @@ async fn connection<H: Handler>(
         async move {
             let mut response = answer.await?;
             if !http2
-                && *draining.borrow()
+                && draining.load(Ordering::Relaxed)
                 && response.status() != http::StatusCode::SWITCHING_PROTOCOLS
             {
                 // Draining: this client's next request goes to a new connection.
@@ -318,6 +321,7 @@ async fn connection<H: Handler>(
                 r = conn.as_mut() => r,
                 // wait_for: also a connection taken after the signal.
                 Ok(()) = async { shutdown.wait_for(|stop| *stop).await.map(|_| ()) } => {
+                    closing.store(true, Ordering::Relaxed);
                     // Closing a keep-alive connection races a request the
                     // client may be sending on it: an active client is told
                     // to close by its next response (above); one quiet for
