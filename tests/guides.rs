@@ -1,6 +1,7 @@
 //! The client and backend guides' code runs: docs/guides/backend.md's Python
 //! verifies the assertion a real gateway sent a real upstream (and refuses a
-//! tampered one); its JavaScript passes `node --check`.
+//! tampered one), its JavaScript passes `node --check`; docs/guides/partner.md's
+//! RFC 9421 and OAuth 1.0a clients and its curl line reach a real gateway.
 
 mod common;
 
@@ -10,10 +11,15 @@ use common::{start_gateway, Config, Pki, Route};
 use std::process::Command;
 
 const GUIDE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/guides/backend.md");
+const PARTNER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/guides/partner.md");
 
 /// The code block after the `<!-- tests/guides.rs: LANG -->` marker.
 fn block(lang: &str) -> String {
-    let doc = std::fs::read_to_string(GUIDE).unwrap();
+    block_in(GUIDE, lang)
+}
+
+fn block_in(guide: &str, lang: &str) -> String {
+    let doc = std::fs::read_to_string(guide).unwrap();
     let marker = format!("<!-- tests/guides.rs: {lang} -->");
     let after = doc.split_once(&marker).expect("marked block").1;
     let body = after.trim_start().split_once('\n').unwrap().1;
@@ -118,4 +124,163 @@ fn which(tool: &str) -> Result<std::path::PathBuf, ()> {
         .map(|d| d.join(tool))
         .find(|p| p.is_file())
         .ok_or(())
+}
+
+/// `sealgate credentials` with the KEK in SEALGATE_KEK: its stdout, trimmed.
+fn credentials(kek: &str, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_sealgate"))
+        .arg("credentials")
+        .args(args)
+        .env("SEALGATE_KEK", kek)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_partner_guide_signs_requests_the_gateway_accepts() {
+    use common::{file, list, s};
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    // The operator's side, as the guide shows it.
+    let kek = credentials("", &["new-kek"]);
+    let (rfc, oauth) = (pki.path("credentials.toml"), pki.path("consumers.toml"));
+    let rfc_s = rfc.to_str().unwrap();
+    let secret = credentials(
+        &kek,
+        &[
+            "add",
+            "--file",
+            rfc_s,
+            "--kek",
+            "env:SEALGATE_KEK",
+            "--id",
+            "acme",
+            "--alg",
+            "hmac-sha256",
+            "--scopes",
+            "orders:read",
+        ],
+    );
+    let oauth_s = oauth.to_str().unwrap();
+    let consumer = credentials(
+        &kek,
+        &[
+            "add",
+            "--file",
+            oauth_s,
+            "--kek",
+            "env:SEALGATE_KEK",
+            "--id",
+            "legacy-partner",
+            "--alg",
+            "HMAC-SHA256",
+        ],
+    );
+    let kek_path = pki.path("kek");
+    std::fs::write(&kek_path, &kek).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&kek_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cfg = Config::new(&pki)
+        .upstream("app", &up.url())
+        .authenticator(
+            "partners",
+            "http-signature",
+            &[("credentials", s(rfc_s)), ("kek", file(&kek_path))],
+        )
+        .authenticator(
+            "legacy",
+            "oauth1",
+            &[("credentials", s(oauth_s)), ("kek", file(&kek_path))],
+        )
+        .route(
+            Route::new("orders", "/orders", "app")
+                .auth(&["partners"])
+                .extra(&[("require.scopes", list(&["orders:read"]))]),
+        )
+        .route(Route::new("legacy", "/legacy", "app").auth(&["legacy"]));
+    let (gw, _d) = start_gateway(&cfg).await;
+    let base = format!("https://localhost:{}", gw.main_addr.port());
+
+    let dir = pki.path("guide");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("rfc9421_guide.py"), block_in(PARTNER, "rfc9421")).unwrap();
+    std::fs::write(dir.join("oauth1_guide.py"), block_in(PARTNER, "oauth1")).unwrap();
+    let driver = format!(
+        "import json, requests, rfc9421_guide as rfc, oauth1_guide as oauth\n\
+         s = requests.Session(); s.verify = {ca:?}\n\
+         out = {{}}\n\
+         out['post'] = rfc.call(s, 'POST', '{base}/orders/new?x=1', {{'sku': 1}}).status_code\n\
+         out['get'] = rfc.call(s, 'GET', '{base}/orders/1').status_code\n\
+         req = rfc.signed('GET', '{base}/orders/1')\n\
+         req.url = '{base}/orders/2'\n\
+         r = s.send(req)\n\
+         out['tampered'] = [r.status_code, r.headers.get('www-authenticate', '')]\n\
+         out['oauth'] = oauth.call(s, 'GET', '{base}/legacy/report?month=11', verify=s.verify).status_code\n\
+         print(json.dumps(out))\n",
+        ca = pki.path("ca.pem").to_str().unwrap(),
+    );
+    let (secret, consumer) = (secret.clone(), consumer.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(common::python::python())
+            .current_dir(&dir)
+            .env("PARTNER_SECRET", secret)
+            .env("CONSUMER_SECRET", consumer)
+            .args(["-c", &driver])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (got["post"].as_u64(), got["get"].as_u64()),
+        (Some(201), Some(201)),
+        "{got}"
+    );
+    assert_eq!(got["tampered"][0], 401, "{got}");
+    assert!(
+        got["tampered"][1]
+            .as_str()
+            .unwrap()
+            .starts_with("Signature"),
+        "{got}"
+    );
+    assert_eq!(got["oauth"], 201, "{got}");
+    let seen = up.requests();
+    let subjects: Vec<&str> = seen
+        .iter()
+        .map(|r| r.headers["x-auth-subject"].to_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["acme", "acme", "legacy-partner"]);
+    assert!(seen
+        .iter()
+        .all(|r| !r.headers.contains_key("signature") && !r.headers.contains_key("authorization")));
+
+    // The guide's curl line, pointed at this gateway.
+    let curl = block_in(PARTNER, "curl").replace(
+        "curl -si https://api.example.com",
+        &format!("curl -si --cacert {} {base}", pki.path("ca.pem").display()),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("sh").args(["-c", &curl]).output().unwrap()
+    })
+    .await
+    .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(
+        said.contains(" 401") && said.contains("www-authenticate: signature"),
+        "{said}"
+    );
+    gw.shutdown().await;
 }
