@@ -1,6 +1,8 @@
 //! The documentation's configurations work: each TOML block that
 //! docs/production.md marks for checking passes `sealgate check` with its
-//! files (certificate, CA bundles, assertion key) made where it expects them.
+//! files (certificate, CA bundles, assertion key) made where it expects them;
+//! docs/configuration.md is the current output of its generator, and every
+//! key has a doc comment.
 
 mod common;
 
@@ -65,5 +67,22 @@ fn the_production_worked_example_passes_check() {
     assert!(
         said.contains("ok (1 routes, 1 upstreams, 1 authenticators)"),
         "{said}"
+    );
+}
+
+#[test]
+fn the_configuration_reference_is_current() {
+    let out = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/gen-config-docs.py"
+        ))
+        .arg("--check")
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

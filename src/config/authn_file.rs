@@ -31,47 +31,69 @@ fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum AuthenticatorFile {
+    /// Signed JWTs (optionally encrypted, JWE): keys from a file, a JWKS URL or OIDC discovery.
     Jwt(JwtFile),
+    /// Client certificates (mTLS), the identity taken from a certificate field (SPIFFE IDs included).
     Mtls(MtlsFile),
+    /// API keys: a prefix, a hash in a keys file or the store, never the key itself.
     ApiKey(ApiKeyFile),
+    /// Opaque tokens checked with an RFC 7662 introspection endpoint (answers cached).
     Introspection(IntrospectionFile),
+    /// RFC 9421 HTTP Message Signatures (with RFC 9530 Content-Digest).
     HttpSignature(HttpSignatureFile),
+    /// OAuth 1.0a (RFC 5849) signed requests from legacy partners.
     Oauth1(OAuth1File),
+    /// Tokens the gateway's own `[issuer]` issued.
     Issued(IssuedFile),
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JwtFile {
+    /// The exact `iss` accepted; required.
     #[serde(default, deserialize_with = "lenient")]
     pub issuer: Option<String>,
+    /// Accepted `aud` values (any of); required.
     #[serde(default)]
     pub audiences: Vec<String>,
+    /// Allowed signature algorithms, e.g. `["RS256", "ES256"]`; required (HMAC and public-key ones cannot mix).
     #[serde(default)]
     pub algorithms: Vec<String>,
     /// `file:`/`env:` reference: a PEM public key or a JWKS, or the HMAC secret for HS*.
     #[serde(default, deserialize_with = "lenient")]
     pub keys: Option<String>,
+    /// An https JWKS URL (instead of `keys` or `discovery`).
     #[serde(default, deserialize_with = "lenient")]
     pub jwks_url: Option<String>,
+    /// Fetch `{issuer}/.well-known/openid-configuration` for the JWKS (instead of `keys` or `jwks_url`).
     pub discovery: Option<bool>,
+    /// JWKS refresh interval (shortened by Cache-Control, never below 30s). Default `5m`.
     #[serde(default, deserialize_with = "lenient")]
     pub jwks_refresh: Option<String>,
+    /// Serve the last good keys this long while the IdP is down. Default `24h`.
     #[serde(default, deserialize_with = "lenient")]
     pub jwks_max_stale: Option<String>,
+    /// At most one refetch per this period on an unknown `kid`. Default `30s`.
     #[serde(default, deserialize_with = "lenient")]
     pub jwks_cooldown: Option<String>,
+    /// Clock skew allowed on `exp`/`nbf`/`iat`. Default `30s`.
     #[serde(default, deserialize_with = "lenient")]
     pub leeway: Option<String>,
+    /// Refuse tokens without `exp`. Default `true`.
     pub require_exp: Option<bool>,
+    /// Refuse tokens whose `exp` - `iat` is longer. Default none.
     #[serde(default, deserialize_with = "lenient")]
     pub max_lifetime: Option<String>,
+    /// Required `typ` header, e.g. `"at+jwt"` (RFC 9068). Default none.
     #[serde(default, deserialize_with = "lenient")]
     pub typ: Option<String>,
+    /// Larger tokens get 401 `token_too_large`. Default `16KiB`.
     #[serde(default, deserialize_with = "lenient")]
     pub max_token_size: Option<String>,
+    /// Read the token from this cookie instead of `Authorization: Bearer`.
     #[serde(default, deserialize_with = "lenient")]
     pub token_cookie: Option<String>,
+    /// Read the token from this header instead of `Authorization: Bearer`.
     #[serde(default, deserialize_with = "lenient")]
     pub token_header: Option<String>,
     /// Generate an Ed25519 key pair at `keys` (public) when missing: development only.
@@ -102,7 +124,9 @@ pub enum DecryptionKeysFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecryptionKeyFile {
+    /// The key's `kid` (JWE headers name it).
     pub kid: Option<String>,
+    /// `file:`/`env:` private key (PKCS#8 PEM) or JWK.
     pub key: String,
 }
 
@@ -117,6 +141,7 @@ pub enum DpopFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DpopTableFile {
+    /// `"off"`, `"optional"` or `"required"`; required in the table form.
     pub mode: Option<String>,
     /// Proof algorithms accepted (asymmetric only); default ES256, ES384, EdDSA, RS256, PS256.
     #[serde(default)]
@@ -138,7 +163,9 @@ pub struct DpopTableFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssuedFile {
+    /// `"off"` (default), `"optional"` or `"required"`, or a DPoP table.
     pub dpop: Option<DpopFile>,
+    /// Clock skew allowed on the tokens' times, at most 5m. Default `30s`.
     #[serde(default, deserialize_with = "lenient")]
     pub leeway: Option<String>,
 }
@@ -174,14 +201,18 @@ pub struct ApiKeyFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntrospectionFile {
+    /// The RFC 7662 introspection URL (https; instead of `discovery`).
     #[serde(default, deserialize_with = "lenient")]
     pub endpoint: Option<String>,
     /// Find `introspection_endpoint` in `{issuer}/.well-known/openid-configuration`.
     pub discovery: Option<bool>,
+    /// The exact `iss` required of an active answer (and the discovery base). Default none.
     #[serde(default, deserialize_with = "lenient")]
     pub issuer: Option<String>,
+    /// Accepted `aud` values of an active answer (any of). Default none.
     #[serde(default)]
     pub audiences: Vec<String>,
+    /// The gateway's client id at the authorization server.
     #[serde(default, deserialize_with = "lenient")]
     pub client_id: Option<String>,
     /// `env:`/`file:` reference.
@@ -190,22 +221,31 @@ pub struct IntrospectionFile {
     /// client_secret_basic (default) or client_secret_post.
     #[serde(default, deserialize_with = "lenient")]
     pub client_auth: Option<String>,
+    /// `token_type_hint` sent with each request, e.g. `"access_token"`. Default none.
     #[serde(default, deserialize_with = "lenient")]
     pub token_type_hint: Option<String>,
+    /// Longest an active answer is cached (never past its `exp`). Default `5m`.
     #[serde(default, deserialize_with = "lenient")]
     pub cache_max: Option<String>,
+    /// How long an inactive answer is cached. Default `10s`.
     #[serde(default, deserialize_with = "lenient")]
     pub cache_inactive: Option<String>,
+    /// Introspection request timeout (503 after it). Default `2s`.
     #[serde(default, deserialize_with = "lenient")]
     pub timeout: Option<String>,
+    /// Largest introspection answer read. Default `64KiB`.
     #[serde(default, deserialize_with = "lenient")]
     pub max_response: Option<String>,
+    /// Larger tokens get 401 `token_too_large` without a request. Default `16KiB`.
     #[serde(default, deserialize_with = "lenient")]
     pub max_token_size: Option<String>,
+    /// Read the token from this header instead of `Authorization: Bearer`.
     #[serde(default, deserialize_with = "lenient")]
     pub token_header: Option<String>,
+    /// Clock skew allowed on `exp`/`nbf`, at most 5m. Default `30s`.
     #[serde(default, deserialize_with = "lenient")]
     pub leeway: Option<String>,
+    /// `"off"` (default), `"optional"` or `"required"`, or a DPoP table.
     pub dpop: Option<DpopFile>,
 }
 
@@ -257,11 +297,13 @@ pub struct HttpSignatureFile {
     /// Components every signature must cover (default @method @authority @path
     /// @query, and content-digest when the request has a body).
     pub required_components: Option<Vec<String>>,
+    /// `created` at most this old. Default `300s`.
     #[serde(default, deserialize_with = "lenient")]
     pub max_age: Option<String>,
     /// How far in the future `created` may be (clock skew).
     #[serde(default, deserialize_with = "lenient")]
     pub leeway: Option<String>,
+    /// Refuse signatures without a `nonce` (nonces are single use either way). Default `false`.
     pub require_nonce: Option<bool>,
     /// The application tag a signature must carry.
     #[serde(default, deserialize_with = "lenient")]
@@ -272,6 +314,7 @@ pub struct HttpSignatureFile {
     pub verify_body: Option<String>,
     /// Sign responses (RFC 9421 §2.4) with the gateway's assertion key.
     pub sign_responses: Option<bool>,
+    /// Largest response body signed with `sign_responses`. Default `8MiB`.
     #[serde(default, deserialize_with = "lenient")]
     pub max_signed_response: Option<String>,
     /// Public keys by `kid` from a JWKS, for `keyid`s not in the credentials file.
@@ -279,10 +322,13 @@ pub struct HttpSignatureFile {
     pub jwks_url: Option<String>,
     /// RFC 9421 algorithms JWKS keys may use (default ed25519, ecdsa-p256-sha256).
     pub jwks_algorithms: Option<Vec<String>>,
+    /// JWKS refresh interval (with `jwks_url`). Default `5m`.
     #[serde(default, deserialize_with = "lenient")]
     pub jwks_refresh: Option<String>,
+    /// Serve the last good JWKS this long while it cannot be fetched. Default `24h`.
     #[serde(default, deserialize_with = "lenient")]
     pub jwks_max_stale: Option<String>,
+    /// At most one refetch per this period on an unknown `kid`. Default `30s`.
     #[serde(default, deserialize_with = "lenient")]
     pub jwks_cooldown: Option<String>,
 }
@@ -291,8 +337,10 @@ pub struct HttpSignatureFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuth1File {
+    /// The consumers file (`sealgate credentials`); required unless `jwks_url`.
     #[serde(default, deserialize_with = "lenient")]
     pub credentials: Option<String>,
+    /// `env:`/`file:` key-encryption key of the file's secrets.
     #[serde(default, deserialize_with = "lenient")]
     pub kek: Option<String>,
     /// The realm in `WWW-Authenticate: OAuth realm="..."`.
@@ -308,10 +356,13 @@ pub struct OAuth1File {
     pub jwks_url: Option<String>,
     /// OAuth methods JWKS keys may use (default RSA-SHA256).
     pub jwks_algorithms: Option<Vec<String>>,
+    /// JWKS refresh interval (with `jwks_url`). Default `5m`.
     #[serde(default, deserialize_with = "lenient")]
     pub jwks_refresh: Option<String>,
+    /// Serve the last good JWKS this long while it cannot be fetched. Default `24h`.
     #[serde(default, deserialize_with = "lenient")]
     pub jwks_max_stale: Option<String>,
+    /// At most one refetch per this period on an unknown `kid`. Default `30s`.
     #[serde(default, deserialize_with = "lenient")]
     pub jwks_cooldown: Option<String>,
 }

@@ -15,28 +15,40 @@ use std::collections::BTreeMap;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
+    /// The main TLS listener (HTTP/1.1 and HTTP/2).
     #[serde(default)]
     pub listen: ListenFile,
+    /// The plain-HTTP admin listener: /metrics, /livez, /readyz, the JWKS, /admin/revocations.
     #[serde(default)]
     pub admin: AdminFile,
+    /// Shared state (revocations, single use, rate limits, sessions): in memory or Redis.
     #[serde(default)]
     pub store: StoreFile,
+    /// Request size limits and the failed-authentication limit.
     #[serde(default)]
     pub limits: LimitsFile,
+    /// Log format and level.
     #[serde(default)]
     pub log: LogFile,
+    /// The backends routes forward to, by name.
     #[serde(default)]
     pub upstreams: BTreeMap<String, UpstreamFile>,
+    /// How credentials are verified, by name; routes list them in `auth`.
     #[serde(default)]
     pub authenticators: BTreeMap<String, AuthenticatorFile>,
+    /// What a request matches, who may use it, and where it goes; the most specific route wins.
     #[serde(default)]
     pub routes: Vec<RouteFile>,
+    /// What the backend receives: identity headers, the signed assertion, what is stripped.
     #[serde(default)]
     pub identity: IdentityFile,
+    /// Reloading on file changes.
     #[serde(default)]
     pub reload: ReloadFile,
+    /// The Oblivious HTTP (RFC 9458) gateway endpoint and its keys.
     #[serde(default)]
     pub envelope: EnvelopeFile,
+    /// TLS for the gateway's own connections (upstreams, Redis, JWKS, introspection).
     #[serde(default)]
     pub outbound: OutboundFile,
     /// The token endpoint (RFC 6749 §5), absent unless configured.
@@ -52,8 +64,11 @@ pub struct FileConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssuerFile {
+    /// The token endpoint (POST: login and refresh). Default `/auth/token`.
     pub path: Option<String>,
+    /// The RFC 7009 revocation endpoint. Default `/auth/revoke`.
     pub revocation_path: Option<String>,
+    /// The logout endpoint (ends the session family). Default `/auth/logout`.
     pub logout_path: Option<String>,
     /// The issuer identifier (`iss`, RFC 8414 `issuer`): an https URL.
     pub url: Option<String>,
@@ -61,16 +76,22 @@ pub struct IssuerFile {
     pub audience: Option<String>,
     /// `file:`/`env:` PKCS#8 Ed25519 (EdDSA) or P-256 (ES256) private key.
     pub key: Option<String>,
+    /// The signing key's `kid`. Default its RFC 7638 thumbprint.
     pub kid: Option<String>,
     /// Generate an Ed25519 key at `key` when missing: development only.
     pub dev_generate: Option<bool>,
+    /// Access token format, lifetime and encryption.
     #[serde(default)]
     pub access_token: AccessTokenFile,
+    /// Refresh token (session) lifetimes.
     #[serde(default)]
     pub refresh_token: RefreshTokenFile,
+    /// Who checks passwords: an accounts service upstream or a users file; one is required.
     pub verifier: Option<VerifierFile>,
+    /// Login attempt limits per username and per client IP.
     #[serde(default)]
     pub failed_logins: FailedLoginsFile,
+    /// `"off"` (default), `"optional"` or `"required"`: bind issued tokens to a DPoP key.
     pub dpop: Option<DpopFile>,
     /// "off" | "optional" (default) | "required": logins inside OHTTP envelopes.
     pub sealed: Option<String>,
@@ -81,6 +102,7 @@ pub struct IssuerFile {
 pub struct AccessTokenFile {
     /// "jwt" (default) or "opaque".
     pub format: Option<String>,
+    /// Access token lifetime, at most 24h. Default `10m`.
     pub ttl: Option<String>,
     /// Encrypt JWT access tokens (nested JWE) to a key the gateway holds.
     pub encrypt: Option<EncryptFile>,
@@ -90,33 +112,46 @@ pub struct AccessTokenFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EncryptFile {
+    /// `file:`/`env:` key the access tokens are encrypted to.
     pub key: String,
+    /// `kid` of that key in the JWE header.
     pub kid: Option<String>,
+    /// Key management algorithm. Default `ECDH-ES` (EC), `RSA-OAEP-256` (RSA), `A128KW`/`A256KW` (secrets).
     pub alg: Option<String>,
+    /// Content encryption. Default `A256GCM`.
     pub enc: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshTokenFile {
+    /// Absolute session lifetime. Default `12h`.
     pub ttl: Option<String>,
+    /// Absolute lifetime with `remember=true` at login; not shorter than `ttl`. Default `30d`.
     pub remember_ttl: Option<String>,
+    /// A session unused this long ends. Default `7d`.
     pub idle: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifierFile {
+    /// An upstream (accounts service) that checks credentials: 200 with `sub`, 401/403 when wrong.
     pub upstream: Option<String>,
+    /// The path on that upstream.
     pub path: Option<String>,
+    /// A users file of Argon2id hashes (`sealgate users add`), instead of an upstream.
     pub users_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FailedLoginsFile {
+    /// Login attempts per username. Default `"5/m"`.
     pub per_user: Option<String>,
+    /// Failed logins per client IP. Default `"30/m"`.
     pub per_ip: Option<String>,
+    /// Attempts allowed at once above the rate. Default `5`.
     pub burst: Option<u32>,
 }
 
@@ -124,9 +159,13 @@ pub struct FailedLoginsFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvelopeFile {
+    /// The OHTTP gateway resource: GET key configurations, POST envelopes. Default `/.well-known/ohttp-gateway`.
     pub path: Option<String>,
+    /// Largest envelope accepted. Default `1MiB`.
     pub max_size: Option<String>,
+    /// Cache-Control max-age of the key configurations. Default `1h`.
     pub keys_max_age: Option<String>,
+    /// The gateway's HPKE keys; `sealgate keygen ohttp` makes one.
     #[serde(default)]
     pub keys: Vec<EnvelopeKeyFile>,
 }
@@ -134,12 +173,15 @@ pub struct EnvelopeFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvelopeKeyFile {
+    /// Key id, 0-255, unique.
     pub id: i64,
+    /// `x25519` (default), `p256`, or post-quantum `x-wing` or `ml-kem-768`.
     pub kem: Option<String>,
     /// `file:`/`env:` reference to the raw private key (hex or 32 bytes).
     pub private_key: String,
     /// "active" (published and accepted) or "retiring" (accepted, not published).
     pub state: Option<String>,
+    /// AEADs offered: `aes-128-gcm`, `aes-256-gcm`, `chacha20-poly1305`. Default all three.
     #[serde(default)]
     pub aeads: Vec<String>,
 }
@@ -149,22 +191,27 @@ pub struct EnvelopeKeyFile {
 pub struct ReloadFile {
     /// Reload when the file or a certificate/key it references changes (SIGHUP always reloads).
     pub watch: Option<bool>,
+    /// How often watched files are checked for changes. Default `1s`.
     pub poll_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenFile {
+    /// Address and port, e.g. `"0.0.0.0:8443"`. Default `127.0.0.1:8443`.
     pub address: Option<String>,
+    /// Certificates, client certificates and TLS parameters.
     #[serde(default)]
     pub tls: TlsFile,
     /// CIDRs whose X-Forwarded-*/Forwarded headers are kept and appended to.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Drain time after SIGTERM before remaining connections are closed. Default `30s`.
     pub shutdown_grace: Option<String>,
     /// Bind both listeners with SO_REUSEPORT so a second process with the
     /// same addresses can serve beside this one (restarts without refusals).
     pub reuse_port: Option<bool>,
+    /// The longest a TLS handshake may take. Default `10s`.
     pub handshake_timeout: Option<String>,
     /// How long an HTTP/1.1 client may take to send a request head (slowloris guard).
     pub header_read_timeout: Option<String>,
@@ -172,6 +219,7 @@ pub struct ListenFile {
     pub body_read_timeout: Option<String>,
     /// A connection with no request in flight for this long is closed.
     pub idle_timeout: Option<String>,
+    /// Open connections at most; more are closed on accept. Default `10000`.
     pub max_connections: Option<u64>,
     /// Per client IP (peers in trusted_proxies are exempt).
     pub max_connections_per_ip: Option<u64>,
@@ -182,9 +230,13 @@ pub struct ListenFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsFile {
+    /// PEM certificate chain, leaf first. Default `certs/gateway.crt`.
     pub cert: Option<String>,
+    /// PEM private key of `cert` (mode 0600). Default `certs/gateway.key`.
     pub key: Option<String>,
+    /// Generate a self-signed certificate for localhost when the files are missing (development). Default `false`.
     pub dev_self_signed: Option<bool>,
+    /// PEM bundle of the CAs that sign client certificates (mTLS). Default none.
     pub client_ca: Option<String>,
     /// Stateless TLS session tickets (RFC 8446 §4.6.1 / RFC 5077) for resumption.
     pub session_tickets: Option<bool>,
@@ -213,6 +265,7 @@ pub struct TlsFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboundFile {
+    /// Key exchange groups offered to upstreams, Redis, JWKS and introspection.
     #[serde(default)]
     pub tls: OutboundTlsFile,
 }
@@ -227,15 +280,20 @@ pub struct OutboundTlsFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SniCertFile {
+    /// Server names this certificate answers, e.g. `["api.example.com", "*.example.org"]`.
     pub names: Vec<String>,
+    /// PEM certificate chain for these names.
     pub cert: String,
+    /// PEM private key of `cert`.
     pub key: String,
+    /// DER OCSP response stapled for this certificate. Default none.
     pub ocsp_staple: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminFile {
+    /// Address and port of the admin listener (plain HTTP: keep it private). Default `127.0.0.1:9090`.
     pub address: Option<String>,
     /// `env:`/`file:` reference to the admin API bearer token; the API is off without it.
     pub token: Option<String>,
@@ -244,13 +302,18 @@ pub struct AdminFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreFile {
+    /// `"memory"` (one process; default) or `"redis"` (replicas share state).
     pub kind: Option<String>,
+    /// Redis URL: `redis://`, `rediss://` (TLS) or `redis+cluster://host:port,host:port`.
     pub url: Option<String>,
     /// PEM CA bundle that signs the Redis servers' certificates (rediss:// only;
     /// default: the system roots).
     pub ca: Option<String>,
+    /// Prefix of every Redis key (one per gateway sharing a Redis). Default `sealgate:`.
     pub key_prefix: Option<String>,
+    /// Redis connect timeout. Default `2s`.
     pub connect_timeout: Option<String>,
+    /// Redis command timeout (then 503, or serving per `on_store_error`). Default `500ms`.
     pub command_timeout: Option<String>,
     /// Memory store only: the most entries kept.
     pub max_entries: Option<u64>,
@@ -263,15 +326,20 @@ pub struct StoreFile {
 pub struct RateLimitFile {
     /// "ip" or "subject".
     pub per: Option<String>,
+    /// Requests per period, e.g. `"100/s"`, `"10/m"` (GCRA).
     pub rate: String,
+    /// Requests allowed at once above the rate. Default `1`.
     pub burst: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsFile {
+    /// Request body limit (413 beyond it; routes may set their own). Default `10MiB`.
     pub max_request_body: Option<String>,
+    /// Request header fields at most (431 beyond). Default `100`.
     pub max_header_count: Option<usize>,
+    /// Request header bytes at most (431 beyond). Default `64KiB`.
     pub max_header_bytes: Option<String>,
     /// Failed authentications per client IP before 429 (slows token guessing).
     pub failed_auth: Option<RateLimitFile>,
@@ -280,23 +348,31 @@ pub struct LimitsFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogFile {
+    /// `"json"` (default) or `"text"`.
     pub format: Option<String>,
+    /// `error`, `warn`, `info` (default), `debug` or `trace`; `RUST_LOG` overrides it.
     pub level: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamFile {
+    /// `"echo"`: the built-in upstream that answers with what it received, as JSON (instead of `targets`).
     pub builtin: Option<String>,
+    /// Target URLs, round-robin, e.g. `["http://10.0.0.5:8080", "https://orders.internal"]`.
     #[serde(default)]
     pub targets: Vec<String>,
     /// "http1" (default) or "h2": HTTP/2 over TLS (ALPN) or cleartext prior knowledge (h2c).
     pub protocol: Option<String>,
+    /// Connect timeout per target (502 after it). Default `2s`.
     pub connect_timeout: Option<String>,
+    /// The longest wait for the response head (504 after it). Default `30s`.
     pub request_timeout: Option<String>,
     /// The longest pause between response body bytes (the stream ends after it).
     pub read_timeout: Option<String>,
+    /// How long an idle pooled connection is kept. Default `90s`.
     pub idle_timeout: Option<String>,
+    /// Idle pooled connections kept per target. Default `256`.
     pub max_idle_per_target: Option<usize>,
     /// PEM bundle trusted for https targets instead of the system roots.
     pub ca: Option<String>,
@@ -304,28 +380,40 @@ pub struct UpstreamFile {
     pub preserve_host: Option<bool>,
     /// Consecutive connect failures or timeouts that eject a target.
     pub eject_after: Option<u32>,
+    /// How long an ejected target is skipped. Default `10s`.
     pub eject_for: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteFile {
+    /// The route's name (labels metrics and logs); required and unique.
     pub name: Option<String>,
+    /// Exact host or `*.example.com` (any depth); none matches every host.
     pub host: Option<String>,
+    /// Path prefix, matched on segment boundaries, normalized form. Default `/`.
     pub path_prefix: Option<String>,
+    /// Methods matched, e.g. `["GET", "POST"]`; none matches every method.
     #[serde(default)]
     pub methods: Vec<String>,
+    /// The upstream (an `[upstreams.NAME]`) requests go to; required.
     pub upstream: Option<String>,
+    /// `"anonymous"`, or a list of authenticators of which any may admit a request; required.
     pub auth: Option<AuthSpec>,
+    /// Authorization rules: scopes and claims every admitted request must have.
     #[serde(default)]
     pub require: RequireFile,
+    /// `"off"` (default), `"optional"` or `"required"`: requests inside OHTTP envelopes.
     pub sealed: Option<String>,
+    /// This route's body limit (instead of `limits.max_request_body`).
     pub max_request_body: Option<String>,
+    /// Forward Authorization, DPoP and signature headers to the backend. Default `false`.
     pub forward_credentials: Option<bool>,
     /// "deny" (default) or "allow" when the state store is unavailable.
     pub on_store_error: Option<String>,
     /// Accept each token `jti` once (single sign-on hand-off tokens).
     pub single_use: Option<bool>,
+    /// `{ per = "ip" | "subject", rate = "100/s", burst = 200 }`; 429 with Retry-After beyond it. Default none.
     pub rate_limit: Option<RateLimitFile>,
     /// Sealed requests must carry a Date within this window and a fresh encapsulated key.
     pub replay_window: Option<String>,
@@ -348,8 +436,10 @@ pub enum AuthSpec {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequireFile {
+    /// Scopes every request must carry (`scope`/`scp` claims), e.g. `["orders:read"]`.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Claim rules by claim name, e.g. `{ tenant = { equals = "acme" } }`.
     #[serde(default)]
     pub claims: BTreeMap<String, ClaimRuleFile>,
 }
@@ -358,20 +448,29 @@ pub struct RequireFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRuleFile {
+    /// The claim must equal this value.
     pub equals: Option<String>,
+    /// The claim must be one of these values.
     pub one_of: Option<Vec<String>>,
+    /// The claim must match this pattern: `*` any run of characters, `?` one, e.g. `"*@example.com"`.
     pub glob: Option<String>,
+    /// The claim (a list) must contain this value.
     pub contains: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityFile {
+    /// Header carrying the verified subject. Default `x-auth-subject`.
     pub subject_header: Option<String>,
+    /// Header carrying the credential's issuer. Default `x-auth-issuer`.
     pub issuer_header: Option<String>,
+    /// Claims forwarded as headers, claim -> header, e.g. `{ email = "x-auth-email" }`.
     #[serde(default)]
     pub claims: BTreeMap<String, String>,
+    /// Largest identity header value (431 rather than truncation). Default `8KiB`.
     pub max_header_bytes: Option<String>,
+    /// The signed JWT asserting the identity to backends (`x-sealgate-assertion`).
     #[serde(default)]
     pub assertion: AssertionFile,
     /// Send the verified client certificate to backends in `client_cert_header`.
@@ -391,10 +490,13 @@ pub struct IdentityFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssertionFile {
+    /// Header of the assertion. Default `x-sealgate-assertion`.
     pub header: Option<String>,
     /// `file:`/`env:` reference to the PKCS#8 PEM signing key (Ed25519 or P-256).
     pub key: Option<String>,
+    /// Lifetime of an assertion (`exp` - `iat`). Default `60s`.
     pub ttl: Option<String>,
+    /// The assertion's `iss`. Default `sealgate`.
     pub issuer: Option<String>,
     /// Extra public keys (PEM paths) published in the JWKS for rotation.
     #[serde(default)]
