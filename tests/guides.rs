@@ -1,7 +1,10 @@
 //! The client and backend guides' code runs: docs/guides/backend.md's Python
 //! verifies the assertion a real gateway sent a real upstream (and refuses a
 //! tampered one), its JavaScript passes `node --check`; docs/guides/partner.md's
-//! RFC 9421 and OAuth 1.0a clients and its curl line reach a real gateway.
+//! RFC 9421 and OAuth 1.0a clients and its curl line reach a real gateway;
+//! docs/guides/app.md's DPoP-bound session (login, API call, refresh, reuse
+//! detection, logout) and its Oblivious HTTP client (the gateway opens the
+//! envelope, the answer is opened here) run against a real gateway.
 
 mod common;
 
@@ -12,6 +15,7 @@ use std::process::Command;
 
 const GUIDE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/guides/backend.md");
 const PARTNER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/guides/partner.md");
+const APP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/guides/app.md");
 
 /// The code block after the `<!-- tests/guides.rs: LANG -->` marker.
 fn block(lang: &str) -> String {
@@ -280,6 +284,134 @@ async fn the_partner_guide_signs_requests_the_gateway_accepts() {
     let said = String::from_utf8_lossy(&out.stdout).to_lowercase();
     assert!(
         said.contains(" 401") && said.contains("www-authenticate: signature"),
+        "{said}"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_guide_logs_in_with_dpop_and_seals_requests() {
+    use common::{boolean, file, inline, n, s};
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let key = common::sealed::key_file(&pki, 1);
+    let cfg = Config::new(&pki)
+        .upstream("accounts", &up.url())
+        .upstream("app", &up.url())
+        .table(
+            "issuer",
+            &[
+                ("url", s("https://auth.example.test")),
+                ("key", file(pki.path("issuer.pem"))),
+                ("dev_generate", boolean(true)),
+                ("dpop", s("optional")),
+                (
+                    "verifier",
+                    inline(&[("upstream", s("accounts")), ("path", s("/verify"))]),
+                ),
+            ],
+        )
+        .authenticator("sessions", "issued", &[("dpop", s("optional"))])
+        .route(
+            Route::new("orders", "/orders", "app")
+                .auth(&["sessions"])
+                .extra(&[("sealed", s("optional"))]),
+        )
+        .array_table(
+            "envelope.keys",
+            &[
+                ("id", n(1)),
+                ("kem", s("x25519")),
+                ("private_key", file(&key)),
+                ("state", s("active")),
+            ],
+        );
+    let (gw, _d) = start_gateway(&cfg).await;
+    let port = gw.main_addr.port();
+    let base = format!("https://localhost:{port}");
+
+    let dir = pki.path("app");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (module, lang) in [
+        ("app_dpop", "app-dpop"),
+        ("app_session", "app-session"),
+        ("app_ohttp", "app-ohttp"),
+    ] {
+        std::fs::write(dir.join(format!("{module}.py")), block_in(APP, lang)).unwrap();
+    }
+    let ca = pki.path("ca.pem");
+    let driver = format!(
+        "import json, requests, app_session as app, app_ohttp as ohttp\n\
+         from app_dpop import proof\n\
+         app.BASE = '{base}'; app.session.verify = {ca:?}\n\
+         out = {{}}\n\
+         tokens = app.login('alice', {pw:?}, remember=True)\n\
+         out['token_type'] = tokens['token_type']\n\
+         out['api'] = app.api('GET', '/orders/1', tokens).status_code\n\
+         fresh = app.refresh(tokens)\n\
+         out['refreshed'] = fresh['access_token'] != tokens['access_token']\n\
+         out['api_after_refresh'] = app.api('GET', '/orders/2', fresh).status_code\n\
+         keys = app.session.get('{base}/.well-known/ohttp-gateway').content\n\
+         url = '{base}/orders/42'\n\
+         inner = ohttp.bhttp_request('GET', 'https', 'localhost:{port}', '/orders/42', [\n\
+             ('authorization', 'DPoP ' + fresh['access_token']),\n\
+             ('dpop', proof('GET', url, fresh['access_token']))])\n\
+         ohttp.requests = app.session\n\
+         status, headers, body = ohttp.sealed('{base}/.well-known/ohttp-gateway', keys, inner)\n\
+         out['sealed'] = status\n\
+         out['logout'] = app.logout(fresh).status_code\n\
+         out['api_after_logout'] = app.api('GET', '/orders/3', fresh).status_code\n\
+         print(json.dumps(out))\n",
+        pw = common::upstream::PASSWORD,
+    );
+    // The system's trust store, as an app's platform would have it.
+    let ca_env = ca.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(common::python::python())
+            .current_dir(&dir)
+            .env("REQUESTS_CA_BUNDLE", &ca_env)
+            .args(["-c", &driver])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["token_type"], "DPoP", "{got}");
+    assert_eq!(got["api"], 201, "{got}");
+    assert_eq!(got["refreshed"], true, "{got}");
+    assert_eq!(got["api_after_refresh"], 201, "{got}");
+    assert_eq!(got["sealed"], 201, "the sealed call: {got}");
+    assert_eq!(got["logout"], 200, "{got}");
+    assert_eq!(got["api_after_logout"], 401, "{got}");
+    // The upstream saw the sealed request as any other: identity, no token.
+    let sealed = up
+        .requests()
+        .into_iter()
+        .find(|r| r.uri.ends_with("/orders/42"))
+        .expect("the sealed request arrived");
+    // The test accounts service answers `user:<username>` as the subject.
+    assert_eq!(sealed.headers["x-auth-subject"], "user:alice");
+    assert!(!sealed.headers.contains_key("authorization") && !sealed.headers.contains_key("dpop"));
+
+    // The guide's curl lines, pointed at this gateway.
+    let curl = block_in(APP, "app-curl").replace(
+        "curl -s https://api.example.com",
+        &format!("curl -s --cacert {} {base}", ca.display()),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("sh").args(["-c", &curl]).output().unwrap()
+    })
+    .await
+    .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("https://auth.example.test") && said.trim_start().starts_with("00"),
         "{said}"
     );
     gw.shutdown().await;
