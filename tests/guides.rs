@@ -1,6 +1,6 @@
 //! The client and backend guides' code runs: docs/guides/backend.md's Python
-//! verifies the assertion a real gateway sent a real upstream (and refuses a
-//! tampered one), its JavaScript passes `node --check`; docs/guides/partner.md's
+//! and Java verify the assertion a real gateway sent a real upstream (and
+//! refuse a tampered one), its JavaScript passes `node --check`; docs/guides/partner.md's
 //! RFC 9421 and OAuth 1.0a clients and its curl line reach a real gateway;
 //! docs/guides/app.md's DPoP-bound session (login, API call, refresh, reuse
 //! detection, logout) and its Oblivious HTTP client (the gateway opens the
@@ -90,8 +90,19 @@ async fn the_python_backend_example_verifies_a_real_assertion() {
     let mid = payload.len() / 2;
     payload[mid] = if payload[mid] == 'A' { 'B' } else { 'A' };
     parts[1] = payload.into_iter().collect();
-    let refused = run(parts.join(".")).await.unwrap();
+    let tampered = parts.join(".");
+    let refused = run(tampered.clone()).await.unwrap();
     assert!(refused["refused"].is_string(), "{refused}");
+
+    // The guide's JDK-only Java class, compiled and run on the same tokens.
+    let jwks = format!("http://{}/.well-known/jwks.json", gw.admin_addr);
+    let java = tokio::task::spawn_blocking(move || java_subject(&jwks, &[assertion, tampered]))
+        .await
+        .unwrap();
+    if let Some(outcomes) = java {
+        assert_eq!(outcomes[0].as_deref(), Some("alice"), "{outcomes:?}");
+        assert_eq!(outcomes[1], None, "the tampered assertion verified in Java");
+    }
     gw.shutdown().await;
 }
 
@@ -415,4 +426,44 @@ async fn the_app_guide_logs_in_with_dpop_and_seals_requests() {
         "{said}"
     );
     gw.shutdown().await;
+}
+
+/// Compiles the guide's Java and runs it on each token: the subject, or
+/// `None` when it refuses. `None` overall when no JDK is installed.
+fn java_subject(jwks: &str, tokens: &[String]) -> Option<Vec<Option<String>>> {
+    let (Ok(javac), Ok(java)) = (which("javac"), which("java")) else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "a JDK is missing under CI"
+        );
+        eprintln!("no JDK; skipping the Java example");
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("AssertionVerifier.java");
+    std::fs::write(&source, block("java")).unwrap();
+    let built = Command::new(javac)
+        .arg("-d")
+        .arg(dir.path())
+        .arg(&source)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let run = |token: &String| {
+        let out = Command::new(&java)
+            .arg("-cp")
+            .arg(dir.path())
+            .args(["AssertionVerifier", jwks, "sealgate", "orders", token])
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    Some(tokens.iter().map(run).collect())
 }
