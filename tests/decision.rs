@@ -16,14 +16,6 @@ use std::net::SocketAddr;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A proxy process, stopped when dropped.
 struct Proxy {
     child: Child,
@@ -59,7 +51,7 @@ async fn nginx(
     gateway: SocketAddr,
     backend: SocketAddr,
 ) -> Proxy {
-    let port = free_port();
+    let port = common::free_port();
     let d = dir.display();
     let conf = format!(
         r#"
@@ -132,7 +124,7 @@ async fn caddy(
     gateway: SocketAddr,
     backend: SocketAddr,
 ) -> Proxy {
-    let port = free_port();
+    let port = common::free_port();
     let conf = format!(
         r#"{{
   admin off

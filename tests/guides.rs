@@ -240,24 +240,8 @@ async fn the_partner_guide_signs_requests_the_gateway_accepts() {
          print(json.dumps(out))\n",
         ca = pki.path("ca.pem").to_str().unwrap(),
     );
-    let (secret, consumer) = (secret.clone(), consumer.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(common::python::python())
-            .current_dir(&dir)
-            .env("PARTNER_SECRET", secret)
-            .env("CONSUMER_SECRET", consumer)
-            .args(["-c", &driver])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let envs = [("PARTNER_SECRET", secret), ("CONSUMER_SECRET", consumer)];
+    let got = drive(dir, &envs, driver).await;
     assert_eq!(
         (got["post"].as_u64(), got["get"].as_u64()),
         (Some(201), Some(201)),
@@ -376,23 +360,8 @@ async fn the_app_guide_logs_in_with_dpop_and_seals_requests() {
         pw = common::upstream::PASSWORD,
     );
     // The system's trust store, as an app's platform would have it.
-    let ca_env = ca.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(common::python::python())
-            .current_dir(&dir)
-            .env("REQUESTS_CA_BUNDLE", &ca_env)
-            .args(["-c", &driver])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let envs = [("REQUESTS_CA_BUNDLE", ca.display().to_string())];
+    let got = drive(dir, &envs, driver).await;
     assert_eq!(got["token_type"], "DPoP", "{got}");
     assert_eq!(got["api"], 201, "{got}");
     assert_eq!(got["refreshed"], true, "{got}");
@@ -466,4 +435,32 @@ fn java_subject(jwks: &str, tokens: &[String]) -> Option<Vec<Option<String>>> {
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     };
     Some(tokens.iter().map(run).collect())
+}
+
+/// Runs `driver` (Python) in `dir` with `envs`; its JSON output.
+async fn drive(
+    dir: std::path::PathBuf,
+    envs: &[(&str, String)],
+    driver: String,
+) -> serde_json::Value {
+    let envs: Vec<(String, String)> = envs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(common::python::python())
+            .current_dir(&dir)
+            .envs(envs)
+            .args(["-c", &driver])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -400,21 +400,12 @@ async fn outcomes(
     got
 }
 
-/// A free port on 127.0.0.1 (bound and released: both processes bind it).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_process_takes_over_without_a_failed_request() {
     let pki = Pki::new();
     let up = Upstream::start().await;
     let path = write_config(&pki, &up.url());
-    let (main, admin) = (free_port(), free_port());
+    let (main, admin) = (common::free_port(), common::free_port());
     let with_ports = |cmd: &mut Command| {
         cmd.env("SEALGATE__LISTEN__ADDRESS", format!("127.0.0.1:{main}"))
             .env("SEALGATE__ADMIN__ADDRESS", format!("127.0.0.1:{admin}"))
@@ -496,7 +487,7 @@ async fn without_reuse_port_a_second_process_is_refused_its_addresses() {
     let pki = Pki::new();
     let up = Upstream::start().await;
     let path = write_config(&pki, &up.url());
-    let (main, admin) = (free_port(), free_port());
+    let (main, admin) = (common::free_port(), common::free_port());
     let ports = |cmd: &mut Command| {
         cmd.env("SEALGATE__LISTEN__ADDRESS", format!("127.0.0.1:{main}"))
             .env("SEALGATE__ADMIN__ADDRESS", format!("127.0.0.1:{admin}"));

@@ -44,3 +44,14 @@ pub use redis_server::{RedisCluster, RedisServer};
 pub use upstream::{Seen, Upstream};
 
 pub type BoxErr = Box<dyn std::error::Error + Send + Sync>;
+
+/// A free port on 127.0.0.1 (bound and released), for a peer or a second
+/// process that must know the port before it binds.
+#[allow(dead_code)]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
