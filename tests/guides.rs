@@ -165,38 +165,25 @@ async fn the_partner_guide_signs_requests_the_gateway_accepts() {
     // The operator's side, as the guide shows it.
     let kek = credentials("", &["new-kek"]);
     let (rfc, oauth) = (pki.path("credentials.toml"), pki.path("consumers.toml"));
-    let rfc_s = rfc.to_str().unwrap();
-    let secret = credentials(
-        &kek,
-        &[
+    let add = |file: &std::path::Path, id: &str, alg: &str, extra: &[&str]| {
+        let file = file.to_str().unwrap();
+        let mut args = vec![
             "add",
             "--file",
-            rfc_s,
+            file,
             "--kek",
             "env:SEALGATE_KEK",
             "--id",
-            "acme",
+            id,
             "--alg",
-            "hmac-sha256",
-            "--scopes",
-            "orders:read",
-        ],
-    );
-    let oauth_s = oauth.to_str().unwrap();
-    let consumer = credentials(
-        &kek,
-        &[
-            "add",
-            "--file",
-            oauth_s,
-            "--kek",
-            "env:SEALGATE_KEK",
-            "--id",
-            "legacy-partner",
-            "--alg",
-            "HMAC-SHA256",
-        ],
-    );
+            alg,
+        ];
+        args.extend_from_slice(extra);
+        credentials(&kek, &args)
+    };
+    let secret = add(&rfc, "acme", "hmac-sha256", &["--scopes", "orders:read"]);
+    let consumer = add(&oauth, "legacy-partner", "HMAC-SHA256", &[]);
+    let (rfc_s, oauth_s) = (rfc.to_str().unwrap(), oauth.to_str().unwrap());
     let kek_path = pki.path("kek");
     std::fs::write(&kek_path, &kek).unwrap();
     use std::os::unix::fs::PermissionsExt;
