@@ -317,7 +317,10 @@ async fn connection<H: Handler>(
                 .max_buf_size(limits.max_header_bytes.max(8192));
             let conn = b.serve_connection(io, service).with_upgrades();
             tokio::pin!(conn);
+            // biased: the connection first, and no random branch order to
+            // draw on every wake of a busy connection.
             tokio::select! {
+                biased;
                 r = conn.as_mut() => r,
                 // wait_for: also a connection taken after the signal.
                 Ok(()) = async { shutdown.wait_for(|stop| *stop).await.map(|_| ()) } => {
