@@ -81,7 +81,7 @@ pub struct JwtFile {
     pub leeway: Option<String>,
     /// Refuse tokens without `exp`. Default `true`.
     pub require_exp: Option<bool>,
-    /// Refuse tokens whose `exp` - `iat` is longer. Default none.
+    /// Refuse tokens whose `exp` - `iat` is longer (and, when set, tokens without `exp` or `iat`). Default none.
     #[serde(default, deserialize_with = "lenient")]
     pub max_lifetime: Option<String>,
     /// Required `typ` header, e.g. `"at+jwt"` (RFC 9068). Default none.
@@ -177,7 +177,7 @@ pub struct MtlsFile {
     /// san_uri (default; SPIFFE IDs), san_dns, san_email or subject_cn.
     #[serde(default, deserialize_with = "lenient")]
     pub identity: Option<String>,
-    /// Patterns the identity must match: `*` within a segment, `**` across.
+    /// Patterns the identity must match, `*` within a segment, `**` across; required.
     #[serde(default)]
     pub allow: Vec<String>,
 }
@@ -209,13 +209,13 @@ pub struct IntrospectionFile {
     /// The exact `iss` required of an active answer (and the discovery base). Default none.
     #[serde(default, deserialize_with = "lenient")]
     pub issuer: Option<String>,
-    /// Accepted `aud` values of an active answer (any of). Default none.
+    /// Accepted `aud` values of an active answer (any of); required.
     #[serde(default)]
     pub audiences: Vec<String>,
-    /// The gateway's client id at the authorization server.
+    /// The gateway's client id at the authorization server; required.
     #[serde(default, deserialize_with = "lenient")]
     pub client_id: Option<String>,
-    /// `env:`/`file:` reference.
+    /// The gateway's client secret, an `env:`/`file:` reference; required.
     #[serde(default, deserialize_with = "lenient")]
     pub client_secret: Option<String>,
     /// client_secret_basic (default) or client_secret_post.
@@ -300,7 +300,7 @@ pub struct HttpSignatureFile {
     /// `created` at most this old. Default `300s`.
     #[serde(default, deserialize_with = "lenient")]
     pub max_age: Option<String>,
-    /// How far in the future `created` may be (clock skew).
+    /// How far in the future `created` may be (clock skew). Default `5s`.
     #[serde(default, deserialize_with = "lenient")]
     pub leeway: Option<String>,
     /// Refuse signatures without a `nonce` (nonces are single use either way). Default `false`.
@@ -343,7 +343,7 @@ pub struct OAuth1File {
     /// `env:`/`file:` key-encryption key of the file's secrets.
     #[serde(default, deserialize_with = "lenient")]
     pub kek: Option<String>,
-    /// The realm in `WWW-Authenticate: OAuth realm="..."`.
+    /// The realm in `WWW-Authenticate: OAuth realm="..."`. Default `sealgate`.
     #[serde(default, deserialize_with = "lenient")]
     pub realm: Option<String>,
     /// How far `oauth_timestamp` may be from now (default 300 s).

@@ -70,11 +70,11 @@ pub struct IssuerFile {
     pub revocation_path: Option<String>,
     /// The logout endpoint (ends the session family). Default `/auth/logout`.
     pub logout_path: Option<String>,
-    /// The issuer identifier (`iss`, RFC 8414 `issuer`): an https URL.
+    /// The issuer identifier (`iss`, RFC 8414 `issuer`): an https URL. Default `https://sealgate.local`.
     pub url: Option<String>,
     /// The `aud` of access tokens (default: `url`).
     pub audience: Option<String>,
-    /// `file:`/`env:` PKCS#8 Ed25519 (EdDSA) or P-256 (ES256) private key.
+    /// `file:`/`env:` PKCS#8 Ed25519 (EdDSA) or P-256 (ES256) private key; required.
     pub key: Option<String>,
     /// The signing key's `kid`. Default its RFC 7638 thumbprint.
     pub kid: Option<String>,
@@ -136,9 +136,9 @@ pub struct RefreshTokenFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifierFile {
-    /// An upstream (accounts service) that checks credentials: 200 with `sub`, 401/403 when wrong.
+    /// An upstream (accounts service) that checks credentials: 200 with `sub`; another 4xx (but 429) is a wrong login; 429 and 5xx make the endpoint answer `temporarily_unavailable`.
     pub upstream: Option<String>,
-    /// The path on that upstream.
+    /// The path on that upstream. Default `/verify`.
     pub path: Option<String>,
     /// A users file of Argon2id hashes (`sealgate users add`), instead of an upstream.
     pub users_file: Option<String>,
@@ -151,7 +151,7 @@ pub struct FailedLoginsFile {
     pub per_user: Option<String>,
     /// Failed logins per client IP. Default `"30/m"`.
     pub per_ip: Option<String>,
-    /// Attempts allowed at once above the rate. Default `5`.
+    /// Attempts allowed at once before pacing starts. Default `5`.
     pub burst: Option<u32>,
 }
 
@@ -177,9 +177,9 @@ pub struct EnvelopeKeyFile {
     pub id: i64,
     /// `x25519` (default), `p256`, or post-quantum `x-wing` or `ml-kem-768`.
     pub kem: Option<String>,
-    /// `file:`/`env:` reference to the raw private key (hex or 32 bytes).
+    /// `file:`/`env:` reference to the private key, hex or raw: 32 bytes for x25519, p256 and x-wing, a 64-byte seed for ml-kem-768.
     pub private_key: String,
-    /// "active" (published and accepted) or "retiring" (accepted, not published).
+    /// "active" (published and accepted) or "retiring" (accepted, not published). Default `"active"`.
     pub state: Option<String>,
     /// AEADs offered: `aes-128-gcm`, `aes-256-gcm`, `chacha20-poly1305`. Default all three.
     #[serde(default)]
@@ -189,7 +189,7 @@ pub struct EnvelopeKeyFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReloadFile {
-    /// Reload when the file or a certificate/key it references changes (SIGHUP always reloads).
+    /// Reload when the file or a certificate/key it references changes (SIGHUP always reloads). Default `true`.
     pub watch: Option<bool>,
     /// How often watched files are checked for changes. Default `1s`.
     pub poll_interval: Option<String>,
@@ -209,19 +209,19 @@ pub struct ListenFile {
     /// Drain time after SIGTERM before remaining connections are closed. Default `30s`.
     pub shutdown_grace: Option<String>,
     /// Bind both listeners with SO_REUSEPORT so a second process with the
-    /// same addresses can serve beside this one (restarts without refusals).
+    /// same addresses can serve beside this one (restarts without refusals). Default `false`.
     pub reuse_port: Option<bool>,
     /// The longest a TLS handshake may take. Default `10s`.
     pub handshake_timeout: Option<String>,
-    /// How long an HTTP/1.1 client may take to send a request head (slowloris guard).
+    /// How long an HTTP/1.1 client may take to send a request head (slowloris guard). Default `30s`.
     pub header_read_timeout: Option<String>,
-    /// The longest pause between request body bytes (408 after it).
+    /// The longest pause between request body bytes (408 after it). Default `30s`.
     pub body_read_timeout: Option<String>,
-    /// A connection with no request in flight for this long is closed.
+    /// A connection with no request in flight for this long is closed. Default `60s`.
     pub idle_timeout: Option<String>,
     /// Open connections at most; more are closed on accept. Default `10000`.
     pub max_connections: Option<u64>,
-    /// Per client IP (peers in trusted_proxies are exempt).
+    /// Per client IP (peers in trusted_proxies are exempt). Default `1000`.
     pub max_connections_per_ip: Option<u64>,
     /// Strict-Transport-Security value sent on every response, e.g. "max-age=31536000".
     pub hsts: Option<String>,
@@ -238,9 +238,9 @@ pub struct TlsFile {
     pub dev_self_signed: Option<bool>,
     /// PEM bundle of the CAs that sign client certificates (mTLS). Default none.
     pub client_ca: Option<String>,
-    /// Stateless TLS session tickets (RFC 8446 §4.6.1 / RFC 5077) for resumption.
+    /// Stateless TLS session tickets (RFC 8446 §4.6.1 / RFC 5077) for resumption. Default `true`.
     pub session_tickets: Option<bool>,
-    /// Server-side session cache entries (TLS 1.2 session ids, stateful tickets); 0 disables.
+    /// Server-side session cache entries (TLS 1.2 session ids, stateful tickets); 0 disables. Default `10000`.
     pub session_cache: Option<usize>,
     /// Extra certificates chosen by SNI; the `cert`/`key` pair is the default.
     #[serde(default)]
@@ -265,7 +265,7 @@ pub struct TlsFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboundFile {
-    /// Key exchange groups offered to upstreams, Redis, JWKS and introspection.
+    /// Key exchange groups offered to upstreams, Redis, JWKS, introspection and the OTLP collector (read at start-up).
     #[serde(default)]
     pub tls: OutboundTlsFile,
 }
@@ -304,7 +304,7 @@ pub struct AdminFile {
 pub struct StoreFile {
     /// `"memory"` (one process; default) or `"redis"` (replicas share state).
     pub kind: Option<String>,
-    /// Redis URL: `redis://`, `rediss://` (TLS) or `redis+cluster://host:port,host:port`.
+    /// Redis URL: `redis://`, `rediss://` (TLS), `redis+cluster://host:port,host:port` or `rediss+cluster://...`.
     pub url: Option<String>,
     /// PEM CA bundle that signs the Redis servers' certificates (rediss:// only;
     /// default: the system roots).
@@ -315,20 +315,20 @@ pub struct StoreFile {
     pub connect_timeout: Option<String>,
     /// Redis command timeout (then 503, or serving per `on_store_error`). Default `500ms`.
     pub command_timeout: Option<String>,
-    /// Memory store only: the most entries kept.
+    /// Memory store only: the most entries kept. Default `1000000`.
     pub max_entries: Option<u64>,
-    /// How long a subject revocation ("tokens issued before T") is kept.
+    /// How long a subject revocation ("tokens issued before T") is kept. Default `30d`.
     pub subject_revocation_ttl: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitFile {
-    /// "ip" or "subject".
+    /// `"ip"` (default) or `"subject"`; ignored in `limits.failed_auth`, which always counts per client IP.
     pub per: Option<String>,
     /// Requests per period, e.g. `"100/s"`, `"10/m"` (GCRA).
     pub rate: String,
-    /// Requests allowed at once above the rate. Default `1`.
+    /// Requests allowed at once before pacing starts (`1`: strictly paced). Default `1`.
     pub burst: Option<u32>,
 }
 
@@ -368,7 +368,7 @@ pub struct UpstreamFile {
     pub connect_timeout: Option<String>,
     /// The longest wait for the response head (504 after it). Default `30s`.
     pub request_timeout: Option<String>,
-    /// The longest pause between response body bytes (the stream ends after it).
+    /// The longest pause between response body bytes (the stream ends after it). Default `60s` (`0s`: none).
     pub read_timeout: Option<String>,
     /// How long an idle pooled connection is kept. Default `90s`.
     pub idle_timeout: Option<String>,
@@ -376,9 +376,9 @@ pub struct UpstreamFile {
     pub max_idle_per_target: Option<usize>,
     /// PEM bundle trusted for https targets instead of the system roots.
     pub ca: Option<String>,
-    /// Send the client's Host to the upstream (default) instead of the target's.
+    /// Send the client's Host to the upstream (default) instead of the target's (HTTP/1.1 only: h2 upstreams always get the target's authority).
     pub preserve_host: Option<bool>,
-    /// Consecutive connect failures or timeouts that eject a target.
+    /// Consecutive connect failures or timeouts that eject a target. Default `3`.
     pub eject_after: Option<u32>,
     /// How long an ejected target is skipped. Default `10s`.
     pub eject_for: Option<String>,
@@ -420,7 +420,7 @@ pub struct RouteFile {
     /// Protocols an HTTP/1.1 `Upgrade` may switch to (`["websocket"]`); none by default.
     #[serde(default)]
     pub upgrades: Vec<String>,
-    /// An upgraded connection with no byte either way for this long is closed.
+    /// An upgraded connection with no byte either way for this long is closed. Default `5m`.
     pub upgrade_idle_timeout: Option<String>,
     /// An upgraded connection is closed after this long (and at the credential's expiry).
     pub max_upgrade_lifetime: Option<String>,
