@@ -7,7 +7,9 @@
 mod authn_file;
 pub mod decision_file;
 pub mod diag;
+mod envelope_file;
 pub mod file;
+mod issuer_file;
 pub mod secret;
 pub mod tracing_file;
 pub mod units;
