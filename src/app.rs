@@ -137,6 +137,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         Some(t) => Some(crate::otel::Tracer::start(
             t,
             metrics.traced_requests.clone(),
+            metrics.tls_handshakes.clone(),
         )?),
         None => None,
     };

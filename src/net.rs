@@ -1,5 +1,5 @@
 //! Outbound connections' TLS and fetch policy, shared by every client the
-//! gateway runs (upstreams, Redis, JWKS and discovery, introspection): one
+//! gateway runs (upstreams, Redis, JWKS and discovery, introspection, OTLP): one
 //! crypto provider (aws-lc-rs), TLS 1.2/1.3, trust anchors from a PEM bundle
 //! or the system roots.
 
@@ -115,12 +115,14 @@ pub fn client_config(ca: Option<&Path>) -> Result<rustls::ClientConfig, String> 
 pub type FetchClient =
     Client<crate::handshakes::Counted<HttpsConnector<HttpConnector>>, Full<Bytes>>;
 
-/// `handshakes` counts the TLS connections it makes.
+/// `handshakes` counts the TLS connections it makes; `ca` replaces the
+/// system roots (the OTLP collector's private CA).
 pub fn fetch_client(
     connect_timeout: Duration,
+    ca: Option<&Path>,
     handshakes: prometheus::IntCounterVec,
 ) -> Result<FetchClient, String> {
-    let tls = client_config(None)?;
+    let tls = client_config(ca)?;
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_connect_timeout(Some(connect_timeout));

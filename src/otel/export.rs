@@ -7,8 +7,6 @@ use super::settings::Export;
 use super::span::{text, Ended};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -17,30 +15,15 @@ use prometheus::IntCounterVec;
 use prost::Message;
 use tokio::sync::{mpsc, watch};
 
-type OtlpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
-
 /// Requests per batch: OpenTelemetry's default batch size is 512 spans, and
 /// a request is up to four.
 const BATCH: usize = 128;
 
 pub(super) struct Exporter {
     pub(super) settings: Export,
-    pub(super) client: OtlpClient,
+    pub(super) client: crate::net::FetchClient,
     /// `sealgate_traced_requests_total{result}`.
     pub(super) counted: IntCounterVec,
-}
-
-pub(super) fn client(settings: &Export) -> Result<OtlpClient, String> {
-    let tls = crate::net::client_config(settings.ca.as_deref())?;
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_connect_timeout(Some(settings.timeout));
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new()).build(connector))
 }
 
 impl Exporter {

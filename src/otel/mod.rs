@@ -30,11 +30,12 @@ impl Tracer {
     pub fn start(
         settings: &settings::Export,
         counted: prometheus::IntCounterVec,
+        handshakes: prometheus::IntCounterVec,
     ) -> Result<Tracer, String> {
         let (tx, rx) = mpsc::channel(settings.max_queue);
         let (stop, stop_rx) = watch::channel(false);
         let exporter = export::Exporter {
-            client: export::client(settings)?,
+            client: crate::net::fetch_client(settings.timeout, settings.ca.as_deref(), handshakes)?,
             settings: settings.clone(),
             counted: counted.clone(),
         };

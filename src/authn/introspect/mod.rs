@@ -97,7 +97,11 @@ impl Introspector {
             name: Arc::from(name),
             settings: settings.clone(),
             endpoint,
-            client: crate::net::fetch_client(settings.timeout, metrics.tls_handshakes.clone())?,
+            client: crate::net::fetch_client(
+                settings.timeout,
+                None,
+                metrics.tls_handshakes.clone(),
+            )?,
             cache: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .expire_after(ByAnswer {

@@ -61,7 +61,7 @@ impl RemoteKeys {
         metrics: Metrics,
     ) -> Result<Arc<RemoteKeys>, String> {
         let client =
-            crate::net::fetch_client(Duration::from_secs(5), metrics.tls_handshakes.clone())?;
+            crate::net::fetch_client(Duration::from_secs(5), None, metrics.tls_handshakes.clone())?;
         let rk = Arc::new(RemoteKeys {
             authenticator: authenticator.to_string(),
             source,
