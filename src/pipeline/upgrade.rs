@@ -86,12 +86,7 @@ fn take_client<B>(req: &mut Request<B>) -> Result<OnUpgrade, GatewayError> {
 }
 
 fn connection_upgrade(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+    crate::forwarding::connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
 }
 
 impl Switch {
