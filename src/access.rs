@@ -178,6 +178,10 @@ impl Finish for AccessRecord {
             completed,
             "request"
         );
+        if self.recording.is_none() {
+            return;
+        }
+        // A recorded request only: its fields move into the span record.
         let this = *self;
         if let (Some(recording), Some(tracer)) = (this.recording, &this.state.tracer) {
             tracer.submit(crate::otel::Ended {

@@ -23,10 +23,6 @@ impl listener::http::Handler for Pipeline {
     fn limits(&self) -> listener::http::ConnLimits {
         let gw = self.0.gateway.load();
         let (l, lim) = (&gw.config.listen, gw.config.limits);
-        let websocket = gw
-            .routes
-            .iter()
-            .any(|r| r.config.upgrades.allows(b"websocket"));
         listener::http::ConnLimits {
             shutdown_grace: l.shutdown_grace,
             handshake_timeout: l.handshake_timeout,
@@ -36,7 +32,7 @@ impl listener::http::Handler for Pipeline {
             idle_timeout: l.idle_timeout,
             max_connections: l.max_connections,
             max_connections_per_ip: l.max_connections_per_ip,
-            extended_connect: websocket,
+            extended_connect: gw.websocket,
         }
     }
 

@@ -27,6 +27,8 @@ pub struct Gateway {
     pub issuer: Option<crate::issuer::Issuer>,
     /// The admin JWKS without a token endpoint: assertion and decryption keys.
     jwks: Option<bytes::Bytes>,
+    /// Some route relays WebSocket: HTTP/2 connections offer extended CONNECT.
+    pub websocket: bool,
 }
 
 impl Gateway {
@@ -116,9 +118,14 @@ impl Gateway {
                     .into(),
             ),
         };
+        let websocket = config
+            .routes
+            .iter()
+            .any(|r| r.upgrades.allows(b"websocket"));
         Ok(Gateway {
             jwks,
             issuer,
+            websocket,
             routes: RouteTable::new(&config.routes, &authenticators),
             identity: IdentityHeaders::new(&config.identity),
             upstreams,
