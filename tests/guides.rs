@@ -66,16 +66,8 @@ async fn the_python_backend_example_verifies_a_real_assertion() {
              try:\n    print(json.dumps(backend_guide.caller({'x-sealgate-assertion': sys.argv[1]})))\n\
              except Exception as e:\n    print(json.dumps({'refused': type(e).__name__}))\n";
         tokio::task::spawn_blocking(move || {
-            let out = Command::new(common::python::python())
-                .current_dir(dir)
-                .args(["-c", script, &token])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let mut python = Command::new(common::python::python());
+            let out = succeeded(python.current_dir(dir).args(["-c", script, &token]));
             serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
         })
     };
@@ -120,16 +112,18 @@ fn the_node_backend_example_is_valid_javascript() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("backend_guide.mjs");
     std::fs::write(&file, block("node")).unwrap();
-    let out = Command::new(node)
-        .arg("--check")
-        .arg(&file)
-        .output()
-        .unwrap();
+    succeeded(Command::new(node).arg("--check").arg(&file));
+}
+
+/// Runs `cmd`; its output, after asserting that it succeeded.
+fn succeeded(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "{cmd:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out
 }
 
 fn which(tool: &str) -> Result<std::path::PathBuf, ()> {
@@ -143,17 +137,8 @@ fn which(tool: &str) -> Result<std::path::PathBuf, ()> {
 
 /// `sealgate credentials` with the KEK in SEALGATE_KEK: its stdout, trimmed.
 fn credentials(kek: &str, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_sealgate"))
-        .arg("credentials")
-        .args(args)
-        .env("SEALGATE_KEK", kek)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut cli = Command::new(env!("CARGO_BIN_EXE_sealgate"));
+    let out = succeeded(cli.arg("credentials").args(args).env("SEALGATE_KEK", kek));
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -399,17 +384,7 @@ fn java_subject(jwks: &str, tokens: &[String]) -> Option<Vec<Option<String>>> {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("AssertionVerifier.java");
     std::fs::write(&source, block("java")).unwrap();
-    let built = Command::new(javac)
-        .arg("-d")
-        .arg(dir.path())
-        .arg(&source)
-        .output()
-        .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    succeeded(Command::new(javac).arg("-d").arg(dir.path()).arg(&source));
     let run = |token: &String| {
         let out = Command::new(&java)
             .arg("-cp")
@@ -435,19 +410,10 @@ async fn drive(
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(common::python::python())
-            .current_dir(&dir)
-            .envs(envs)
-            .args(["-c", &driver])
-            .output()
-            .unwrap()
+        let mut python = Command::new(common::python::python());
+        succeeded(python.current_dir(&dir).envs(envs).args(["-c", &driver]))
     })
     .await
     .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
