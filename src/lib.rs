@@ -30,6 +30,7 @@ pub mod issuer;
 pub mod jose;
 pub mod keygen;
 pub mod kx;
+pub mod linger;
 pub mod listener;
 pub mod logfmt;
 pub mod logging;

@@ -36,7 +36,10 @@ pub async fn handle(
     let mut record = AccessRecord::start(state.clone(), &req, conn.peer.ip(), request_id.clone());
     // Every way a body is read (authentication, envelopes, forwarding) gets
     // the same deadline between bytes.
-    let req = req.map(|b| crate::body::paced(b, gw.config.listen.body_read_timeout));
+    // An HTTP/1.1 body left unread by a refusal is drained, not reset (`linger`).
+    let linger = req.version() < http::Version::HTTP_2;
+    let gap = gw.config.listen.body_read_timeout;
+    let req = req.map(|b| crate::body::paced(crate::linger::Lingering::new(b, linger), gap));
     let envelope = match &gw.envelope {
         Some(e) if req.uri().path() == e.config.path => Some(e),
         _ => None,
