@@ -4,8 +4,9 @@
 //! kernel reset the connection over the unread bytes, and the client could
 //! lose the answer before reading it. So a request body dropped unfinished is
 //! read and discarded in the background instead, within `LINGER_BYTES` and
-//! `LINGER_TIME`; when the body ends within them, the connection even stays
-//! usable. HTTP/2 needs none of this: dropping a stream's body resets only it.
+//! `LINGER_TIME` and with the body's own deadline between frames (a stalled
+//! body is not waited for); when the body ends within them, the connection
+//! even stays usable. HTTP/2 needs none of this: dropping a stream's body resets only it.
 
 use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
@@ -24,14 +25,18 @@ const LINGER_TIME: Duration = Duration::from_secs(5);
 pub struct Lingering<B: Body + Send + Unpin + 'static> {
     inner: Option<B>,
     linger: bool,
+    /// The longest pause between frames while draining (zero: no limit but `LINGER_TIME`).
+    gap: Duration,
 }
 
 impl<B: Body + Send + Unpin + 'static> Lingering<B> {
-    /// `linger`: whether a dropped rest is drained (HTTP/1.x) or not (HTTP/2).
-    pub fn new(inner: B, linger: bool) -> Self {
+    /// `linger`: whether a dropped rest is drained (HTTP/1.x) or not
+    /// (HTTP/2); `gap`: the body's deadline between frames.
+    pub fn new(inner: B, linger: bool, gap: Duration) -> Self {
         Lingering {
             inner: Some(inner),
             linger,
+            gap,
         }
     }
 }
@@ -72,16 +77,20 @@ impl<B: Body + Send + Unpin + 'static> Drop for Lingering<B> {
         // Outside a runtime (a test dropping a request) there is no
         // connection to keep reading from.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(discard(rest));
+            runtime.spawn(discard(rest, self.gap));
         }
     }
 }
 
 /// Reads and drops what is left of `body`, within the bounds.
-async fn discard<B: Body + Unpin>(mut body: B) {
+async fn discard<B: Body + Unpin>(mut body: B, gap: Duration) {
+    let gap = match gap.is_zero() {
+        true => LINGER_TIME,
+        false => gap.min(LINGER_TIME),
+    };
     let read = async {
         let mut seen = 0usize;
-        while let Some(Ok(frame)) = body.frame().await {
+        while let Ok(Some(Ok(frame))) = tokio::time::timeout(gap, body.frame()).await {
             seen += frame.data_ref().map_or(0, Buf::remaining);
             if seen > LINGER_BYTES {
                 return;
@@ -111,7 +120,7 @@ mod tests {
     #[tokio::test]
     async fn an_unfinished_http1_body_is_drained_after_the_drop() {
         let taken = Arc::new(AtomicUsize::new(0));
-        let mut body = Lingering::new(counted(10, taken.clone()), true);
+        let mut body = Lingering::new(counted(10, taken.clone()), true, Duration::ZERO);
         let first = body.frame().await;
         assert!(first.is_some());
         drop(body);
@@ -131,7 +140,7 @@ mod tests {
     #[tokio::test]
     async fn an_http2_body_is_abandoned() {
         let taken = Arc::new(AtomicUsize::new(0));
-        let body = Lingering::new(counted(10, taken.clone()), false);
+        let body = Lingering::new(counted(10, taken.clone()), false, Duration::ZERO);
         drop(body);
         for _ in 0..10 {
             tokio::task::yield_now().await;

@@ -39,7 +39,7 @@ pub async fn handle(
     // An HTTP/1.1 body left unread by a refusal is drained, not reset (`linger`).
     let linger = req.version() < http::Version::HTTP_2;
     let gap = gw.config.listen.body_read_timeout;
-    let req = req.map(|b| crate::body::paced(crate::linger::Lingering::new(b, linger), gap));
+    let req = req.map(|b| crate::body::paced(crate::linger::Lingering::new(b, linger, gap), gap));
     let envelope = match &gw.envelope {
         Some(e) if req.uri().path() == e.config.path => Some(e),
         _ => None,
