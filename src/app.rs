@@ -60,6 +60,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     main_task: JoinHandle<()>,
     admin_task: JoinHandle<()>,
+    workers: Option<Arc<listener::workers::Workers>>,
 }
 
 /// Everything a configuration needs before it can serve: dev files, TLS, the gateway.
@@ -163,6 +164,16 @@ pub async fn start(config: Config) -> Result<Running, String> {
     tracing::info!(listener = "main", address = %main_addr, protocols = "h2,http/1.1 over TLS", "listening");
     tracing::info!(listener = "admin", address = %admin_addr, protocols = "http/1.1", "listening");
 
+    let workers = match state.gateway.load().config.listen.workers {
+        0 => None,
+        n => Some(Arc::new(listener::workers::Workers::start(n).map_err(
+            |e| format!("listen.workers: cannot start {n} serving threads: {e}"),
+        )?)),
+    };
+    tracing::info!(
+        workers = workers.as_ref().map_or(0, |w| w.len()),
+        "serving threads"
+    );
     let (shutdown, rx) = watch::channel(false);
     let main_task = tokio::spawn(listener::serve(
         main,
@@ -170,6 +181,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         state.metrics.clone(),
         Pipeline(state.clone()),
         rx.clone(),
+        workers.clone(),
     ));
     let admin_task = tokio::spawn(crate::admin::serve(admin, state.clone(), rx.clone()));
     tokio::spawn(watch_files(state.clone(), rx));
@@ -180,6 +192,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         shutdown,
         main_task,
         admin_task,
+        workers,
     })
 }
 
@@ -221,9 +234,10 @@ pub fn reload(s: &Shared) -> Result<(), String> {
             if cfg.listen.address != old.config.listen.address
                 || cfg.admin.address != old.config.admin.address
                 || cfg.listen.reuse_port != old.config.listen.reuse_port
+                || cfg.listen.workers != old.config.listen.workers
             {
                 tracing::warn!(
-                    "listener addresses or listen.reuse_port changed in the file; they take effect only after a restart"
+                    "listener addresses, listen.reuse_port or listen.workers changed in the file; they take effect only after a restart"
                 );
             }
             let offered = |c: &Config| -> Vec<rustls::NamedGroup> {
@@ -321,6 +335,10 @@ impl Running {
         let _ = self.shutdown.send(true);
         let _ = self.main_task.await;
         let _ = self.admin_task.await;
+        if let Some(w) = self.workers {
+            // After the drain: nothing is left on them but idle upstream connections.
+            let _ = tokio::task::spawn_blocking(move || w.stop()).await;
+        }
         // The drained requests' spans go out before the process does.
         if let Some(t) = &self.state.tracer {
             t.shutdown().await;

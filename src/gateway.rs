@@ -44,7 +44,8 @@ impl Gateway {
         let mut upstreams = HashMap::new();
         for (name, u) in &config.upstreams {
             let handshakes = metrics.tls_handshakes.clone();
-            let built = Upstream::new(u, handshakes, &metrics.upstream_errors)
+            let workers = config.listen.workers;
+            let built = Upstream::new(u, handshakes, &metrics.upstream_errors, workers)
                 .map_err(|e| format!("upstreams.{name}: {e}"))?;
             upstreams.insert(name.clone(), Arc::new(built));
         }

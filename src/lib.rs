@@ -47,3 +47,4 @@ pub mod store;
 pub mod systemd;
 pub mod tracecontext;
 pub mod upstream;
+pub mod worker;

@@ -103,3 +103,35 @@ async fn idle_greedy_and_stalled_connections_are_closed() {
     );
     gw.shutdown().await;
 }
+
+/// Connections are served on per-core workers (`listen.workers`, here 1 and
+/// 3) or on the shared runtime (0): each serves HTTP/1.1 and HTTP/2 through
+/// to the upstream, and a shutdown ends the workers.
+#[tokio::test]
+async fn every_serving_model_serves_and_stops() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    for workers in [0, 1, 3] {
+        let cfg = Config::new(&pki)
+            .upstream("app", &up.url())
+            .route(Route::new("all", "/", "app").anonymous())
+            .set("listen.workers", n(workers));
+        let (gw, _d) = start_gateway(&cfg).await;
+        for (i, http2) in [false, true, false, true, false].into_iter().enumerate() {
+            // A new client, so a new connection, each time: spread over the workers.
+            let client = pki.client(gw.main_addr, http2);
+            let url = format!("https://localhost:{}/w{workers}/{i}", gw.main_addr.port());
+            let resp = client.get(url).send().await.unwrap();
+            assert_eq!(resp.status(), 201, "workers = {workers}, request {i}");
+        }
+        let seen = up.requests();
+        let here = seen
+            .iter()
+            .filter(|r| r.uri.starts_with(&format!("/w{workers}/")))
+            .count();
+        assert_eq!(here, 5, "workers = {workers}");
+        tokio::time::timeout(Duration::from_secs(10), gw.shutdown())
+            .await
+            .expect("the workers stop after the drain");
+    }
+}

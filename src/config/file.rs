@@ -89,6 +89,12 @@ pub struct ListenFile {
     /// Bind both listeners with SO_REUSEPORT so a second process with the
     /// same addresses can serve beside this one (restarts without refusals). Default `false`.
     pub reuse_port: Option<bool>,
+    /// Serving threads, each running its own single-threaded runtime with its
+    /// own upstream connections (the nginx worker model): a new connection
+    /// goes to the least busy one and stays there. `0` serves connections on
+    /// the shared work-stealing runtime instead. Takes effect at start-up.
+    /// Default: the number of CPUs available to the process.
+    pub workers: Option<usize>,
     /// The longest a TLS handshake may take. Default `10s`.
     pub handshake_timeout: Option<String>,
     /// How long an HTTP/1.1 client may take to send a request head (slowloris guard). Default `30s`.

@@ -72,6 +72,7 @@ pub async fn serve<H: Handler>(
     metrics: Metrics,
     handler: H,
     mut shutdown: watch::Receiver<bool>,
+    workers: Option<Arc<super::workers::Workers>>,
 ) {
     let graceful = GracefulShutdown::new();
     let gauge = metrics.active_connections.with_label_values(&["main"]);
@@ -106,15 +107,31 @@ pub async fn serve<H: Handler>(
             cut: cut_rx.clone(),
         };
         let (handler, metrics) = (handler.clone(), metrics.clone());
-        tokio::spawn(connection(
-            stream,
-            peer,
-            acceptor,
-            drain,
-            (guard, slot),
-            handler,
-            metrics,
-        ));
+        let Some(workers) = &workers else {
+            tokio::spawn(connection(
+                stream,
+                peer,
+                acceptor,
+                drain,
+                (guard, slot),
+                handler,
+                metrics,
+            ));
+            return;
+        };
+        // The socket leaves this runtime's reactor and joins the worker's.
+        let Ok(stream) = stream.into_std() else {
+            return;
+        };
+        workers.spawn(async move {
+            match tokio::net::TcpStream::from_std(stream) {
+                Ok(stream) => {
+                    let guards = (guard, slot);
+                    connection(stream, peer, acceptor, drain, guards, handler, metrics).await
+                }
+                Err(e) => tracing::debug!(%peer, error = %e, "connection not handed over"),
+            }
+        });
     };
     loop {
         tokio::select! {

@@ -1,5 +1,6 @@
 //! Downstream listeners: TLS setup (`tls`), the accept loop serving HTTP/1.1
-//! and HTTP/2 by ALPN (`http`), and connection limits and idleness (`admit`).
+//! and HTTP/2 by ALPN (`http`), connection limits and idleness (`admit`), and
+//! the per-core serving threads connections are handed to (`workers`).
 
 pub mod admit;
 pub mod certs;
@@ -8,5 +9,6 @@ pub mod http;
 pub mod ocsp;
 pub mod settings;
 pub mod tls;
+pub mod workers;
 
 pub use self::http::serve;

@@ -17,6 +17,8 @@ pub struct Listen {
     pub shutdown_grace: Duration,
     /// SO_REUSEPORT on the main and admin listeners (fixed at start-up).
     pub reuse_port: bool,
+    /// Per-core serving threads (0: the shared runtime); fixed at start-up.
+    pub workers: usize,
     pub handshake_timeout: Duration,
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
@@ -67,6 +69,24 @@ pub enum ClientAuth {
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
 
+/// More serving threads than this is a typo, not a machine.
+const MAX_WORKERS: usize = 1024;
+
+/// `listen.workers`: the CPUs available when unset.
+fn workers(d: &mut Diag<'_>, set: Option<usize>) -> usize {
+    match set {
+        Some(n) if n > MAX_WORKERS => {
+            d.push(
+                "listen.workers",
+                format!("{n} serving threads is more than the {MAX_WORKERS} allowed"),
+            );
+            0
+        }
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    }
+}
+
 /// Validates `[listen]`.
 pub fn listen(d: &mut Diag<'_>, l: &ListenFile) -> Listen {
     let tls = tls(d, &l.tls);
@@ -86,6 +106,7 @@ pub fn listen(d: &mut Diag<'_>, l: &ListenFile) -> Listen {
         address: d.addr("listen.address", l.address.as_ref(), DEFAULT_LISTEN),
         trusted_proxies,
         reuse_port: l.reuse_port.unwrap_or(false),
+        workers: workers(d, l.workers),
         shutdown_grace: d.duration(
             "listen.shutdown_grace",
             l.shutdown_grace.as_ref(),

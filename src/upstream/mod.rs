@@ -27,7 +27,10 @@ enum Backend {
 }
 
 struct HttpBackend {
-    client: HttpClient,
+    /// One client, so one connection pool, per serving worker (slot 0:
+    /// threads that are not workers): a worker's exchanges never touch
+    /// another thread's pool or wake another thread.
+    clients: Box<[HttpClient]>,
     targets: Targets,
 }
 
@@ -74,16 +77,20 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// `handshakes` counts the TLS connections made to its targets.
+    /// `handshakes` counts the TLS connections made to its targets; `workers`
+    /// serving threads (`listen.workers`) get a pool each.
     pub fn new(
         cfg: &settings::Upstream,
         handshakes: prometheus::IntCounterVec,
         errors: &prometheus::IntCounterVec,
+        workers: usize,
     ) -> Result<Upstream, String> {
         let backend = match &cfg.kind {
             UpstreamKind::Echo => Backend::Echo,
             UpstreamKind::Targets(uris) => Backend::Http(Box::new(HttpBackend {
-                client: client(cfg, handshakes)?,
+                clients: (0..=workers)
+                    .map(|_| client(cfg, handshakes.clone()))
+                    .collect::<Result<_, _>>()?,
                 targets: Targets::new(uris, cfg.eject_after, cfg.eject_for),
             })),
         };
@@ -111,7 +118,7 @@ impl Upstream {
                     .await
                     .map_err(|e| classify_body_error(&*e));
             }
-            Backend::Http(b) => (&b.client, &b.targets),
+            Backend::Http(b) => (&b.clients[crate::worker::slot(b.clients.len())], &b.targets),
         };
         let Some((index, target)) = targets.pick() else {
             return Err(ForwardError::Connect);
