@@ -6,7 +6,9 @@
 //! read and discarded in the background instead, within `LINGER_BYTES` and
 //! `LINGER_TIME` and with the body's own deadline between frames (a stalled
 //! body is not waited for); when the body ends within them, the connection
-//! even stays usable. HTTP/2 needs none of this: dropping a stream's body resets only it.
+//! even stays usable. A rest declared larger than the bound is not waited
+//! for at all (the connection closes as before). HTTP/2 needs none of this:
+//! dropping a stream's body resets only that stream.
 
 use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
@@ -71,7 +73,12 @@ impl<B: Body + Send + Unpin + 'static> Drop for Lingering<B> {
         let Some(rest) = self.inner.take() else {
             return;
         };
-        if !self.linger || rest.is_end_stream() {
+        // A rest declared past the bound would never be drained: close now.
+        let beyond = rest
+            .size_hint()
+            .upper()
+            .is_some_and(|n| n > LINGER_BYTES as u64);
+        if !self.linger || rest.is_end_stream() || beyond {
             return;
         }
         // Outside a runtime (a test dropping a request) there is no
