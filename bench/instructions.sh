@@ -9,7 +9,8 @@
 # Needs bench/.work from a previous `bash bench/run.sh` (keys, tokens, configs).
 # Starts the bench upstream (nginx), runs sealgate under callgrind, warms up with
 # wrk, zeroes the counters, drives a fixed number of seconds of wrk -t1 -c4 and
-# prints total instructions / requests. Writes the callgrind file to
+# prints total instructions / requests and allocations (malloc, calloc,
+# realloc, ... calls: bench/callgrind_calls.py) / requests. Writes the callgrind file to
 # bench/.work/out/callgrind.<pid> for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,4 +51,5 @@ REQS=$(wrk -t1 -c4 -d"${SECONDS_RUN}s" "${CLIENT[@]}" "https://127.0.0.1:$PORT$U
 callgrind_control -d "$VG" >/dev/null
 LAST=$(ls -t "$OUT"* | head -1)
 TOTAL=$(callgrind_annotate "$LAST" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-echo "requests=$REQS instructions=$TOTAL per_request=$((TOTAL / REQS)) file=$LAST"
+ALLOCS=$(python3 "$ROOT/bench/callgrind_calls.py" "$LAST" | sed -n 's/.*total=\([0-9]*\).*/\1/p')
+echo "requests=$REQS instructions=$TOTAL per_request=$((TOTAL / REQS)) allocations_per_request=$(awk -v a="$ALLOCS" -v n="$REQS" 'BEGIN {printf "%.1f", a / n}') file=$LAST"

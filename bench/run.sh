@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# sealgate macro benchmark (issue 7): sealgate vs HAProxy (jwt_verify) vs nginx
-# (plain TLS proxy) vs the upstream itself, on 127.0.0.1 only. See bench/README.md.
+# sealgate macro benchmark: sealgate vs HAProxy (jwt_verify) vs nginx (plain TLS
+# proxy) vs the upstream itself, on 127.0.0.1 only (plus sealgate with a Redis
+# store, with 1 worker, and many keep-alive connections). See bench/README.md.
 #
 #   bash bench/run.sh                      # ~10 minutes with the defaults (plus the build)
 #   BENCH_DURATION=3 bash bench/run.sh     # shorter runs
 #   BENCH_SCENARIOS=h1-es256-same,idle bash bench/run.sh
 #
-# Steps: install haproxy/nginx/wrk/h2load when missing (apt-get, idempotent),
+# Steps: install haproxy/nginx/wrk/h2load/redis-server when missing (apt-get, idempotent),
 # `cargo build --release`, a Python venv in bench/.venv (PyJWT + cryptography)
 # to mint tokens, keys and an ECDSA P-256 certificate in bench/.work, then
 # bench/harness.py runs every scenario and writes bench/results/macro-*.{md,json}.
@@ -29,6 +30,7 @@ command -v nginx >/dev/null || need+=(nginx)
 command -v wrk >/dev/null || need+=(wrk)
 command -v h2load >/dev/null || need+=(nghttp2-client)
 command -v openssl >/dev/null || need+=(openssl)
+command -v redis-server >/dev/null || need+=(redis-server)
 command -v python3 >/dev/null || need+=(python3 python3-venv)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "${BENCH_SKIP_INSTALL:-0}" = 1 ]; then
@@ -107,6 +109,10 @@ EOF
 "$BIN" token verify --config "$WORK/check.toml" --route es256 "$(cat "$WORK/tokens/es256.jwt")" >/dev/null
 
 # --- run --------------------------------------------------------------------
+# The keep-alive connections step wants more than 50,000 fds in sealgate (and
+# the harness hands its limit down): raise the hard limit when allowed (it needs
+# CAP_SYS_RESOURCE), then the soft one to the hard one.
+ulimit -Hn 262144 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 say "benchmark (harness.py); ulimit -n $(ulimit -n); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 exec "$PY" "$BENCH/harness.py"
