@@ -48,7 +48,10 @@ impl listener::http::Handler for Pipeline {
         Output = Result<http::Response<crate::body::AccountedBody>, std::convert::Infallible>,
     > + Send
            + 'static {
-        crate::pipeline::handle(self.0, conn, req)
+        // Boxed once here: the pipeline's state machine is kilobytes, and
+        // hyper and the listener move the future several times per request
+        // (each a memcpy of all of it); moving the box moves a pointer.
+        Box::pin(crate::pipeline::handle(self.0, conn, req))
     }
 }
 

@@ -186,7 +186,13 @@ impl Authenticator {
         dispatch!(self, a => a.catch_all())
     }
     pub async fn verify(&self, at: &Attempt<'_>) -> Result<Verdict, AuthError> {
-        dispatch!(self, a => a.verify(at).await)
+        match self {
+            // An introspection call's state (a cache fill around an HTTP
+            // exchange) is three times any other kind's: boxed, so every
+            // request's future is not sized, and moved, for it.
+            Authenticator::Introspection(a) => Box::pin(a.verify(at)).await,
+            _ => dispatch!(self, a => a.verify(at).await),
+        }
     }
     pub fn challenge(&self) -> Challenge {
         dispatch!(self, a => a.challenge())

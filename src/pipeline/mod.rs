@@ -49,14 +49,25 @@ pub async fn handle(
     let decision = gw.config.decision.as_ref();
     let decision = decision.filter(|d| d.matches(req.uri().path()));
     let mut response = match (envelope, decision) {
+        // The envelope and decision paths are boxed: their state would
+        // otherwise size (and every move would copy) each request's future.
         (Some(env), _) => {
-            sealed::answer(&gw, &state, &conn, &request_id, &mut record, env, req).await
+            Box::pin(sealed::answer(
+                &gw,
+                &state,
+                &conn,
+                &request_id,
+                &mut record,
+                env,
+                req,
+            ))
+            .await
         }
         (None, Some(d)) => {
             // The asking proxy reads HTTP statuses: a gRPC-shaped refusal
             // (HTTP 200) would read as "allowed".
             let result = decision::decide(&gw, &state, &conn, &request_id, &mut record, d, req);
-            answer(result.await, &request_id, &mut record, false)
+            answer(Box::pin(result).await, &request_id, &mut record, false)
         }
         (None, None) => {
             let result = process(&gw, &state, &conn, &request_id, &mut record, req, None);

@@ -62,7 +62,9 @@ pub(super) async fn process(
     }
     if let Some(issuer) = &gw.issuer {
         if let Some(ep) = issuer.endpoint(req.uri().path()) {
-            return token_endpoint(issuer, ep, conn, record, req, &authority, sealing).await;
+            // Boxed: the token endpoint's state is half of this future's size.
+            let answer = token_endpoint(issuer, ep, conn, record, req, &authority, sealing);
+            return Box::pin(answer).await;
         }
     }
     let Admitted {
