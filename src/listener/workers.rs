@@ -5,6 +5,7 @@
 //! work stealing, and no cross-thread wake-up per request. With
 //! `listen.workers = 0` connections are served on the shared runtime instead.
 
+use futures_util::FutureExt;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -93,10 +94,9 @@ impl Workers {
         };
         worker.load.fetch_add(1, Ordering::Relaxed);
         let load = Load(worker.load.clone());
-        worker.handle.spawn(async move {
-            let _load = load;
-            connection.await;
-        });
+        // `map`, not an async block: a block would hold the future twice
+        // (its capture and its awaitee), doubling each connection's task.
+        worker.handle.spawn(connection.map(move |()| drop(load)));
     }
 
     /// Connections each worker serves now, in worker order.
