@@ -93,7 +93,8 @@ pub struct ListenFile {
     /// own upstream connections (the nginx worker model): a new connection
     /// goes to the least busy one and stays there. `0` serves connections on
     /// the shared work-stealing runtime instead. Takes effect at start-up.
-    /// Default: the number of CPUs available to the process.
+    /// Default: the CPUs available to the process (its affinity and, on
+    /// Linux, a cgroup CPU quota).
     pub workers: Option<usize>,
     /// The longest a TLS handshake may take. Default `10s`.
     pub handshake_timeout: Option<String>,
