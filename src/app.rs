@@ -10,7 +10,6 @@ use arc_swap::ArcSwap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -85,33 +84,6 @@ fn prepare(
     Ok((Gateway::build(config, keys, stores, metrics)?, server))
 }
 
-/// Binds a listener. With `reuse_port` (SO_REUSEPORT, Linux and the BSDs),
-/// a second `sealgate run` with the same addresses, as the same user, serves
-/// beside this one, so a restart or an upgrade starts the new process first
-/// and then stops the old one (SIGTERM: it stops accepting and drains)
-/// without refusing a connection. Off by default: an accidental second
-/// instance then fails with "address in use" instead of taking a share of
-/// the traffic.
-async fn bind(addr: SocketAddr, what: &str, reuse_port: bool) -> Result<TcpListener, String> {
-    let socket = match addr {
-        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
-        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
-    };
-    let bound = socket.and_then(|s| {
-        #[cfg(unix)]
-        {
-            // As TcpListener::bind does: a restart may rebind at once.
-            s.set_reuseaddr(true)?;
-            s.set_reuseport(reuse_port)?;
-        }
-        #[cfg(not(unix))]
-        let _ = reuse_port;
-        s.bind(addr)?;
-        s.listen(1024)
-    });
-    bound.map_err(|e| format!("cannot listen on {addr} ({what}): {e}"))
-}
-
 pub async fn start(config: Config) -> Result<Running, String> {
     for w in &config.warnings {
         tracing::warn!("{w}");
@@ -160,8 +132,8 @@ pub async fn start(config: Config) -> Result<Running, String> {
         .ready
         .set(i64::from(crate::admin::not_ready(&state).is_empty()));
     let reuse = state.gateway.load().config.listen.reuse_port;
-    let main = bind(main_at, "listen.address", reuse).await?;
-    let admin = bind(admin_at, "admin.address", reuse).await?;
+    let main = listener::bind(main_at, "listen.address", reuse)?;
+    let admin = listener::bind(admin_at, "admin.address", reuse)?;
     let main_addr = main.local_addr().map_err(|e| e.to_string())?;
     let admin_addr = admin.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(listener = "main", address = %main_addr, protocols = "h2,http/1.1 over TLS", "listening");

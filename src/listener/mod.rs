@@ -3,6 +3,7 @@
 //! the per-core serving threads connections are handed to (`workers`).
 
 pub mod admit;
+mod bind;
 pub mod certs;
 pub mod ciphers;
 pub mod http;
@@ -11,4 +12,5 @@ pub mod settings;
 pub mod tls;
 pub mod workers;
 
+pub use self::bind::bind;
 pub use self::http::serve;
