@@ -204,7 +204,7 @@ fn unix_now() -> f64 {
 pub fn reload(s: &Shared) -> Result<(), String> {
     let outcome = settings::load(&s.config_path)
         .map_err(|e| e.to_string())
-        .and_then(|cfg| {
+        .and_then(|mut cfg| {
             let old = s.gateway.load();
             if cfg.listen.address != old.config.listen.address
                 || cfg.admin.address != old.config.admin.address
@@ -215,6 +215,8 @@ pub fn reload(s: &Shared) -> Result<(), String> {
                     "listener addresses, listen.reuse_port or listen.workers changed in the file; they take effect only after a restart"
                 );
             }
+            // The upstream pools are sized for the threads that run.
+            cfg.listen.workers = old.config.listen.workers;
             let offered = |c: &Config| -> Vec<rustls::NamedGroup> {
                 c.outbound_key_exchange.iter().map(|g| g.name()).collect()
             };
@@ -311,7 +313,9 @@ impl Running {
         let _ = self.main_task.await;
         let _ = self.admin_task.await;
         if let Some(w) = self.workers {
-            // After the drain: nothing is left on them but idle upstream connections.
+            // After the drain (and the cut, when the grace ran out): what is
+            // left on them (idle upstream connections, cut relays, lingering
+            // drains) ends with them.
             let _ = tokio::task::spawn_blocking(move || w.stop()).await;
         }
         // The drained requests' spans go out before the process does.

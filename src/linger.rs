@@ -7,8 +7,9 @@
 //! `LINGER_TIME` and with the body's own deadline between frames (a stalled
 //! body is not waited for); when the body ends within them, the connection
 //! even stays usable. A rest declared larger than the bound is not waited
-//! for at all (the connection closes as before). HTTP/2 needs none of this:
-//! dropping a stream's body resets only that stream.
+//! for at all (the connection closes as before), nor is a body that an
+//! `Expect: 100-continue` client was never asked for. HTTP/2 needs none of
+//! this: dropping a stream's body resets only that stream.
 
 use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
@@ -22,24 +23,63 @@ const LINGER_BYTES: usize = 16 << 20;
 /// The longest the rest of a body is waited for after an answer.
 const LINGER_TIME: Duration = Duration::from_secs(5);
 
+/// What a request's head says about lingering over its body.
+#[derive(Debug, Clone, Copy)]
+pub struct Linger {
+    /// `Expect: 100-continue`: until the body is first read the client has
+    /// not been asked for it, and may never send it.
+    waits_for_continue: bool,
+}
+
+impl Linger {
+    pub fn of(headers: &http::HeaderMap) -> Linger {
+        Linger {
+            waits_for_continue: headers.contains_key(http::header::EXPECT),
+        }
+    }
+}
+
 /// A request body that, when dropped before its end, is drained (bounded) in
 /// the background rather than abandoned.
 pub struct Lingering<B: Body + Send + Unpin + 'static> {
     inner: Option<B>,
-    linger: bool,
+    /// `None`: never linger (HTTP/2, decisions).
+    linger: Option<Linger>,
     /// The longest pause between frames while draining (zero: no limit but `LINGER_TIME`).
     gap: Duration,
+    /// Read at least once (so a 100 Continue has gone out).
+    polled: bool,
+    /// Seen to its end or its error: nothing is left to drain.
+    ended: bool,
 }
 
 impl<B: Body + Send + Unpin + 'static> Lingering<B> {
-    /// `linger`: whether a dropped rest is drained (HTTP/1.x) or not
-    /// (HTTP/2); `gap`: the body's deadline between frames.
-    pub fn new(inner: B, linger: bool, gap: Duration) -> Self {
+    /// `linger`: whether (and how) a dropped rest is drained; `gap`: the
+    /// body's deadline between frames.
+    pub fn new(inner: B, linger: Option<Linger>, gap: Duration) -> Self {
         Lingering {
             inner: Some(inner),
             linger,
             gap,
+            polled: false,
+            ended: false,
         }
+    }
+
+    /// Whether a dropped rest should be drained.
+    fn worth_draining(&self, rest: &B) -> bool {
+        let Some(linger) = self.linger else {
+            return false;
+        };
+        // A rest declared past the bound would never be drained: close now.
+        let beyond = rest
+            .size_hint()
+            .upper()
+            .is_some_and(|n| n > LINGER_BYTES as u64);
+        // Never asked for: the client may be waiting for a 100 that will
+        // not come now, and its next request must not be read as this body.
+        let unasked = linger.waits_for_continue && !self.polled;
+        !(self.ended || beyond || unasked || rest.is_end_stream())
     }
 }
 
@@ -51,10 +91,18 @@ impl<B: Body + Send + Unpin + 'static> Body for Lingering<B> {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        match self.inner.as_mut() {
-            Some(b) => Pin::new(b).poll_frame(cx),
-            None => Poll::Ready(None),
+        let this = &mut *self;
+        this.polled = true;
+        let Some(b) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = Pin::new(b).poll_frame(cx);
+        // hyper's chunked bodies never report is_end_stream, even when read
+        // to the end: remember the end (or an error) here.
+        if matches!(polled, Poll::Ready(None | Some(Err(_)))) {
+            this.ended = true;
         }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -73,12 +121,7 @@ impl<B: Body + Send + Unpin + 'static> Drop for Lingering<B> {
         let Some(rest) = self.inner.take() else {
             return;
         };
-        // A rest declared past the bound would never be drained: close now.
-        let beyond = rest
-            .size_hint()
-            .upper()
-            .is_some_and(|n| n > LINGER_BYTES as u64);
-        if !self.linger || rest.is_end_stream() || beyond {
+        if !self.worth_draining(&rest) {
             return;
         }
         // Outside a runtime (a test dropping a request) there is no
@@ -127,7 +170,11 @@ mod tests {
     #[tokio::test]
     async fn an_unfinished_http1_body_is_drained_after_the_drop() {
         let taken = Arc::new(AtomicUsize::new(0));
-        let mut body = Lingering::new(counted(10, taken.clone()), true, Duration::ZERO);
+        let mut body = Lingering::new(
+            counted(10, taken.clone()),
+            Some(Linger::of(&http::HeaderMap::new())),
+            Duration::ZERO,
+        );
         let first = body.frame().await;
         assert!(first.is_some());
         drop(body);
@@ -145,9 +192,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_body_never_asked_for_with_100_continue_is_abandoned() {
+        let taken = Arc::new(AtomicUsize::new(0));
+        let mut head = http::HeaderMap::new();
+        head.insert(
+            http::header::EXPECT,
+            http::HeaderValue::from_static("100-continue"),
+        );
+        let body = Lingering::new(
+            counted(10, taken.clone()),
+            Some(Linger::of(&head)),
+            Duration::ZERO,
+        );
+        drop(body);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(taken.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
     async fn an_http2_body_is_abandoned() {
         let taken = Arc::new(AtomicUsize::new(0));
-        let body = Lingering::new(counted(10, taken.clone()), false, Duration::ZERO);
+        let body = Lingering::new(counted(10, taken.clone()), None, Duration::ZERO);
         drop(body);
         for _ in 0..10 {
             tokio::task::yield_now().await;

@@ -178,7 +178,7 @@ impl Metrics {
             connections_refused: counter(
                 &r,
                 "sealgate_connections_refused_total",
-                "Connections closed on accept, by reason (max_connections, max_connections_per_ip), and accept errors (accept_error).",
+                "Connections closed on accept, by reason (max_connections, max_connections_per_ip), accept errors (accept_error), and sockets that could not move to a serving thread (handover_failed).",
                 &["reason"],
             )?,
             connections_closed: counter(

@@ -106,7 +106,9 @@ async fn idle_greedy_and_stalled_connections_are_closed() {
 
 /// Connections are served on per-core workers (`listen.workers`, here 1 and
 /// 3) or on the shared runtime (0): each serves HTTP/1.1 and HTTP/2 through
-/// to the upstream, and a shutdown ends the workers.
+/// to the upstream, each worker on its own upstream pool (so three workers
+/// open more than one upstream connection for requests that one pool would
+/// send on one), and a shutdown ends the workers.
 #[tokio::test]
 async fn every_serving_model_serves_and_stops() {
     let pki = Pki::new();
@@ -125,11 +127,17 @@ async fn every_serving_model_serves_and_stops() {
             assert_eq!(resp.status(), 201, "workers = {workers}, request {i}");
         }
         let seen = up.requests();
-        let here = seen
+        let here: Vec<_> = seen
             .iter()
             .filter(|r| r.uri.starts_with(&format!("/w{workers}/")))
-            .count();
-        assert_eq!(here, 5, "workers = {workers}");
+            .collect();
+        assert_eq!(here.len(), 5, "workers = {workers}");
+        let pools: std::collections::HashSet<_> = here.iter().map(|r| r.peer).collect();
+        match workers {
+            // One pool: the requests, one after another, share its connection.
+            0 | 1 => assert_eq!(pools.len(), 1, "workers = {workers}: {pools:?}"),
+            _ => assert!(pools.len() > 1, "workers = {workers}: {pools:?}"),
+        }
         tokio::time::timeout(Duration::from_secs(10), gw.shutdown())
             .await
             .expect("the workers stop after the drain");

@@ -257,7 +257,8 @@ pub struct UpstreamFile {
     pub read_timeout: Option<String>,
     /// How long an idle pooled connection is kept. Default `90s`.
     pub idle_timeout: Option<String>,
-    /// Idle pooled connections kept per target. Default `256`.
+    /// Idle pooled connections kept per target, by each serving thread
+    /// (`listen.workers`: each has its own pool). Default `256`.
     pub max_idle_per_target: Option<usize>,
     /// PEM bundle trusted for https targets instead of the system roots.
     pub ca: Option<String>,

@@ -108,28 +108,24 @@ pub async fn serve<H: Handler>(
         };
         let (handler, metrics) = (handler.clone(), metrics.clone());
         let Some(workers) = &workers else {
+            let guards = (guard, slot, None);
             tokio::spawn(connection(
-                stream,
-                peer,
-                acceptor,
-                drain,
-                (guard, slot),
-                handler,
-                metrics,
+                stream, peer, acceptor, drain, guards, handler, metrics,
             ));
             return;
         };
         // The socket leaves this runtime's reactor and joins the worker's.
-        let Ok(stream) = stream.into_std() else {
-            return;
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => return handover_failed(&metrics, peer, &e),
         };
-        workers.spawn(async move {
+        workers.spawn(move |load| async move {
             match tokio::net::TcpStream::from_std(stream) {
                 Ok(stream) => {
-                    let guards = (guard, slot);
+                    let guards = (guard, slot, Some(load));
                     connection(stream, peer, acceptor, drain, guards, handler, metrics).await
                 }
-                Err(e) => tracing::debug!(%peer, error = %e, "connection not handed over"),
+                Err(e) => handover_failed(&metrics, peer, &e),
             }
         });
     };
@@ -185,6 +181,15 @@ pub async fn serve<H: Handler>(
         tracing::warn!("shutdown grace period elapsed; closing remaining connections");
     }
     let _ = cut.send(true);
+}
+
+/// A connection that could not move to its worker's reactor: refused, counted.
+fn handover_failed(metrics: &Metrics, peer: SocketAddr, e: &std::io::Error) {
+    metrics
+        .connections_refused
+        .with_label_values(&["handover_failed"])
+        .inc();
+    tracing::warn!(%peer, error = %e, "connection could not be handed to a serving thread");
 }
 
 /// Accept failures: each counted, logged at most once a second.
@@ -244,7 +249,7 @@ async fn connection<H: Handler>(
     peer: SocketAddr,
     acceptor: TlsAcceptor,
     drain: Drain,
-    guards: (ConnGuard, super::admit::Slot),
+    guards: (ConnGuard, super::admit::Slot, Option<super::workers::Load>),
     handler: H,
     metrics: Metrics,
 ) {

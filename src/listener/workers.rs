@@ -5,7 +5,6 @@
 //! work stealing, and no cross-thread wake-up per request. With
 //! `listen.workers = 0` connections are served on the shared runtime instead.
 
-use futures_util::FutureExt;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,8 +24,10 @@ struct Worker {
     load: Arc<AtomicUsize>,
 }
 
-/// Gives a worker's connection back when its task ends (or is dropped).
-struct Load(Arc<AtomicUsize>);
+/// A connection's place in its worker's load; given back when dropped. It
+/// travels with the connection's other guards, so an upgraded connection
+/// (relayed after hyper lets go of it) still counts.
+pub struct Load(Arc<AtomicUsize>);
 
 impl Drop for Load {
     fn drop(&mut self) {
@@ -41,21 +42,14 @@ impl Workers {
         let mut workers = Vec::with_capacity(n);
         let mut threads = Vec::with_capacity(n);
         for number in 1..=n.max(1) {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let handle = rt.handle().clone();
-            let mut stopped = stop.subscribe();
-            let thread = std::thread::Builder::new()
-                .name(format!("sealgate-worker-{number}"))
-                .spawn(move || {
-                    crate::worker::set_index(number);
-                    // The runtime runs its connections while this waits;
-                    // dropping it afterwards ends whatever is left.
-                    rt.block_on(async move {
-                        let _ = stopped.wait_for(|s| *s).await;
-                    });
-                })?;
+            let (handle, thread) = match worker(number, stop.subscribe()) {
+                Ok(started) => started,
+                Err(e) => {
+                    // Those already started end with the error.
+                    let _ = stop.send(true);
+                    return Err(e);
+                }
+            };
             workers.push(Worker {
                 handle,
                 load: Arc::new(AtomicUsize::new(0)),
@@ -78,10 +72,12 @@ impl Workers {
         self.workers.is_empty()
     }
 
-    /// Runs one connection's future on the worker serving the fewest
-    /// connections (ties go round-robin, so equal loads alternate).
-    pub fn spawn<F>(&self, connection: F)
+    /// Runs one connection on the worker serving the fewest connections
+    /// (ties go round-robin, so equal loads alternate); `connection` gets
+    /// the connection's [`Load`] to hold for as long as it lives.
+    pub fn spawn<C, F>(&self, connection: C)
     where
+        C: FnOnce(Load) -> F + Send + 'static,
         F: Future<Output = ()> + Send + 'static,
     {
         let n = self.workers.len();
@@ -94,9 +90,7 @@ impl Workers {
         };
         worker.load.fetch_add(1, Ordering::Relaxed);
         let load = Load(worker.load.clone());
-        // `map`, not an async block: a block would hold the future twice
-        // (its capture and its awaitee), doubling each connection's task.
-        worker.handle.spawn(connection.map(move |()| drop(load)));
+        worker.handle.spawn(async move { connection(load).await });
     }
 
     /// Connections each worker serves now, in worker order.
@@ -122,6 +116,41 @@ impl Workers {
     }
 }
 
+/// One worker thread: its runtime is built (and, at the end, dropped) on
+/// the thread itself, so a failure to start leaves nothing to clean up on
+/// the caller's runtime. Returns once the runtime runs.
+fn worker(
+    number: usize,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<(tokio::runtime::Handle, std::thread::JoinHandle<()>)> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let thread = std::thread::Builder::new()
+        .name(format!("sealgate-worker-{number}"))
+        .spawn(move || {
+            crate::worker::set_index(number);
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let _ = tx.send(Ok(rt.handle().clone()));
+            // The runtime runs its connections while this waits.
+            rt.block_on(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            });
+        })?;
+    match rx.recv() {
+        Ok(Ok(handle)) => Ok((handle, thread)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(std::io::Error::other("the worker thread ended at start")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,9 +167,10 @@ mod tests {
             let (release, held) = tokio::sync::oneshot::channel::<()>();
             releases.push(release);
             let tx = tx.clone();
-            workers.spawn(async move {
+            workers.spawn(move |load| async move {
                 let _ = tx.send(crate::worker::index());
                 let _ = held.await;
+                drop(load);
             });
         }
         let mut seen: Vec<usize> = (0..4).filter_map(|_| rx.recv().ok()).collect();

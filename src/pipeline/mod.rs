@@ -34,12 +34,6 @@ pub async fn handle(
     let gw = state.gateway.load_full();
     let request_id = forwarding::request_id(req.headers());
     let mut record = AccessRecord::start(state.clone(), &req, conn.peer.ip(), request_id.clone());
-    // Every way a body is read (authentication, envelopes, forwarding) gets
-    // the same deadline between bytes.
-    // An HTTP/1.1 body left unread by a refusal is drained, not reset (`linger`).
-    let linger = req.version() < http::Version::HTTP_2;
-    let gap = gw.config.listen.body_read_timeout;
-    let req = req.map(|b| crate::body::paced(crate::linger::Lingering::new(b, linger, gap), gap));
     let envelope = match &gw.envelope {
         Some(e) if req.uri().path() == e.config.path => Some(e),
         _ => None,
@@ -48,6 +42,16 @@ pub async fn handle(
     let grpc = crate::grpc::is_grpc(req.headers());
     let decision = gw.config.decision.as_ref();
     let decision = decision.filter(|d| d.matches(req.uri().path()));
+    // An HTTP/1.1 body left unread by a refusal is drained, not reset
+    // (`linger`); but never for decisions: a body an auth_request caller
+    // declares is never sent, so the connection must close as before, or the
+    // caller's next request would be read as this one's body.
+    let linger = req.version() < http::Version::HTTP_2 && decision.is_none();
+    let linger = linger.then(|| crate::linger::Linger::of(req.headers()));
+    // Every way a body is read (authentication, envelopes, forwarding) gets
+    // the same deadline between bytes.
+    let gap = gw.config.listen.body_read_timeout;
+    let req = req.map(|b| crate::body::paced(crate::linger::Lingering::new(b, linger, gap), gap));
     let mut response = match (envelope, decision) {
         // The envelope and decision paths are boxed: their state would
         // otherwise size (and every move would copy) each request's future.

@@ -88,9 +88,13 @@ impl Upstream {
         let backend = match &cfg.kind {
             UpstreamKind::Echo => Backend::Echo,
             UpstreamKind::Targets(uris) => Backend::Http(Box::new(HttpBackend {
-                clients: (0..=workers)
-                    .map(|_| client(cfg, handshakes.clone()))
-                    .collect::<Result<_, _>>()?,
+                clients: {
+                    // One TLS set-up (trust store, session cache) shared by the pools.
+                    let tls = crate::net::client_config(cfg.ca.as_deref())?;
+                    (0..=workers)
+                        .map(|_| client(cfg, tls.clone(), handshakes.clone()))
+                        .collect()
+                },
                 targets: Targets::new(uris, cfg.eject_after, cfg.eject_for),
             })),
         };
@@ -313,13 +317,13 @@ fn classify_body_error(e: &(dyn std::error::Error + 'static)) -> ForwardError {
 
 fn client(
     cfg: &settings::Upstream,
+    tls: rustls::ClientConfig,
     handshakes: prometheus::IntCounterVec,
-) -> Result<HttpClient, String> {
+) -> HttpClient {
     let mut http = HttpConnector::new();
     http.set_connect_timeout(Some(cfg.connect_timeout));
     http.set_nodelay(true);
     http.enforce_http(false);
-    let tls = crate::net::client_config(cfg.ca.as_deref())?;
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http();
@@ -334,5 +338,5 @@ fn client(
         .pool_idle_timeout(cfg.idle_timeout)
         .pool_max_idle_per_host(cfg.max_idle_per_target)
         .http2_only(cfg.protocol == UpstreamProtocol::Http2);
-    Ok(b.build(connector))
+    b.build(connector)
 }

@@ -15,6 +15,8 @@ use tokio::sync::Notify;
 /// What the test upstream saw of one request.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    /// The gateway's end of the upstream connection the request came on.
+    pub peer: SocketAddr,
     pub method: String,
     pub uri: String,
     pub version: http::Version,
@@ -56,13 +58,13 @@ impl Upstream {
         let (seen, arrived, release) = (up.seen.clone(), up.arrived.clone(), up.release.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else {
+                let Ok((stream, peer)) = listener.accept().await else {
                     return;
                 };
                 let (seen, arrived, release) = (seen.clone(), arrived.clone(), release.clone());
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
-                        answer(req, seen.clone(), arrived.clone(), release.clone())
+                        answer(req, peer, seen.clone(), arrived.clone(), release.clone())
                     });
                     let _ = hyper_util::server::conn::auto::Builder::new(
                         hyper_util::rt::TokioExecutor::new(),
@@ -92,12 +94,14 @@ impl Upstream {
 
 async fn answer(
     req: Request<Incoming>,
+    peer: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
     arrived: Arc<Notify>,
     release: Arc<Notify>,
 ) -> Result<Response<BoxBody<Bytes, BoxErr>>, BoxErr> {
     let (parts, mut body) = req.into_parts();
     let mut record = Seen {
+        peer,
         method: parts.method.to_string(),
         uri: parts.uri.to_string(),
         version: parts.version,
