@@ -369,6 +369,27 @@ def scrape_cache(admin_port):
     return out
 
 
+def start_sealgate(bench, name, conf, port, admin, logname, refused_hint=""):
+    """Checks `conf` with `sealgate check` and starts it as contender `name`;
+    on either failure the contender is marked unavailable (with the reason)
+    and None is returned."""
+    r = subprocess.run([BIN, "check", "--config", conf], capture_output=True, text=True)
+    if r.returncode != 0:
+        bench.unavailable[name] = (
+            f"sealgate check refused its configuration{refused_hint}: " + (r.stdout + r.stderr).strip()[-300:]
+        )
+        return None
+    srv = Server(name, [BIN, "run", "--config", conf], port, logname, ready=sealgate_ready(admin))
+    try:
+        srv.start()
+    except RuntimeError as e:
+        bench.unavailable[name] = str(e)
+        srv.stop()
+        return None
+    bench.servers[name] = srv
+    return srv
+
+
 def metric_sum(admin_port, name, match=None):
     """The sum of every sample of metric `name` (whose labels contain `match`, if given) on /metrics."""
     try:

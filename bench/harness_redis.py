@@ -22,7 +22,6 @@ reports both per request under the table.
 import os
 import shutil
 import socket
-import subprocess
 
 import harness as H
 
@@ -117,19 +116,9 @@ def setup(bench):
         "gateway-redis.toml", H.P_SEALGATE_R, H.P_ADMIN_R,
         extra=f'\n[store]\nkind = "redis"\nurl = "redis://127.0.0.1:{port}"\n',
     )
-    r = subprocess.run([H.BIN, "check", "--config", conf], capture_output=True, text=True)
-    if r.returncode != 0:
-        bench.unavailable[name] = "sealgate check refused its configuration: " + (r.stdout + r.stderr).strip()[-300:]
+    srv = H.start_sealgate(bench, name, conf, H.P_SEALGATE_R, H.P_ADMIN_R, "sealgate-redis.log")
+    if not srv:
         return
-    srv = H.Server(name, [H.BIN, "run", "--config", conf], H.P_SEALGATE_R, "sealgate-redis.log",
-                   ready=H.sealgate_ready(H.P_ADMIN_R))
-    try:
-        srv.start()
-    except RuntimeError as e:
-        bench.unavailable[name] = str(e)
-        srv.stop()
-        return
-    bench.servers[name] = srv
     bench.counters[name] = lambda: counters(redis, H.P_ADMIN_R)
     bench.counters.setdefault("sealgate", lambda: {
         "store round trips": H.metric_sum(H.P_ADMIN, "sealgate_store_duration_seconds_count", 'op="batch"') or 0.0,

@@ -53,22 +53,10 @@ def setup(bench):
         return
     name = "sealgate-1w"
     conf = H.sealgate_conf("gateway-1w.toml", H.P_SEALGATE_1W, H.P_ADMIN_1W, listen_extra="workers = 1\n")
-    r = subprocess.run([H.BIN, "check", "--config", conf], capture_output=True, text=True)
-    if r.returncode != 0:
-        bench.unavailable[name] = (
-            "sealgate check refused `listen.workers = 1` (a binary from before that key?): "
-            + (r.stdout + r.stderr).strip()[-300:]
-        )
+    hint = " (`listen.workers = 1`: a binary from before that key?)"
+    srv = H.start_sealgate(bench, name, conf, H.P_SEALGATE_1W, H.P_ADMIN_1W, "sealgate-1w.log", hint)
+    if not srv:
         return
-    srv = H.Server(name, [H.BIN, "run", "--config", conf], H.P_SEALGATE_1W, "sealgate-1w.log",
-                   ready=H.sealgate_ready(H.P_ADMIN_1W))
-    try:
-        srv.start()
-    except RuntimeError as e:
-        bench.unavailable[name] = str(e)
-        srv.stop()
-        return
-    bench.servers[name] = srv
     H.log(f"sealgate-1w={srv.proc.pid}")
 
 
