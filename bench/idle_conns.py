@@ -15,6 +15,16 @@ import sys
 import time
 
 
+async def hold_open(hold):
+    """Waits until stdin closes (the harness has measured) or `hold` seconds pass."""
+    loop = asyncio.get_running_loop()
+    stdin_closed = loop.run_in_executor(None, sys.stdin.read)
+    try:
+        await asyncio.wait_for(stdin_closed, hold)
+    except asyncio.TimeoutError:
+        pass
+
+
 async def main():
     port = int(sys.argv[1])
     n = int(sys.argv[2])
@@ -49,12 +59,7 @@ async def main():
     await asyncio.gather(*(one() for _ in range(n)))
     print(f"OPEN {len(held)} {failed} {time.monotonic() - t0:.2f}", flush=True)
 
-    loop = asyncio.get_running_loop()
-    stdin_closed = loop.run_in_executor(None, sys.stdin.read)
-    try:
-        await asyncio.wait_for(stdin_closed, hold)
-    except asyncio.TimeoutError:
-        pass
+    await hold_open(hold)
     for _, w in held:
         w.transport.abort()
 

@@ -26,6 +26,8 @@ import ssl
 import sys
 import time
 
+from idle_conns import hold_open
+
 SOURCES = 8
 
 
@@ -96,12 +98,7 @@ async def main():
     failed = sum(failures.values())
     print(f"OPEN {len(held)} {failed} {time.monotonic() - t0:.2f} {json.dumps(failures)}", flush=True)
 
-    loop = asyncio.get_running_loop()
-    stdin_closed = loop.run_in_executor(None, sys.stdin.read)
-    try:
-        await asyncio.wait_for(stdin_closed, hold)
-    except asyncio.TimeoutError:
-        pass
+    await hold_open(hold)
     alive = sum(1 for r, w in held if not r.at_eof() and not w.is_closing())
     print(f"ALIVE {alive}", flush=True)
     for _, w in held:
