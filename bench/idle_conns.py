@@ -15,6 +15,21 @@ import sys
 import time
 
 
+def client_setup(n):
+    """Room for `n` sockets (the soft open-files limit raised up to the hard
+    one) and a TLS context for the benchmark's self-signed certificate, ALPN
+    http/1.1."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, n + 1024)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
 async def hold_open(hold):
     """Waits until stdin closes (the harness has measured) or `hold` seconds pass."""
     loop = asyncio.get_running_loop()
@@ -30,15 +45,7 @@ async def main():
     n = int(sys.argv[2])
     hold = float(sys.argv[3]) if len(sys.argv) > 3 else 60.0
     parallel = int(sys.argv[4]) if len(sys.argv) > 4 else 200
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = min(hard, n + 1024)
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["http/1.1"])
+    ctx = client_setup(n)
 
     held = []
     failed = 0

@@ -21,12 +21,10 @@ limit is raised to the hard limit (one process holds at most that many).
 import asyncio
 import json
 import re
-import resource
-import ssl
 import sys
 import time
 
-from idle_conns import hold_open
+from idle_conns import client_setup, hold_open
 
 SOURCES = 8
 
@@ -54,14 +52,7 @@ async def main():
     hold = float(sys.argv[5]) if len(sys.argv) > 5 else 600.0
     parallel = int(sys.argv[6]) if len(sys.argv) > 6 else 200
     offset = int(sys.argv[7]) if len(sys.argv) > 7 else 0
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["http/1.1"])
+    ctx = client_setup(n)
     request = f"GET {path} HTTP/1.1\r\nHost: localhost\r\n{header}\r\n\r\n".encode()
 
     held = []
