@@ -93,8 +93,9 @@ impl Workers {
         worker.handle.spawn(async move { connection(load).await });
     }
 
-    /// Connections each worker serves now, in worker order.
-    pub fn loads(&self) -> Vec<usize> {
+    /// Connections each worker serves now, in worker order (for the tests).
+    #[cfg(test)]
+    fn loads(&self) -> Vec<usize> {
         self.workers
             .iter()
             .map(|w| w.load.load(Ordering::Relaxed))
