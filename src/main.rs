@@ -5,6 +5,11 @@ use clap::Parser;
 use sealgate::cli::{Cli, Command};
 use std::process::ExitCode;
 
+/// jemalloc, not glibc malloc: less CPU per request and less memory per idle
+/// connection (measurements in Cargo.toml, beside the dependency).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
