@@ -5,6 +5,7 @@
 //! independent client in tests; it cannot import raw private keys (needed for
 //! operators' keys and the RFC's own test vector) nor do P-256 in pure Rust.
 
+use super::schedule::Schedule;
 pub use super::seal::ResponseSealer;
 use super::suites::{enc_len, export_len, HEADER_LEN, RESPONSE_LABEL};
 pub use super::suites::{request_header, request_info};
@@ -28,6 +29,8 @@ pub struct GatewayKey {
     x25519: Option<super::x25519_receiver::Recipient>,
     /// The ML-KEM-768 or X-Wing key, expanded once.
     pq: Option<super::pq::Recipient>,
+    /// The key schedule's fixed half per AEAD (X25519 and post-quantum keys).
+    schedules: Vec<Schedule>,
 }
 
 impl fmt::Debug for GatewayKey {
@@ -59,6 +62,7 @@ impl GatewayKey {
                 kem,
                 sk: zeroize::Zeroizing::new(Vec::new()),
                 pk: r.public_key().to_vec(),
+                schedules: schedules(id, kem, &aeads),
                 aeads,
                 x25519: None,
                 pq: Some(r),
@@ -99,6 +103,10 @@ impl GatewayKey {
                 _ => Vec::new(),
             }),
             pk,
+            schedules: match kem {
+                KEM_X25519 => schedules(id, kem, &aeads),
+                _ => Vec::new(),
+            },
             aeads,
             x25519,
             pq: None,
@@ -140,6 +148,15 @@ impl GatewayKey {
         }
         out
     }
+}
+
+/// The OHTTP request `info` (RFC 9458 §4.3) is fixed by the key id, the KEM
+/// and the AEAD: its half of the key schedule, once per accepted AEAD.
+fn schedules(id: u8, kem: u16, aeads: &[u16]) -> Vec<Schedule> {
+    aeads
+        .iter()
+        .map(|&aead| Schedule::new(kem, aead, &request_info(&request_header(id, kem, aead))))
+        .collect()
 }
 
 /// `application/ohttp-keys` (RFC 9540 §3): each configuration with a 2-byte length.
@@ -209,31 +226,36 @@ pub fn open<'a>(
         return Err(EnvelopeError::Malformed);
     }
     let (enc, ct) = msg[HEADER_LEN..].split_at(n_enc);
-    let info = request_info(&msg[..HEADER_LEN]);
     let export_len = export_len(aead_id);
+    let schedule = key.schedules.iter().find(|s| s.aead_id() == aead_id);
     use hpke::aead::{AesGcm128, AesGcm256, ChaCha20Poly1305};
     use hpke::kem::DhP256HkdfSha256 as P256;
-    let (request, secret) = match (&key.x25519, &key.pq, aead_id) {
-        (_, Some(pq), _) => {
-            let ctx = super::schedule::Context::new(kem, aead_id, &pq.decap(enc)?, &info)?;
+    let info = || request_info(&msg[..HEADER_LEN]);
+    let (request, secret) = match (&key.x25519, &key.pq, schedule, aead_id) {
+        (_, Some(pq), Some(schedule), _) => {
+            let ctx = super::schedule::Context::scheduled(schedule, &pq.decap(enc)?)?;
             let mut secret = vec![0u8; export_len];
             let request = ctx.open(ct)?;
             ctx.export(RESPONSE_LABEL, &mut secret)?;
             Ok((request, secret))
         }
-        (Some(recipient), _, _) => {
+        (Some(recipient), _, Some(schedule), _) => {
             let mut secret = vec![0u8; export_len];
             recipient
-                .open(aead_id, enc, &info, ct, RESPONSE_LABEL, &mut secret)
+                .open(schedule, enc, ct, RESPONSE_LABEL, &mut secret)
                 .map(|request| (request, secret))
         }
-        (None, _, AEAD_AES_128_GCM) => {
-            open_with::<AesGcm128, P256>(&key.sk, enc, &info, ct, export_len)
+        // Every accepted AEAD of an X25519 or post-quantum key has its schedule.
+        (Some(_), _, None, _) | (_, Some(_), None, _) => Err(EnvelopeError::UnsupportedSuite),
+        (None, None, _, AEAD_AES_128_GCM) => {
+            open_with::<AesGcm128, P256>(&key.sk, enc, &info(), ct, export_len)
         }
-        (None, _, AEAD_AES_256_GCM) => {
-            open_with::<AesGcm256, P256>(&key.sk, enc, &info, ct, export_len)
+        (None, None, _, AEAD_AES_256_GCM) => {
+            open_with::<AesGcm256, P256>(&key.sk, enc, &info(), ct, export_len)
         }
-        (None, _, _) => open_with::<ChaCha20Poly1305, P256>(&key.sk, enc, &info, ct, export_len),
+        (None, None, _, _) => {
+            open_with::<ChaCha20Poly1305, P256>(&key.sk, enc, &info(), ct, export_len)
+        }
     }?;
     Ok(Opened {
         request,

@@ -8,7 +8,43 @@ use super::suites::{aead_algorithm, aead_lens, EnvelopeError, Len, KDF_HKDF_SHA2
 use aws_lc_rs::{aead, hkdf, hmac};
 
 const HPKE_V1: &[u8] = b"HPKE-v1";
+
+/// HMAC-SHA256 keyed with the empty salt (HashLen zeros): its key set-up
+/// (two SHA-256 blocks) done once, not per extraction.
+static ZERO_SALT: std::sync::LazyLock<hmac::Key> =
+    std::sync::LazyLock::new(|| hmac::Key::new(hmac::HMAC_SHA256, &[0u8; NH]));
 pub const NH: usize = 32;
+
+/// `key_schedule_context` = mode_base || psk_id_hash || info_hash (RFC 9180
+/// §5.1) with its suite: it depends only on the suite and `info`, which in
+/// OHTTP are fixed per gateway key and AEAD, so a key computes it once and
+/// each request skips two HMACs.
+pub struct Schedule {
+    aead_id: u16,
+    suite: [u8; 10],
+    context: [u8; 1 + 2 * NH],
+}
+
+impl Schedule {
+    pub fn new(kem: u16, aead_id: u16, info: &[u8]) -> Schedule {
+        let suite = hpke_suite(kem, aead_id);
+        // The default (empty) PSK and PSK id.
+        let psk_id_hash = labeled_extract(&[], &suite, b"psk_id_hash", &[]);
+        let info_hash = labeled_extract(&[], &suite, b"info_hash", info);
+        let mut context = [0u8; 1 + 2 * NH];
+        context[1..1 + NH].copy_from_slice(&psk_id_hash);
+        context[1 + NH..].copy_from_slice(&info_hash);
+        Schedule {
+            aead_id,
+            suite,
+            context,
+        }
+    }
+
+    pub fn aead_id(&self) -> u16 {
+        self.aead_id
+    }
+}
 
 /// A base-mode context after `KeySchedule(mode_base, shared_secret, info, "", "")`.
 pub struct Context {
@@ -26,27 +62,32 @@ impl Context {
         shared_secret: &[u8],
         info: &[u8],
     ) -> Result<Context, EnvelopeError> {
-        let suite = hpke_suite(kem, aead_id);
-        // The default (empty) PSK and PSK id.
-        let psk_id_hash = labeled_extract(&[], &suite, b"psk_id_hash", &[]);
-        let info_hash = labeled_extract(&[], &suite, b"info_hash", info);
-        let mut context = [0u8; 1 + 2 * NH];
-        context[1..1 + NH].copy_from_slice(&psk_id_hash);
-        context[1 + NH..].copy_from_slice(&info_hash);
-        let secret = labeled_extract(shared_secret, &suite, b"secret", &[]);
-        let (nk, _) = aead_lens(aead_id);
+        Context::scheduled(&Schedule::new(kem, aead_id, info), shared_secret)
+    }
+
+    /// The key schedule's per-request half: everything that depends on the
+    /// shared secret.
+    pub fn scheduled(s: &Schedule, shared_secret: &[u8]) -> Result<Context, EnvelopeError> {
+        let secret = labeled_extract(shared_secret, &s.suite, b"secret", &[]);
+        let (nk, _) = aead_lens(s.aead_id);
         let mut key = [0u8; 32];
-        labeled_expand(&secret, &suite, b"key", &context, &mut key[..nk])?;
+        labeled_expand(&secret, &s.suite, b"key", &s.context, &mut key[..nk])?;
         let mut base_nonce = [0u8; aead::NONCE_LEN];
-        labeled_expand(&secret, &suite, b"base_nonce", &context, &mut base_nonce)?;
+        labeled_expand(
+            &secret,
+            &s.suite,
+            b"base_nonce",
+            &s.context,
+            &mut base_nonce,
+        )?;
         let mut exporter_secret = [0u8; NH];
-        labeled_expand(&secret, &suite, b"exp", &context, &mut exporter_secret)?;
+        labeled_expand(&secret, &s.suite, b"exp", &s.context, &mut exporter_secret)?;
         Ok(Context {
-            aead_id,
+            aead_id: s.aead_id,
             key,
             base_nonce,
             exporter_secret,
-            suite,
+            suite: s.suite,
         })
     }
 
@@ -131,12 +172,14 @@ pub const fn kem_suite(kem: u16) -> [u8; 5] {
 /// `LabeledExtract(salt, label, ikm)` = HKDF-Extract(salt, "HPKE-v1" || suite_id || label || ikm);
 /// HKDF-Extract is HMAC-SHA256 keyed with the salt (an empty salt is HashLen zeros, RFC 5869 §2.2).
 pub fn labeled_extract(salt: &[u8], suite: &[u8], label: &[u8], ikm: &[u8]) -> [u8; NH] {
-    let zeros = [0u8; NH];
-    let key = hmac::Key::new(
-        hmac::HMAC_SHA256,
-        if salt.is_empty() { &zeros } else { salt },
-    );
-    let mut ctx = hmac::Context::with_key(&key);
+    let salted;
+    let key = if salt.is_empty() {
+        &*ZERO_SALT
+    } else {
+        salted = hmac::Key::new(hmac::HMAC_SHA256, salt);
+        &salted
+    };
+    let mut ctx = hmac::Context::with_key(key);
     for part in [HPKE_V1, suite, label, ikm] {
         ctx.update(part);
     }

@@ -10,7 +10,7 @@
 //! RFC 9458 vector, against the `hpke` crate's sender for every AEAD, and
 //! against the independent `ohttp` client.
 
-use super::schedule::{kem_suite, labeled_expand, labeled_extract, Context, NH};
+use super::schedule::{kem_suite, labeled_expand, labeled_extract, Context, Schedule, NH};
 use super::suites::{EnvelopeError, KEM_X25519};
 use aws_lc_rs::agreement;
 
@@ -41,19 +41,19 @@ impl Recipient {
         &self.pk
     }
 
-    /// `SetupBaseR(enc, skR, info)`, then `Open("", ct)` with sequence number 0
-    /// and `Export(exporter_context, out.len())` into `exported`.
+    /// `SetupBaseR(enc, skR, info)` (with `info`'s half of the key schedule
+    /// in `schedule`), then `Open("", ct)` with sequence number 0 and
+    /// `Export(exporter_context, out.len())` into `exported`.
     pub fn open(
         &self,
-        aead_id: u16,
+        schedule: &Schedule,
         enc: &[u8],
-        info: &[u8],
         ct: &[u8],
         exporter_context: &[u8],
         exported: &mut [u8],
     ) -> Result<Vec<u8>, EnvelopeError> {
         let shared_secret = self.decap(enc)?;
-        let ctx = Context::new(KEM_X25519, aead_id, &shared_secret, info)?;
+        let ctx = Context::scheduled(schedule, &shared_secret)?;
         let plaintext = ctx.open(ct)?;
         ctx.export(exporter_context, exported)?;
         Ok(plaintext)
