@@ -11,7 +11,22 @@ resolves. bench/instructions.sh uses it for allocations per request.
 import re
 import sys
 
-ALLOCATORS = ("malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc", "memalign")
+# glibc's entry points, then jemalloc's (the binary's allocator, prefixed _rjem_
+# by tikv-jemalloc-sys): the Rust global allocator calls malloc/mallocx,
+# calloc, realloc/rallocx.
+ALLOCATORS = (
+    "malloc",
+    "calloc",
+    "realloc",
+    "posix_memalign",
+    "aligned_alloc",
+    "memalign",
+    "_rjem_malloc",
+    "_rjem_mallocx",
+    "_rjem_calloc",
+    "_rjem_realloc",
+    "_rjem_rallocx",
+)
 
 
 def count_calls(path, names):
