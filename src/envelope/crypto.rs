@@ -29,8 +29,10 @@ pub struct GatewayKey {
     x25519: Option<super::x25519_receiver::Recipient>,
     /// The ML-KEM-768 or X-Wing key, expanded once.
     pq: Option<super::pq::Recipient>,
-    /// The key schedule's fixed half per AEAD (X25519 and post-quantum keys).
-    schedules: Vec<Schedule>,
+    /// The key schedule's fixed half for each request header this key
+    /// accepts (one per AEAD; X25519 and post-quantum keys), found by the
+    /// header itself, so it can only serve the `info` it was computed from.
+    schedules: Vec<([u8; HEADER_LEN], Schedule)>,
 }
 
 impl fmt::Debug for GatewayKey {
@@ -152,10 +154,13 @@ impl GatewayKey {
 
 /// The OHTTP request `info` (RFC 9458 §4.3) is fixed by the key id, the KEM
 /// and the AEAD: its half of the key schedule, once per accepted AEAD.
-fn schedules(id: u8, kem: u16, aeads: &[u16]) -> Vec<Schedule> {
+fn schedules(id: u8, kem: u16, aeads: &[u16]) -> Vec<([u8; HEADER_LEN], Schedule)> {
     aeads
         .iter()
-        .map(|&aead| Schedule::new(kem, aead, &request_info(&request_header(id, kem, aead))))
+        .map(|&aead| {
+            let header = request_header(id, kem, aead);
+            (header, Schedule::new(kem, aead, &request_info(&header)))
+        })
         .collect()
 }
 
@@ -227,7 +232,11 @@ pub fn open<'a>(
     }
     let (enc, ct) = msg[HEADER_LEN..].split_at(n_enc);
     let export_len = export_len(aead_id);
-    let schedule = key.schedules.iter().find(|s| s.aead_id() == aead_id);
+    let schedule = key
+        .schedules
+        .iter()
+        .find(|(header, _)| header[..] == msg[..HEADER_LEN])
+        .map(|(_, schedule)| schedule);
     use hpke::aead::{AesGcm128, AesGcm256, ChaCha20Poly1305};
     use hpke::kem::DhP256HkdfSha256 as P256;
     let info = || request_info(&msg[..HEADER_LEN]);

@@ -94,6 +94,27 @@ fn x25519_every_aead_against_independent_senders() {
     }
 }
 
+/// One X25519 key that accepts every AEAD: each request is opened with the
+/// schedule of its own header (the `info` differs per AEAD), whatever the
+/// order of the key's AEADs.
+#[test]
+fn x25519_key_with_several_aeads_opens_each() {
+    use hpke::aead::{AesGcm128, AesGcm256, ChaCha20Poly1305};
+    let sk = GatewayKey::generate_private(KEM_X25519).unwrap();
+    let all = vec![AEAD_CHACHA20_POLY1305, AEAD_AES_128_GCM, AEAD_AES_256_GCM];
+    let key = GatewayKey::from_private(4, KEM_X25519, &sk, all).unwrap();
+    for aead in [AEAD_AES_256_GCM, AEAD_AES_128_GCM, AEAD_CHACHA20_POLY1305] {
+        let (envelope, secret) = match aead {
+            AEAD_AES_128_GCM => hpke_crate_envelope::<AesGcm128>(&key, aead, b"several"),
+            AEAD_AES_256_GCM => hpke_crate_envelope::<AesGcm256>(&key, aead, b"several"),
+            _ => hpke_crate_envelope::<ChaCha20Poly1305>(&key, aead, b"several"),
+        };
+        let opened = open(std::iter::once(&key), &envelope).unwrap();
+        assert_eq!(opened.request, b"several", "aead {aead:#x}");
+        assert_eq!(opened.sealer.secret(), secret, "aead {aead:#x}");
+    }
+}
+
 #[test]
 fn rfc9458_appendix_a() {
     let v = vector();

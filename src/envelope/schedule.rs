@@ -1,19 +1,22 @@
 //! The HPKE base-mode key schedule with HKDF-SHA256 (RFC 9180 §5.1) and the
 //! context's single-use Open and Seal (sequence number 0, all OHTTP uses) and
 //! Export (§5.3), composed step by step as the RFC writes it from aws-lc-rs
-//! HMAC-SHA256 (HKDF-Extract, RFC 5869), HKDF-Expand and the AEADs. Every
-//! KEM's receiver (and the test and CLI sender) feeds its shared secret here.
+//! HMAC-SHA256 (HKDF-Extract, RFC 5869), HKDF-Expand and the AEADs. The
+//! X25519 and post-quantum receivers (and the test and CLI sender) feed
+//! their shared secret here; P-256 goes through the `hpke` crate. The
+//! schedule's `info` half (`Schedule`) is computed once per gateway key and
+//! AEAD, its shared-secret half (`Context::scheduled`) per request.
 
 use super::suites::{aead_algorithm, aead_lens, EnvelopeError, Len, KDF_HKDF_SHA256};
 use aws_lc_rs::{aead, hkdf, hmac};
 
 const HPKE_V1: &[u8] = b"HPKE-v1";
+pub const NH: usize = 32;
 
 /// HMAC-SHA256 keyed with the empty salt (HashLen zeros): its key set-up
 /// (two SHA-256 blocks) done once, not per extraction.
 static ZERO_SALT: std::sync::LazyLock<hmac::Key> =
     std::sync::LazyLock::new(|| hmac::Key::new(hmac::HMAC_SHA256, &[0u8; NH]));
-pub const NH: usize = 32;
 
 /// `key_schedule_context` = mode_base || psk_id_hash || info_hash (RFC 9180
 /// §5.1) with its suite: it depends only on the suite and `info`, which in
@@ -26,6 +29,8 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// The `info` half for a suite (KEM, HKDF-SHA256, `aead_id`); no secret
+    /// enters it (the PSK and PSK id are empty in base mode).
     pub fn new(kem: u16, aead_id: u16, info: &[u8]) -> Schedule {
         let suite = hpke_suite(kem, aead_id);
         // The default (empty) PSK and PSK id.
@@ -39,10 +44,6 @@ impl Schedule {
             suite,
             context,
         }
-    }
-
-    pub fn aead_id(&self) -> u16 {
-        self.aead_id
     }
 }
 
