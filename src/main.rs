@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 /// jemalloc, not glibc malloc: less CPU per request and less memory per idle
 /// connection (measurements in Cargo.toml, beside the dependency).
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
