@@ -82,7 +82,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
   -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" 2>/dev/null
 cat "$WORK/tls/cert.pem" "$WORK/tls/key.pem" >"$WORK/tls/haproxy.pem"
 # Distinct tokens: enough that a run does not wrap around (and so cannot hit
-# sealgate's verified-token cache) at up to ~12k req/s; never fewer than 10,000.
+# sealgate's verified-token cache) at up to ~30k req/s; never fewer than 10,000.
 TOKENS="${BENCH_TOKENS:-$((DURATION * 30000 > 10000 ? DURATION * 30000 : 10000))}"
 "$PY" "$BENCH/mint.py" --keys "$WORK/keys" --out "$WORK/tokens" \
   --iss "${BENCH_ISS:-https://issuer.bench.sealgate}" --aud "${BENCH_AUD:-bench-api}" --count "$TOKENS"
