@@ -43,21 +43,26 @@ fn hpke_crate_envelope<A: hpke::aead::Aead>(
     (envelope, secret)
 }
 
+/// `hpke_crate_envelope` with the `hpke` crate's type for the AEAD id.
+fn hpke_crate_envelope_for(key: &GatewayKey, aead: u16, request: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    use hpke::aead::{AesGcm128, AesGcm256, ChaCha20Poly1305};
+    match aead {
+        AEAD_AES_128_GCM => hpke_crate_envelope::<AesGcm128>(key, aead, request),
+        AEAD_AES_256_GCM => hpke_crate_envelope::<AesGcm256>(key, aead, request),
+        _ => hpke_crate_envelope::<ChaCha20Poly1305>(key, aead, request),
+    }
+}
+
 /// Every AEAD through the X25519 path, against the `hpke` crate's sender
 /// (request and exported secret) and, where it supports the AEAD, the
 /// independent `ohttp` client (which also opens our sealed response).
 /// Tampering and a small-order `enc` are refused.
 #[test]
 fn x25519_every_aead_against_independent_senders() {
-    use hpke::aead::{AesGcm128, AesGcm256, ChaCha20Poly1305};
     for aead in [AEAD_AES_128_GCM, AEAD_AES_256_GCM, AEAD_CHACHA20_POLY1305] {
         let sk = GatewayKey::generate_private(KEM_X25519).unwrap();
         let key = GatewayKey::from_private(9, KEM_X25519, &sk, vec![aead]).unwrap();
-        let (envelope, secret) = match aead {
-            AEAD_AES_128_GCM => hpke_crate_envelope::<AesGcm128>(&key, aead, b"the request"),
-            AEAD_AES_256_GCM => hpke_crate_envelope::<AesGcm256>(&key, aead, b"the request"),
-            _ => hpke_crate_envelope::<ChaCha20Poly1305>(&key, aead, b"the request"),
-        };
+        let (envelope, secret) = hpke_crate_envelope_for(&key, aead, b"the request");
         let opened = open(std::iter::once(&key), &envelope).unwrap();
         assert_eq!(opened.request, b"the request", "aead {aead:#x}");
         assert_eq!(
@@ -99,16 +104,11 @@ fn x25519_every_aead_against_independent_senders() {
 /// order of the key's AEADs.
 #[test]
 fn x25519_key_with_several_aeads_opens_each() {
-    use hpke::aead::{AesGcm128, AesGcm256, ChaCha20Poly1305};
     let sk = GatewayKey::generate_private(KEM_X25519).unwrap();
     let all = vec![AEAD_CHACHA20_POLY1305, AEAD_AES_128_GCM, AEAD_AES_256_GCM];
     let key = GatewayKey::from_private(4, KEM_X25519, &sk, all).unwrap();
     for aead in [AEAD_AES_256_GCM, AEAD_AES_128_GCM, AEAD_CHACHA20_POLY1305] {
-        let (envelope, secret) = match aead {
-            AEAD_AES_128_GCM => hpke_crate_envelope::<AesGcm128>(&key, aead, b"several"),
-            AEAD_AES_256_GCM => hpke_crate_envelope::<AesGcm256>(&key, aead, b"several"),
-            _ => hpke_crate_envelope::<ChaCha20Poly1305>(&key, aead, b"several"),
-        };
+        let (envelope, secret) = hpke_crate_envelope_for(&key, aead, b"several");
         let opened = open(std::iter::once(&key), &envelope).unwrap();
         assert_eq!(opened.request, b"several", "aead {aead:#x}");
         assert_eq!(opened.sealer.secret(), secret, "aead {aead:#x}");
