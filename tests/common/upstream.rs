@@ -8,6 +8,7 @@ use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -38,6 +39,24 @@ pub struct Upstream {
     pub seen: Arc<Mutex<Vec<Seen>>>,
     pub arrived: Arc<Notify>,
     pub release: Arc<Notify>,
+    /// Connections open to this upstream now (a pooled idle one counts).
+    pub live: Arc<AtomicUsize>,
+}
+
+/// Counts one open connection in `Upstream::live` until dropped.
+struct Live(Arc<AtomicUsize>);
+
+impl Live {
+    fn new(count: &Arc<AtomicUsize>) -> Live {
+        count.fetch_add(1, Ordering::Relaxed);
+        Live(count.clone())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 static CHUNK: [u8; 65536] = [b'x'; 65536];
@@ -54,15 +73,19 @@ impl Upstream {
             seen: Arc::default(),
             arrived: Arc::new(Notify::new()),
             release: Arc::new(Notify::new()),
+            live: Arc::default(),
         };
         let (seen, arrived, release) = (up.seen.clone(), up.arrived.clone(), up.release.clone());
+        let live = up.live.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((stream, peer)) = listener.accept().await else {
                     return;
                 };
                 let (seen, arrived, release) = (seen.clone(), arrived.clone(), release.clone());
+                let live = Live::new(&live);
                 tokio::spawn(async move {
+                    let _live = live;
                     let svc = service_fn(move |req| {
                         answer(req, peer, seen.clone(), arrived.clone(), release.clone())
                     });
