@@ -2,6 +2,7 @@
 //! TLS/h2c), round-robin over targets with passive ejection, timeouts mapped to
 //! 502/504, and the built-in echo upstream.
 
+mod connect;
 mod echo;
 pub mod settings;
 mod targets;
@@ -10,16 +11,11 @@ use crate::body::{BodyTooLarge, ReqBody, ResBody};
 use crate::forwarding::strip_hop_by_hop;
 use crate::metrics::Metrics;
 use http::{header, HeaderValue, Request, Response, Uri, Version};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use settings::{UpstreamKind, UpstreamProtocol};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use targets::Target;
 pub use targets::Targets;
-
-type HttpClient = Client<crate::handshakes::Counted<HttpsConnector<HttpConnector>>, ReqBody>;
 
 enum Backend {
     Echo,
@@ -30,7 +26,7 @@ struct HttpBackend {
     /// One client, so one connection pool, per serving worker (slot 0:
     /// threads that are not workers): a worker's exchanges never touch
     /// another thread's pool or wake another thread.
-    clients: Box<[HttpClient]>,
+    clients: Box<[connect::HttpClient]>,
     targets: Targets,
 }
 
@@ -92,7 +88,7 @@ impl Upstream {
                     // One TLS set-up (trust store, session cache) shared by the pools.
                     let tls = crate::net::client_config(cfg.ca.as_deref())?;
                     (0..=workers)
-                        .map(|_| client(cfg, tls.clone(), handshakes.clone()))
+                        .map(|_| connect::client(cfg, tls.clone(), handshakes.clone()))
                         .collect()
                 },
                 targets: Targets::new(uris, cfg.eject_after, cfg.eject_for),
@@ -313,30 +309,4 @@ fn classify_body_error(e: &(dyn std::error::Error + 'static)) -> ForwardError {
     } else {
         ForwardError::Failed
     }
-}
-
-fn client(
-    cfg: &settings::Upstream,
-    tls: rustls::ClientConfig,
-    handshakes: prometheus::IntCounterVec,
-) -> HttpClient {
-    let mut http = HttpConnector::new();
-    http.set_connect_timeout(Some(cfg.connect_timeout));
-    http.set_nodelay(true);
-    http.enforce_http(false);
-    let builder = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http();
-    let connector = match cfg.protocol {
-        UpstreamProtocol::Http1 => builder.enable_http1().wrap_connector(http),
-        UpstreamProtocol::Http2 => builder.enable_http2().wrap_connector(http),
-    };
-    let connector = crate::handshakes::Counted::new(connector, handshakes);
-    let mut b = Client::builder(TokioExecutor::new());
-    b.timer(TokioTimer::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(cfg.idle_timeout)
-        .pool_max_idle_per_host(cfg.max_idle_per_target)
-        .http2_only(cfg.protocol == UpstreamProtocol::Http2);
-    b.build(connector)
 }
