@@ -1,21 +1,25 @@
-//! The client an upstream's exchanges go through: TCP (with its connect
-//! timeout) and TLS through hyper-rustls, each new TLS connection counted,
-//! HTTP/1.1 or HTTP/2 as the upstream's protocol says.
+//! Opening a connection to a target: TCP (with its connect timeout) and TLS
+//! through hyper-rustls, each new TLS connection counted, then the HTTP/1.1
+//! or HTTP/2 handshake. The connection itself is driven by a task on the
+//! calling worker's runtime, so its I/O never wakes another thread.
 
 use super::settings::{self, UpstreamProtocol};
-use crate::body::ReqBody;
+use crate::body::{BoxError, ReqBody};
+use crate::handshakes::Counted;
+use hyper::client::conn::{http1, http2};
 use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tower_service::Service;
 
-pub(super) type HttpClient =
-    Client<crate::handshakes::Counted<HttpsConnector<HttpConnector>>, ReqBody>;
+pub(super) type Connector = Counted<HttpsConnector<HttpConnector>>;
 
-pub(super) fn client(
+/// The connector for `cfg`'s targets: ALPN offers only its protocol.
+pub(super) fn connector(
     cfg: &settings::Upstream,
     tls: rustls::ClientConfig,
     handshakes: prometheus::IntCounterVec,
-) -> HttpClient {
+) -> Connector {
     let mut http = HttpConnector::new();
     http.set_connect_timeout(Some(cfg.connect_timeout));
     http.set_nodelay(true);
@@ -27,12 +31,46 @@ pub(super) fn client(
         UpstreamProtocol::Http1 => builder.enable_http1().wrap_connector(http),
         UpstreamProtocol::Http2 => builder.enable_http2().wrap_connector(http),
     };
-    let connector = crate::handshakes::Counted::new(connector, handshakes);
-    let mut b = Client::builder(TokioExecutor::new());
-    b.timer(TokioTimer::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(cfg.idle_timeout)
-        .pool_max_idle_per_host(cfg.max_idle_per_target)
-        .http2_only(cfg.protocol == UpstreamProtocol::Http2);
-    b.build(connector)
+    Counted::new(connector, handshakes)
+}
+
+type Io = <Connector as Service<http::Uri>>::Response;
+
+async fn dial(connector: &Connector, origin: &http::Uri) -> Result<Io, BoxError> {
+    let mut connector = connector.clone();
+    std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
+    connector.call(origin.clone()).await
+}
+
+/// A new HTTP/1.1 connection to `origin`; upgrades (101) stay possible on it.
+pub(super) async fn http1(
+    connector: &Connector,
+    origin: &http::Uri,
+) -> Result<http1::SendRequest<ReqBody>, BoxError> {
+    let io = dial(connector, origin).await?;
+    let (send, conn) = http1::Builder::new().handshake(io).await?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(error = %e, "upstream connection ended");
+        }
+    });
+    Ok(send)
+}
+
+/// A new HTTP/2 connection to `origin` (TLS with ALPN h2, or h2c).
+pub(super) async fn http2(
+    connector: &Connector,
+    origin: &http::Uri,
+) -> Result<http2::SendRequest<ReqBody>, BoxError> {
+    let io = dial(connector, origin).await?;
+    let (send, conn) = http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .handshake(io)
+        .await?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "upstream connection ended");
+        }
+    });
+    Ok(send)
 }

@@ -1,9 +1,11 @@
-//! Upstreams: a pooled keep-alive client per upstream (HTTP/1.1, or HTTP/2 over
+//! Upstreams: keep-alive connections pooled per serving worker (HTTP/1.1, or HTTP/2 over
 //! TLS/h2c), round-robin over targets with passive ejection, timeouts mapped to
 //! 502/504, and the built-in echo upstream.
 
 mod connect;
 mod echo;
+mod idle;
+mod pool;
 pub mod settings;
 mod targets;
 
@@ -23,10 +25,10 @@ enum Backend {
 }
 
 struct HttpBackend {
-    /// One client, so one connection pool, per serving worker (slot 0:
-    /// threads that are not workers): a worker's exchanges never touch
-    /// another thread's pool or wake another thread.
-    clients: Box<[connect::HttpClient]>,
+    /// One connection pool per serving worker (slot 0: threads that are
+    /// not workers): a worker's exchanges never touch another thread's pool
+    /// or wake another thread.
+    pools: Box<[pool::Pool]>,
     targets: Targets,
 }
 
@@ -83,16 +85,23 @@ impl Upstream {
     ) -> Result<Upstream, String> {
         let backend = match &cfg.kind {
             UpstreamKind::Echo => Backend::Echo,
-            UpstreamKind::Targets(uris) => Backend::Http(Box::new(HttpBackend {
-                clients: {
-                    // One TLS set-up (trust store, session cache) shared by the pools.
-                    let tls = crate::net::client_config(cfg.ca.as_deref())?;
-                    (0..=workers)
-                        .map(|_| connect::client(cfg, tls.clone(), handshakes.clone()))
-                        .collect()
-                },
-                targets: Targets::new(uris, cfg.eject_after, cfg.eject_for),
-            })),
+            UpstreamKind::Targets(uris) => {
+                let targets = Targets::new(uris, cfg.eject_after, cfg.eject_for);
+                // One TLS set-up (trust store, session cache) shared by the pools.
+                let tls = crate::net::client_config(cfg.ca.as_deref())?;
+                let pools = (0..=workers)
+                    .map(|_| {
+                        pool::Pool::new(
+                            connect::connector(cfg, tls.clone(), handshakes.clone()),
+                            targets.len(),
+                            cfg.protocol == UpstreamProtocol::Http2,
+                            cfg.idle_timeout,
+                            cfg.max_idle_per_target,
+                        )
+                    })
+                    .collect();
+                Backend::Http(Box::new(HttpBackend { pools, targets }))
+            }
         };
         Ok(Upstream {
             name: Arc::from(cfg.name.as_str()),
@@ -112,13 +121,13 @@ impl Upstream {
         metrics: &Metrics,
     ) -> Result<Response<ResBody>, ForwardError> {
         let started = Instant::now();
-        let (client, targets) = match &self.backend {
+        let (pool, targets) = match &self.backend {
             Backend::Echo => {
                 return echo::respond(&self.name, req)
                     .await
                     .map_err(|e| classify_body_error(&*e));
             }
-            Backend::Http(b) => (&b.clients[crate::worker::slot(b.clients.len())], &b.targets),
+            Backend::Http(b) => (&b.pools[crate::worker::slot(b.pools.len())], &b.targets),
         };
         let Some((index, target)) = targets.pick() else {
             return Err(ForwardError::Connect);
@@ -132,7 +141,7 @@ impl Upstream {
             .and_then(|r| crate::grpc::timeout(r.headers()))
             .filter(|t| *t < self.request_timeout);
         let deadline = client_deadline.unwrap_or(self.request_timeout);
-        let outcome = tokio::time::timeout(deadline, client.request(req)).await;
+        let outcome = tokio::time::timeout(deadline, pool.send(index, target, req)).await;
         let label = &*self.name;
         let result = match outcome {
             Err(_) if client_deadline.is_some() => Err(ForwardError::Timeout),
@@ -176,13 +185,17 @@ impl Upstream {
         result
     }
 
-    /// Points the request at `target`, in the upstream's protocol.
+    /// Points the request at `target`, in the upstream's protocol: HTTP/1.1
+    /// keeps the origin-form URI (the pool sets `Host`), HTTP/2 needs the
+    /// absolute one for its pseudo-headers.
     fn address(&self, req: &mut Request<ReqBody>, target: &Target) -> Result<(), ForwardError> {
-        let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(target.scheme.clone());
-        parts.authority = Some(target.authority.clone());
-        parts.path_and_query = req.uri().path_and_query().cloned();
-        *req.uri_mut() = Uri::from_parts(parts).map_err(|_| ForwardError::Failed)?;
+        if self.protocol == UpstreamProtocol::Http2 {
+            let mut parts = http::uri::Parts::default();
+            parts.scheme = Some(target.scheme.clone());
+            parts.authority = Some(target.authority.clone());
+            parts.path_and_query = req.uri().path_and_query().cloned();
+            *req.uri_mut() = Uri::from_parts(parts).map_err(|_| ForwardError::Failed)?;
+        }
         if !self.preserve_host || self.protocol == UpstreamProtocol::Http2 {
             // HTTP/2 carries the host as :authority; a differing Host header is a protocol error.
             req.headers_mut().remove(header::HOST);
@@ -197,7 +210,7 @@ impl Upstream {
     /// Counts and logs a failed exchange; a connect failure may eject the target.
     fn failed(
         &self,
-        e: &hyper_util::client::legacy::Error,
+        e: &pool::SendError,
         targets: &Targets,
         index: usize,
         target: &Target,
@@ -206,16 +219,13 @@ impl Upstream {
         let err = classify_client_error(e);
         if err.is_upstream() {
             let label = &*self.name;
-            let kind = if e.is_connect() {
-                "connect"
-            } else {
-                "protocol"
-            };
+            let connect = matches!(e, pool::SendError::Connect(_));
+            let kind = if connect { "connect" } else { "protocol" };
             metrics
                 .upstream_errors
                 .with_label_values(&[label, kind])
                 .inc();
-            if e.is_connect() && targets.failure(index) {
+            if connect && targets.failure(index) {
                 tracing::warn!(upstream = label, target = %target.authority, "target ejected after repeated failures");
             }
             tracing::debug!(upstream = label, error = %e, "upstream request failed");
@@ -274,11 +284,11 @@ fn response_hygiene(
 }
 
 /// Finds why the hyper client failed: our body limit, the client's body, or the upstream.
-fn classify_client_error(e: &hyper_util::client::legacy::Error) -> ForwardError {
-    if e.is_connect() {
-        return ForwardError::Connect;
+fn classify_client_error(e: &pool::SendError) -> ForwardError {
+    match e {
+        pool::SendError::Connect(_) => ForwardError::Connect,
+        pool::SendError::Exchange(e) => classify_body_error(e),
     }
-    classify_body_error(e)
 }
 
 /// Walks the error chain: our own body limit wins, then a failure of the

@@ -4,6 +4,7 @@
 //! rather than failing everything (Envoy's panic threshold at 100%).
 
 use http::uri::{Authority, Scheme};
+use http::HeaderValue;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,11 @@ use std::time::{Duration, Instant};
 pub struct Target {
     pub scheme: Scheme,
     pub authority: Authority,
+    /// `scheme://authority/`: where the connector dials.
+    pub origin: http::Uri,
+    /// The `Host` an HTTP/1.1 request carries unless it keeps the client's:
+    /// the authority without the scheme's default port.
+    pub host: HeaderValue,
     failures: AtomicU32,
     /// Milliseconds since `Targets::epoch` until which the target is skipped.
     ejected_until: AtomicU64,
@@ -31,9 +37,12 @@ impl Targets {
             targets: uris
                 .iter()
                 .filter_map(|u| {
+                    let (scheme, authority) = (u.scheme()?, u.authority()?);
                     Some(Target {
-                        scheme: u.scheme()?.clone(),
-                        authority: u.authority()?.clone(),
+                        origin: http::Uri::from_parts(origin(scheme, authority)).ok()?,
+                        host: host(scheme, authority)?,
+                        scheme: scheme.clone(),
+                        authority: authority.clone(),
                         failures: AtomicU32::new(0),
                         ejected_until: AtomicU64::new(0),
                     })
@@ -44,6 +53,14 @@ impl Targets {
             eject_after,
             eject_for,
         }
+    }
+
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
     }
 
     fn now_ms(&self) -> u64 {
@@ -90,6 +107,23 @@ impl Targets {
     }
 }
 
+fn origin(scheme: &Scheme, authority: &Authority) -> http::uri::Parts {
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(scheme.clone());
+    parts.authority = Some(authority.clone());
+    parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+    parts
+}
+
+fn host(scheme: &Scheme, authority: &Authority) -> Option<HeaderValue> {
+    let default = if *scheme == Scheme::HTTPS { 443 } else { 80 };
+    let host = match authority.port_u16() {
+        Some(port) if port == default => authority.host(),
+        _ => authority.as_str(),
+    };
+    HeaderValue::from_str(host).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +149,27 @@ mod tests {
         t.failure(1);
         t.failure(1);
         assert!(t.pick().is_some());
+    }
+
+    #[test]
+    fn host_drops_only_the_schemes_default_port() {
+        let hosts: Vec<String> = [
+            "http://a:80",
+            "https://b:443",
+            "http://c:443",
+            "https://[::1]:8443",
+        ]
+        .iter()
+        .map(|u| u.parse::<http::Uri>().unwrap())
+        .map(|u| {
+            Targets::new(&[u], 1, Duration::ZERO).targets[0]
+                .host
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+        assert_eq!(hosts, ["a", "b", "c:443", "[::1]:8443"]);
     }
 
     #[test]
