@@ -1,7 +1,8 @@
 //! The gateway's upstream connection pool, seen from the upstream: HTTP/1.1
 //! connections are kept alive and reused, one a target closed is never sent
 //! a request, `max_idle_per_target = 0` keeps none, `idle_timeout` closes
-//! them, and an HTTP/2 upstream gets one connection for concurrent requests.
+//! them, a body left unread takes its connection down, and an HTTP/2
+//! upstream gets one connection for concurrent requests.
 
 mod common;
 
@@ -41,8 +42,13 @@ async fn sequential_requests_share_one_kept_alive_connection() {
     let up = Upstream::start().await;
     let (gw, _d) = start_gateway(&gateway_for(&pki, &up.url())).await;
     let base = format!("https://localhost:{}", gw.main_addr.port());
-    get_all(&pki.client(gw.main_addr, false), &base, 10).await;
-    assert_eq!(up.requests().len(), 10);
+    let c = pki.client(gw.main_addr, false);
+    // An answer without a body (HEAD) gives its connection back unread.
+    let r = c.head(format!("{base}/head")).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    get_all(&c, &base, 10).await;
+    drop(c);
+    assert_eq!(up.requests().len(), 11);
     assert_eq!(
         connections(&up),
         1,
@@ -71,13 +77,41 @@ async fn idle_connections_close_after_the_idle_timeout() {
     let (gw, _d) = start_gateway(&cfg).await;
     let base = format!("https://localhost:{}", gw.main_addr.port());
     get_all(&pki.client(gw.main_addr, false), &base, 2).await;
-    assert_eq!(up.live.load(Ordering::Relaxed), 1, "kept alive after use");
+    let before = connections(&up);
+    assert!(up.live.load(Ordering::Relaxed) >= 1, "kept alive after use");
+    all_closed(&up).await;
+    // A request after that opens a new connection and succeeds.
+    get_all(&pki.client(gw.main_addr, false), &base, 1).await;
+    assert_eq!(connections(&up), before + 1);
+    gw.shutdown().await;
+}
+
+/// Waits (at most 10 s) until the upstream has no connection open.
+async fn all_closed(up: &Upstream) {
     let started = std::time::Instant::now();
     while up.live.load(Ordering::Relaxed) != 0 {
         assert!(started.elapsed() < Duration::from_secs(10), "never closed");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // A request after that opens a new connection and succeeds.
+}
+
+#[tokio::test]
+async fn a_response_body_left_unread_takes_its_connection_down() {
+    let pki = Pki::new();
+    let up = Upstream::start().await;
+    let (gw, _d) = start_gateway(&gateway_for(&pki, &up.url())).await;
+    let base = format!("https://localhost:{}", gw.main_addr.port());
+    let c = pki.client(gw.main_addr, false);
+    let mut r = c
+        .get(format!("{base}/download/{}", 256 << 20))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.chunk().await.unwrap().is_some());
+    drop((r, c));
+    // Mid-body, the connection cannot carry another request: not pooled.
+    all_closed(&up).await;
     get_all(&pki.client(gw.main_addr, false), &base, 1).await;
     assert_eq!(connections(&up), 2);
     gw.shutdown().await;

@@ -244,7 +244,7 @@ pub struct LogFile {
 pub struct UpstreamFile {
     /// `"echo"`: the built-in upstream that answers with what it received, as JSON (instead of `targets`).
     pub builtin: Option<String>,
-    /// Target URLs, round-robin, e.g. `["http://10.0.0.5:8080", "https://orders.internal"]`.
+    /// Target URLs, round-robin, e.g. `["http://10.0.0.5:8080", "https://orders.internal"]`: origins only (no path, query or `user:password@`).
     #[serde(default)]
     pub targets: Vec<String>,
     /// "http1" (default) or "h2": HTTP/2 over TLS (ALPN) or cleartext prior knowledge (h2c).

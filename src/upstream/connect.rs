@@ -3,31 +3,33 @@
 //! or HTTP/2 handshake. The connection itself is driven by a task on the
 //! calling worker's runtime, so its I/O never wakes another thread.
 
-use super::settings::{self, UpstreamProtocol};
+use super::settings::UpstreamProtocol;
 use crate::body::{BoxError, ReqBody};
 use crate::handshakes::Counted;
 use hyper::client::conn::{http1, http2};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::time::Duration;
 use tower_service::Service;
 
 pub(super) type Connector = Counted<HttpsConnector<HttpConnector>>;
 
-/// The connector for `cfg`'s targets: ALPN offers only its protocol.
+/// The connector for an upstream's targets: ALPN offers only its protocol.
 pub(super) fn connector(
-    cfg: &settings::Upstream,
+    connect_timeout: Duration,
+    protocol: UpstreamProtocol,
     tls: rustls::ClientConfig,
     handshakes: prometheus::IntCounterVec,
 ) -> Connector {
     let mut http = HttpConnector::new();
-    http.set_connect_timeout(Some(cfg.connect_timeout));
+    http.set_connect_timeout(Some(connect_timeout));
     http.set_nodelay(true);
     http.enforce_http(false);
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http();
-    let connector = match cfg.protocol {
+    let connector = match protocol {
         UpstreamProtocol::Http1 => builder.enable_http1().wrap_connector(http),
         UpstreamProtocol::Http2 => builder.enable_http2().wrap_connector(http),
     };

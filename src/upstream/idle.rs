@@ -15,6 +15,9 @@ use std::time::Duration;
 // tokio's clock, so tests can pause it; the std clock when they do not.
 use tokio::time::Instant;
 
+/// A year: longer idle timeouts mean "keep them".
+const LONGEST_IDLE: Duration = Duration::from_secs(365 * 24 * 3600);
+
 pub(super) struct Idle {
     state: Mutex<State>,
     timeout: Duration,
@@ -38,7 +41,8 @@ impl Idle {
     pub(super) fn new(timeout: Duration, max: usize) -> Arc<Idle> {
         Arc::new(Idle {
             state: Mutex::default(),
-            timeout,
+            // Bounded so that deadlines (now + timeout) never overflow.
+            timeout: timeout.min(LONGEST_IDLE),
             max,
             opening_h2: tokio::sync::Mutex::new(()),
         })
@@ -74,7 +78,11 @@ impl Idle {
         }
         let mut state = self.lock();
         if state.h1.len() >= self.max {
-            return;
+            // Closed ones (a restarted target) do not hold places.
+            state.h1.retain(|(_, conn)| !conn.is_closed());
+            if state.h1.len() >= self.max {
+                return;
+            }
         }
         state.h1.push((Instant::now(), conn));
         self.reap_later(&mut state);
@@ -216,15 +224,38 @@ mod tests {
         assert!(idle.take_h1().is_none(), "the closed one was dropped");
     }
 
+    #[tokio::test]
+    async fn closed_connections_give_their_places_to_open_ones() {
+        let idle = Idle::new(Duration::from_secs(60), 1);
+        let (send, driver) = connection().await;
+        idle.put_h1(send);
+        driver.abort();
+        let _ = driver.await;
+        idle.put_h1(connection().await.0);
+        let mut taken = idle.take_h1().expect("the open one took the place");
+        assert!(taken.ready().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_idle_timeout_of_centuries_keeps_them_without_overflow() {
+        let idle = Idle::new(Duration::from_secs(u64::MAX / 2), 1);
+        idle.put_h1(connection().await.0);
+        assert!(idle.expire().is_some());
+        assert!(idle.take_h1().is_some());
+    }
+
     #[tokio::test(start_paused = true)]
     async fn the_pool_going_away_ends_its_reaper() {
+        let tasks = || {
+            tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks()
+        };
         let idle = Idle::new(Duration::from_secs(5), 2);
         idle.put_h1(connection().await.0);
-        let weak = Arc::downgrade(&idle);
+        assert_eq!(tasks(), 3, "the server, the client's driver, the reaper");
         drop(idle);
-        assert!(
-            weak.upgrade().is_none(),
-            "the reaper holds no strong reference"
-        );
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert_eq!(tasks(), 0, "the reaper ended with its pool");
     }
 }

@@ -92,7 +92,12 @@ impl Upstream {
                 let pools = (0..=workers)
                     .map(|_| {
                         pool::Pool::new(
-                            connect::connector(cfg, tls.clone(), handshakes.clone()),
+                            connect::connector(
+                                cfg.connect_timeout,
+                                cfg.protocol,
+                                tls.clone(),
+                                handshakes.clone(),
+                            ),
                             targets.len(),
                             cfg.protocol == UpstreamProtocol::Http2,
                             cfg.idle_timeout,

@@ -245,3 +245,96 @@ impl Drop for PooledBody {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::settings::UpstreamProtocol;
+    use super::super::Targets;
+    use super::*;
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::TokioIo;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// An HTTP/1.1 server answering "ok", counting the requests it gets.
+    async fn server(requests: Arc<AtomicUsize>) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let requests = requests.clone();
+                let answer = hyper::service::service_fn(move |_req| {
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    async {
+                        Ok::<_, std::convert::Infallible>(Response::new(Full::new(
+                            Bytes::from_static(b"ok"),
+                        )))
+                    }
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(sock), answer),
+                );
+            }
+        });
+        addr
+    }
+
+    fn pool() -> Pool {
+        let tls = crate::net::client_config(None).unwrap();
+        let counter = prometheus::IntCounterVec::new(
+            prometheus::Opts::new("handshakes", "test"),
+            &["direction", "group", "version"],
+        )
+        .unwrap();
+        let connector = connect::connector(
+            Duration::from_secs(2),
+            UpstreamProtocol::Http1,
+            tls,
+            counter,
+        );
+        Pool::new(connector, 1, false, Duration::from_secs(60), 4)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_request_queued_on_a_connection_that_then_closes_goes_out_on_a_new_one() {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let addr = server(requests.clone()).await;
+        let targets = Targets::new(
+            &[format!("http://{addr}").parse().unwrap()],
+            1,
+            Duration::ZERO,
+        );
+        let (_, target) = targets.pick().unwrap();
+        let pool = pool();
+        // A pooled connection whose driver stops the next time it runs:
+        // the request the pool queues on it comes back unsent.
+        let io = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (send, conn) = http1::handshake(TokioIo::new(io)).await.unwrap();
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let driver = tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                tokio::select! {
+                    biased;
+                    _ = stop.notified() => {}
+                    _ = conn => {}
+                }
+            }
+        });
+        // The driver runs once: the connection is ready for a request.
+        tokio::task::yield_now().await;
+        pool.idle[0].put_h1(send);
+        stop.notify_one();
+        let req = Request::get("/x").body(crate::body::empty()).unwrap();
+        let resp = pool.send(0, target, req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"ok");
+        assert!(driver.is_finished(), "the first connection is gone");
+        assert_eq!(
+            requests.load(Ordering::Relaxed),
+            1,
+            "sent once, on a new connection"
+        );
+    }
+}

@@ -135,6 +135,14 @@ pub fn upstream(d: &mut Diag<'_>, name: &str, u: &UpstreamFile) -> Upstream {
 }
 
 fn target_uri(t: &str) -> Result<http::Uri, String> {
+    // A target has no path or query, so an '@' can only end userinfo.
+    if t.contains('@') {
+        // Not echoed: the part before '@' is a credential.
+        return Err(
+            "a target URL must not carry credentials (user:password@): the gateway never sends them"
+                .into(),
+        );
+    }
     let uri: http::Uri = t.parse().map_err(|_| format!("invalid target URL {t:?}"))?;
     match (uri.scheme_str(), uri.authority(), uri.path()) {
         (Some("http" | "https"), Some(_), "/" | "") if uri.query().is_none() => Ok(uri),
@@ -158,6 +166,9 @@ mod tests {
         assert!(target_uri("https://api.internal/").is_ok());
         assert!(target_uri("https://api.internal/v1").is_err());
         assert!(target_uri("ftp://x").is_err());
+        let with_credentials = target_uri("https://user:hunter2@api.internal").unwrap_err();
+        assert!(with_credentials.contains("credentials"));
+        assert!(!with_credentials.contains("hunter2"), "{with_credentials}");
         let mut s = Scratch::default();
         let mut d = s.diag();
         let both = UpstreamFile {

@@ -115,13 +115,14 @@ fn origin(scheme: &Scheme, authority: &Authority) -> http::uri::Parts {
     parts
 }
 
+/// Host and port only: never the authority's userinfo.
 fn host(scheme: &Scheme, authority: &Authority) -> Option<HeaderValue> {
     let default = if *scheme == Scheme::HTTPS { 443 } else { 80 };
     let host = match authority.port_u16() {
-        Some(port) if port == default => authority.host(),
-        _ => authority.as_str(),
+        Some(port) if port != default => format!("{}:{port}", authority.host()),
+        _ => authority.host().to_string(),
     };
-    HeaderValue::from_str(host).ok()
+    HeaderValue::from_str(&host).ok()
 }
 
 #[cfg(test)]
@@ -158,6 +159,8 @@ mod tests {
             "https://b:443",
             "http://c:443",
             "https://[::1]:8443",
+            "https://d",
+            "http://user:secret@e:8080",
         ]
         .iter()
         .map(|u| u.parse::<http::Uri>().unwrap())
@@ -169,7 +172,7 @@ mod tests {
                 .to_string()
         })
         .collect();
-        assert_eq!(hosts, ["a", "b", "c:443", "[::1]:8443"]);
+        assert_eq!(hosts, ["a", "b", "c:443", "[::1]:8443", "d", "e:8080"]);
     }
 
     #[test]
