@@ -3,6 +3,7 @@
 
 use super::{gcra, jti_key, sid_key, sub_key, used_key, Batch, Outcome};
 use moka::sync::Cache;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,7 +33,14 @@ impl moka::Expiry<String, Entry> for ByTtl {
 pub struct MemoryStore {
     cache: Cache<String, Entry>,
     epoch: Instant,
+    /// Set before the first revocation (a `rev:` key) is written: until
+    /// then every request's revocation lookups have nothing to find, and
+    /// are skipped (two key strings and two cache lookups a request).
+    revoked_any: AtomicBool,
 }
+
+/// The prefix shared by the revocation keys (`jti_key`, `sub_key`, `sid_key`).
+const REVOCATION: &str = "rev:";
 
 impl MemoryStore {
     pub fn new(max_entries: u64) -> MemoryStore {
@@ -42,6 +50,15 @@ impl MemoryStore {
                 .expire_after(ByTtl)
                 .build(),
             epoch: Instant::now(),
+            revoked_any: AtomicBool::new(false),
+        }
+    }
+
+    /// Notes a write of `key` before it happens, so that a request that
+    /// could find the entry also sees the flag.
+    fn note(&self, key: &str) {
+        if key.starts_with(REVOCATION) && !self.revoked_any.load(Ordering::Relaxed) {
+            self.revoked_any.store(true, Ordering::SeqCst);
         }
     }
 
@@ -50,6 +67,7 @@ impl MemoryStore {
     }
 
     pub fn set(&self, key: &str, value: &str, ttl: Duration) {
+        self.note(key);
         self.cache.insert(
             key.to_string(),
             Entry {
@@ -61,6 +79,7 @@ impl MemoryStore {
 
     /// Atomic per key (moka's entry compute): `new` replaces exactly `old`.
     pub fn compare_and_swap(&self, key: &str, old: &str, new: &str, ttl: Duration) -> bool {
+        self.note(key);
         let mut swapped = false;
         self.cache
             .entry(key.to_string())
@@ -104,11 +123,12 @@ impl MemoryStore {
             nonce_fresh: true,
             ..Outcome::default()
         };
-        if let Some((jti, sub)) = b.revocation {
+        let revoked_any = self.revoked_any.load(Ordering::SeqCst);
+        if let Some((jti, sub)) = b.revocation.filter(|_| revoked_any) {
             out.jti_revoked = jti.is_some_and(|j| self.get(&jti_key(j)).is_some());
             out.subject_not_before = self.get(&sub_key(sub)).and_then(|v| v.parse().ok());
         }
-        if let Some(sid) = b.session {
+        if let Some(sid) = b.session.filter(|_| revoked_any) {
             out.session_revoked = self.get(&sid_key(sid)).is_some();
         }
         if let Some((jti, ttl)) = b.single_use {
@@ -138,5 +158,43 @@ impl MemoryStore {
             out.retry_after = retry;
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{jti_key, sid_key, sub_key};
+    use super::*;
+
+    fn lookups(store: &MemoryStore) -> Outcome {
+        store.run(&Batch {
+            revocation: Some((Some("j1"), "alice")),
+            session: Some("s1"),
+            ..Batch::default()
+        })
+    }
+
+    #[test]
+    fn revocations_are_found_once_written_and_only_then_looked_up() {
+        let store = MemoryStore::new(100);
+        let before = lookups(&store);
+        assert!(!before.jti_revoked && !before.session_revoked);
+        assert!(
+            !store.revoked_any.load(Ordering::SeqCst),
+            "nothing to look up yet"
+        );
+        store.set("used:x", "1", Duration::from_secs(60));
+        assert!(
+            !store.revoked_any.load(Ordering::SeqCst),
+            "not a revocation"
+        );
+        let ttl = Duration::from_secs(60);
+        store.set(&jti_key("j1"), "1", ttl);
+        store.set(&sub_key("alice"), "1700000000", ttl);
+        store.set(&sid_key("s1"), "1", ttl);
+        let after = lookups(&store);
+        assert!(after.jti_revoked);
+        assert!(after.session_revoked);
+        assert_eq!(after.subject_not_before, Some(1_700_000_000));
     }
 }
