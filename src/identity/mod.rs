@@ -58,7 +58,25 @@ pub const STRIPPED_BY_DEFAULT: [&str; 26] = [
 #[derive(Debug, Clone)]
 pub struct IdentityHeaders {
     folded: Vec<String>,
+    /// The lengths among `folded` (`length_bit`): a request header of any
+    /// other length is none of them, without comparing it to each.
+    lengths: u64,
 }
+
+/// One bit per name length; lengths of 63 and more share the last bit.
+const fn length_bit(len: usize) -> u64 {
+    1 << if len < 63 { len } else { 63 }
+}
+
+const CREDENTIAL_LENGTHS: u64 = {
+    let mut mask = 0;
+    let mut i = 0;
+    while i < CREDENTIAL_HEADERS.len() {
+        mask |= length_bit(CREDENTIAL_HEADERS[i].len());
+        i += 1;
+    }
+    mask
+};
 
 fn fold(name: &str) -> String {
     name.to_ascii_lowercase().replace('_', "-")
@@ -97,7 +115,8 @@ impl IdentityHeaders {
         .collect();
         folded.sort();
         folded.dedup();
-        IdentityHeaders { folded }
+        let lengths = folded.iter().fold(0, |m, f| m | length_bit(f.len()));
+        IdentityHeaders { folded, lengths }
     }
 
     /// Removes client-sent identity headers, and credentials unless `forward_credentials`.
@@ -105,8 +124,10 @@ impl IdentityHeaders {
         let doomed: Vec<HeaderName> = headers
             .keys()
             .filter(|name| {
-                self.folded.iter().any(|f| folded_eq(name, f))
+                let bit = length_bit(name.as_str().len());
+                (self.lengths & bit != 0 && self.folded.iter().any(|f| folded_eq(name, f)))
                     || (!forward_credentials
+                        && CREDENTIAL_LENGTHS & bit != 0
                         && CREDENTIAL_HEADERS.iter().any(|c| folded_eq(name, c)))
             })
             .cloned()
@@ -271,5 +292,24 @@ mod tests {
         ids.strip(&mut h, false);
         assert_eq!(h.len(), 1);
         assert_eq!(h["x-other"], "kept");
+    }
+
+    #[test]
+    fn names_of_63_bytes_and_more_are_compared_too() {
+        let long = format!("x-{}", "a".repeat(70));
+        let ids = IdentityHeaders::new(&Identity {
+            strip_also: vec![long.clone()],
+            ..identity()
+        });
+        let mut h = HeaderMap::new();
+        for name in [long.replace('-', "_"), format!("x-{}", "b".repeat(90))] {
+            h.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("v"),
+            );
+        }
+        ids.strip(&mut h, false);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h.contains_key(format!("x-{}", "b".repeat(90)).as_str()));
     }
 }
