@@ -12,7 +12,8 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
-/// The fixed hop-by-hop set (RFC 9110 §7.6.1 and the de-facto ones).
+/// The fixed hop-by-hop set (RFC 9110 §7.6.1 and the de-facto ones);
+/// `Connection` first (`strip_hop_by_hop` reads its bit as 1).
 static HOP_BY_HOP: [&HeaderName; 8] = [
     &header::CONNECTION,
     &KEEP_ALIVE,
@@ -27,31 +28,53 @@ static HOP_BY_HOP: [&HeaderName; 8] = [
 /// Removes hop-by-hop headers: those listed in `Connection` first, then the fixed set.
 /// `TE: trailers` survives because it is the one TE value HTTP/2 allows end to end.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Most requests carry none: one pass over the names is cheaper than nine removals.
-    let any = headers
-        .keys()
-        .any(|k| k == header::TE || HOP_BY_HOP.contains(&k));
-    if !any {
+    // One pass over the names finds which are present (most messages carry
+    // none, an upstream's answer often `Connection: keep-alive`); only
+    // those are then removed, each a hash lookup.
+    let mut present = 0u16;
+    for k in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| *h == k) {
+            present |= 1 << i;
+        } else if k == header::TE {
+            present |= TE_BIT;
+        }
+    }
+    if present == 0 {
         return;
     }
-    if headers.contains_key(header::CONNECTION) {
+    if present & 1 != 0 {
+        // Names the fixed set already covers (keep-alive, upgrade) and
+        // options that name no header here (close) need no removal of their own.
         let named: Vec<HeaderName> = connection_tokens(headers)
+            .filter(|t| {
+                !HOP_BY_HOP
+                    .iter()
+                    .any(|h| h.as_str().eq_ignore_ascii_case(t))
+            })
+            .filter(|t| headers.contains_key(*t))
             .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
             .collect();
         for name in named {
             headers.remove(name);
         }
     }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(*name);
+        }
     }
-    let te_trailers = headers
-        .get(header::TE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"trailers"));
-    if !te_trailers {
-        headers.remove(header::TE);
+    if present & TE_BIT != 0 {
+        let te_trailers = headers
+            .get(header::TE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"trailers"));
+        if !te_trailers {
+            headers.remove(header::TE);
+        }
     }
 }
+
+/// `strip_hop_by_hop`'s mark for a `TE` header (bits 0-7: `HOP_BY_HOP`).
+const TE_BIT: u16 = 1 << 15;
 
 /// The options of every `Connection` header (RFC 9110 §7.6.1), trimmed.
 pub fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
@@ -230,6 +253,18 @@ mod tests {
         let mut h = headers(&[("te", "trailers")]);
         strip_hop_by_hop(&mut h);
         assert_eq!(h["te"], "trailers");
+        // Listed in an upper-case, spaced Connection, or only as a TE.
+        let mut h = headers(&[
+            ("connection", " Close ,X-HOP "),
+            ("x-hop", "1"),
+            ("proxy-authorization", "Basic x"),
+            ("x-kept", "yes"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
+        let mut h = headers(&[("te", "gzip"), ("x-kept", "yes")]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
     }
 
     #[test]
