@@ -98,6 +98,18 @@ pub struct PeerForwarding {
     text: Box<str>,
     /// RFC 7239 `for=` element: `for=192.0.2.1` or `for="[2001:db8::1]"`.
     forwarded_for: Box<str>,
+    /// The values that depend on the Host too, made for the first Host the
+    /// connection's requests name (nearly always their only one).
+    by_host: std::sync::OnceLock<HostValues>,
+}
+
+#[derive(Debug)]
+struct HostValues {
+    host: Box<str>,
+    /// `X-Forwarded-Host`; `None` when the Host cannot be a header value.
+    forwarded_host: Option<HeaderValue>,
+    /// `Forwarded` with no earlier hop kept.
+    forwarded: Option<HeaderValue>,
 }
 
 impl PeerForwarding {
@@ -113,7 +125,32 @@ impl PeerForwarding {
                 .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
             text: text.into(),
             forwarded_for: forwarded_for.into(),
+            by_host: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The Host-dependent values for `host`, when it is the connection's first.
+    fn for_host(&self, host: &str) -> Option<&HostValues> {
+        let values = self.by_host.get_or_init(|| {
+            let mut forwarded = String::new();
+            self.push_forwarded(&mut forwarded, host);
+            HostValues {
+                host: host.into(),
+                forwarded_host: HeaderValue::from_str(host).ok(),
+                forwarded: HeaderValue::from_str(&forwarded).ok(),
+            }
+        });
+        (*values.host == *host).then_some(values)
+    }
+
+    /// This hop's `Forwarded` element: `for=...;host=...;proto=https`.
+    fn push_forwarded(&self, out: &mut String, host: &str) {
+        out.push_str(&self.forwarded_for);
+        if !host.is_empty() {
+            out.push_str(";host=");
+            push_forwarded_value(out, host);
+        }
+        out.push_str(";proto=https");
     }
 }
 
@@ -151,12 +188,21 @@ pub fn set_forwarded(headers: &mut HeaderMap, d: &Downstream<'_>) {
     if !(d.peer_trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
         headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("https"));
     }
+    let memo = d.peer.for_host(d.host);
     if !(d.peer_trusted && headers.contains_key(&X_FORWARDED_HOST)) {
-        set(headers, &X_FORWARDED_HOST, d.host);
+        match memo {
+            Some(m) => put(headers, &X_FORWARDED_HOST, m.forwarded_host.clone()),
+            None => set(headers, &X_FORWARDED_HOST, d.host),
+        }
     }
 
+    let earlier = d.peer_trusted && headers.contains_key(header::FORWARDED);
+    if let Some(m) = memo.filter(|_| !earlier) {
+        put(headers, &header::FORWARDED, m.forwarded.clone());
+        return;
+    }
     let mut fwd = String::with_capacity(d.peer.forwarded_for.len() + d.host.len() + 24);
-    if d.peer_trusted {
+    if earlier {
         for v in headers
             .get_all(header::FORWARDED)
             .iter()
@@ -166,13 +212,16 @@ pub fn set_forwarded(headers: &mut HeaderMap, d: &Downstream<'_>) {
             fwd.push_str(", ");
         }
     }
-    fwd.push_str(&d.peer.forwarded_for);
-    if !d.host.is_empty() {
-        fwd.push_str(";host=");
-        push_forwarded_value(&mut fwd, d.host);
-    }
-    fwd.push_str(";proto=https");
+    d.peer.push_forwarded(&mut fwd, d.host);
     set(headers, &header::FORWARDED, &fwd);
+}
+
+/// Sets `name` to `value`, or removes it when there is none.
+fn put(headers: &mut HeaderMap, name: &HeaderName, value: Option<HeaderValue>) {
+    match value {
+        Some(v) => drop(headers.insert(name, v)),
+        None => drop(headers.remove(name)),
+    }
 }
 
 /// RFC 7239 values are tokens, or quoted strings when they hold other characters.
@@ -195,14 +244,7 @@ fn push_forwarded_value(out: &mut String, v: &str) {
 }
 
 fn set(headers: &mut HeaderMap, name: &HeaderName, value: &str) {
-    match HeaderValue::from_str(value) {
-        Ok(v) => {
-            headers.insert(name, v);
-        }
-        Err(_) => {
-            headers.remove(name);
-        }
-    }
+    put(headers, name, HeaderValue::from_str(value).ok());
 }
 
 /// Keeps a client's `x-request-id` when it is short and plain; otherwise makes a new one.
@@ -315,6 +357,33 @@ mod tests {
         set_forwarded(&mut h, &d);
         assert_eq!(h["x-forwarded-for"], "10.0.0.9");
         assert_eq!(h["forwarded"], "for=10.0.0.9;host=\"a\\\"b\";proto=https");
+    }
+
+    #[test]
+    fn a_connections_later_requests_get_the_same_values_and_other_hosts_their_own() {
+        let peer = PeerForwarding::new("10.1.2.3".parse().unwrap());
+        let run = |host: &str, trusted: bool, earlier: &[(&str, &str)]| {
+            let mut h = headers(earlier);
+            let d = Downstream {
+                peer: &peer,
+                peer_trusted: trusted,
+                host,
+            };
+            set_forwarded(&mut h, &d);
+            (h["x-forwarded-host"].clone(), h["forwarded"].clone())
+        };
+        let first = run("a.example", false, &[]);
+        assert_eq!(run("a.example", false, &[]), first);
+        assert_eq!(first.1, "for=10.1.2.3;host=a.example;proto=https");
+        let other = run("b.example:8443", false, &[]);
+        assert_eq!(other.0, "b.example:8443");
+        assert_eq!(other.1, "for=10.1.2.3;host=\"b.example:8443\";proto=https");
+        // A trusted proxy's earlier hop is kept even on the memo's host.
+        let chained = run("a.example", true, &[("forwarded", "for=1.1.1.1")]);
+        assert_eq!(
+            chained.1,
+            "for=1.1.1.1, for=10.1.2.3;host=a.example;proto=https"
+        );
     }
 
     #[test]
