@@ -6,26 +6,14 @@
 
 mod common;
 
-use common::{n, s, scrape_metrics, start_gateway, Config, Pki, Process, Route, Upstream};
+use common::{
+    n, read_request_path, s, scrape_metrics, start_gateway, Config, Pki, Process, Route, Upstream,
+};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Reads a request head (and, for `/reset-body`, the first KiB of its body).
-async fn read_head(sock: &mut tokio::net::TcpStream) -> Option<String> {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match sock.read(&mut buf).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-    let line = String::from_utf8_lossy(&head).into_owned();
-    Some(line.split_whitespace().nth(1).unwrap_or("/").to_string())
-}
 
 /// Ends the connection with a TCP reset (SO_LINGER 0), not a FIN.
 fn reset(sock: tokio::net::TcpStream) {
@@ -57,7 +45,7 @@ fn faulty_upstream(reset_now: Arc<tokio::sync::Notify>) -> SocketAddr {
 }
 
 async fn behave(mut sock: tokio::net::TcpStream, reset_now: Arc<tokio::sync::Notify>) {
-    let Some(path) = read_head(&mut sock).await else {
+    let Some(path) = read_request_path(&mut sock).await else {
         return;
     };
     let path = path.strip_prefix("/f").unwrap_or(&path).to_string();

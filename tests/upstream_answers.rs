@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{start_gateway, Config, Pki, Route};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use common::{read_request_path, start_gateway, Config, Pki, Route};
+use tokio::io::AsyncWriteExt;
 
 /// An upstream that answers each path with fixed bytes, then closes.
 async fn canned_upstream() -> std::net::SocketAddr {
@@ -15,16 +15,9 @@ async fn canned_upstream() -> std::net::SocketAddr {
     tokio::spawn(async move {
         while let Ok((mut sock, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let line = String::from_utf8_lossy(&head);
-                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let Some(path) = read_request_path(&mut sock).await else {
+                    return;
+                };
                 let _ = sock.write_all(&answer(&path)).await;
                 let _ = sock.shutdown().await;
             });

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{n, s, start_gateway, Config, Pki, Route, Upstream};
+use common::{n, read_request_path, s, start_gateway, Config, Pki, Route, Upstream};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -132,13 +132,8 @@ async fn closing_upstream(
         while let Ok((mut sock, _)) = listener.accept().await {
             let (mut close, closed) = (close.clone(), closed.clone());
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
+                if read_request_path(&mut sock).await.is_none() {
+                    return;
                 }
                 let asked = *close.borrow_and_update();
                 let _ = sock
@@ -146,6 +141,7 @@ async fn closing_upstream(
                     .await;
                 let _ = close.wait_for(|now| *now > asked).await;
                 let _ = sock.shutdown().await;
+                let mut buf = [0u8; 64];
                 while matches!(sock.read(&mut buf).await, Ok(n) if n > 0) {}
                 closed.send_modify(|n| *n += 1);
             });

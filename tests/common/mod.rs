@@ -41,7 +41,7 @@ pub use python::python_job;
 #[allow(unused_imports)]
 pub use redis_server::{RedisCluster, RedisServer};
 #[allow(unused_imports)]
-pub use upstream::{Seen, Upstream};
+pub use upstream::{read_request_path, Seen, Upstream};
 
 pub type BoxErr = Box<dyn std::error::Error + Send + Sync>;
 

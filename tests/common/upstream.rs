@@ -219,3 +219,19 @@ fn verify(body: &[u8]) -> (StatusCode, String) {
         (StatusCode::UNAUTHORIZED, "{}".into())
     }
 }
+
+/// For hand-written upstreams: reads a request head from `sock` and returns
+/// its request target; `None` when the peer closed or failed first.
+pub async fn read_request_path(sock: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match sock.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let line = String::from_utf8_lossy(&head);
+    Some(line.split_whitespace().nth(1).unwrap_or("/").to_string())
+}
