@@ -43,9 +43,7 @@ impl Gateway {
             .map_err(|e| format!("store: {e}"))?;
         let mut upstreams = HashMap::new();
         for (name, u) in &config.upstreams {
-            let handshakes = metrics.tls_handshakes.clone();
-            let workers = config.listen.workers;
-            let built = Upstream::new(u, handshakes, &metrics.upstream_errors, workers)
+            let built = Upstream::new(u, metrics, config.listen.workers)
                 .map_err(|e| format!("upstreams.{name}: {e}"))?;
             upstreams.insert(name.clone(), Arc::new(built));
         }

@@ -71,18 +71,20 @@ pub struct Upstream {
     read_timeout: Duration,
     /// `sealgate_upstream_errors_total{upstream, kind="read_timeout"}`, resolved once.
     read_stalls: prometheus::IntCounter,
+    /// `sealgate_upstream_duration_seconds{upstream}`, resolved once.
+    duration: prometheus::Histogram,
     preserve_host: bool,
 }
 
 impl Upstream {
-    /// `handshakes` counts the TLS connections made to its targets; `workers`
-    /// serving threads (`listen.workers`) get a pool each.
+    /// `workers` serving threads (`listen.workers`) get a pool each; the
+    /// metrics this upstream's exchanges feed are resolved here, once.
     pub fn new(
         cfg: &settings::Upstream,
-        handshakes: prometheus::IntCounterVec,
-        errors: &prometheus::IntCounterVec,
+        metrics: &Metrics,
         workers: usize,
     ) -> Result<Upstream, String> {
+        let handshakes = &metrics.tls_handshakes;
         let backend = match &cfg.kind {
             UpstreamKind::Echo => Backend::Echo,
             UpstreamKind::Targets(uris) => {
@@ -114,7 +116,12 @@ impl Upstream {
             protocol: cfg.protocol,
             request_timeout: cfg.request_timeout,
             read_timeout: cfg.read_timeout,
-            read_stalls: errors.with_label_values(&[cfg.name.as_str(), "read_timeout"]),
+            read_stalls: metrics
+                .upstream_errors
+                .with_label_values(&[cfg.name.as_str(), "read_timeout"]),
+            duration: metrics
+                .upstream_duration
+                .with_label_values(&[cfg.name.as_str()]),
             preserve_host: cfg.preserve_host,
         })
     }
@@ -183,10 +190,7 @@ impl Upstream {
                 Ok(Response::from_parts(parts, body))
             }
         };
-        metrics
-            .upstream_duration
-            .with_label_values(&[label])
-            .observe(started.elapsed().as_secs_f64());
+        self.duration.observe(started.elapsed().as_secs_f64());
         result
     }
 
