@@ -110,10 +110,36 @@ pub fn client_config(ca: Option<&Path>) -> Result<rustls::ClientConfig, String> 
     )
 }
 
+/// TCP (with its connect timeout, Nagle off) and TLS through hyper-rustls,
+/// each new TLS connection counted by `handshakes`: what every outbound
+/// client of the gateway dials with. ALPN offers HTTP/2 only when `http2`,
+/// else HTTP/1.1; plain http stays possible (callers decide where).
+pub type Connector = crate::handshakes::Counted<HttpsConnector<HttpConnector>>;
+
+pub fn connector(
+    connect_timeout: Duration,
+    tls: rustls::ClientConfig,
+    http2: bool,
+    handshakes: prometheus::IntCounterVec,
+) -> Connector {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(connect_timeout));
+    http.set_nodelay(true);
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http();
+    let connector = if http2 {
+        builder.enable_http2().wrap_connector(http)
+    } else {
+        builder.enable_http1().wrap_connector(http)
+    };
+    crate::handshakes::Counted::new(connector, handshakes)
+}
+
 /// A pooled HTTP/1.1 client for the gateway's own fetches (JWKS, discovery,
 /// introspection): https anywhere, plain http only where the settings allowed it.
-pub type FetchClient =
-    Client<crate::handshakes::Counted<HttpsConnector<HttpConnector>>, Full<Bytes>>;
+pub type FetchClient = Client<Connector, Full<Bytes>>;
 
 /// `handshakes` counts the TLS connections it makes; `ca` replaces the
 /// system roots (the OTLP collector's private CA).
@@ -122,15 +148,6 @@ pub fn fetch_client(
     ca: Option<&Path>,
     handshakes: prometheus::IntCounterVec,
 ) -> Result<FetchClient, String> {
-    let tls = client_config(ca)?;
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_connect_timeout(Some(connect_timeout));
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    let connector = crate::handshakes::Counted::new(connector, handshakes);
+    let connector = connector(connect_timeout, client_config(ca)?, false, handshakes);
     Ok(Client::builder(TokioExecutor::new()).build(connector))
 }

@@ -5,15 +5,12 @@
 
 use super::settings::UpstreamProtocol;
 use crate::body::{BoxError, ReqBody};
-use crate::handshakes::Counted;
 use hyper::client::conn::{http1, http2};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::time::Duration;
 use tower_service::Service;
 
-pub(super) type Connector = Counted<HttpsConnector<HttpConnector>>;
+pub(super) use crate::net::Connector;
 
 /// The connector for an upstream's targets: ALPN offers only its protocol.
 pub(super) fn connector(
@@ -22,18 +19,8 @@ pub(super) fn connector(
     tls: rustls::ClientConfig,
     handshakes: prometheus::IntCounterVec,
 ) -> Connector {
-    let mut http = HttpConnector::new();
-    http.set_connect_timeout(Some(connect_timeout));
-    http.set_nodelay(true);
-    http.enforce_http(false);
-    let builder = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http();
-    let connector = match protocol {
-        UpstreamProtocol::Http1 => builder.enable_http1().wrap_connector(http),
-        UpstreamProtocol::Http2 => builder.enable_http2().wrap_connector(http),
-    };
-    Counted::new(connector, handshakes)
+    let http2 = protocol == UpstreamProtocol::Http2;
+    crate::net::connector(connect_timeout, tls, http2, handshakes)
 }
 
 type Io = <Connector as Service<http::Uri>>::Response;
