@@ -6,6 +6,7 @@
 #   bash bench/ab.sh OLD_BINARY NEW_BINARY [path] [token-file]
 #   BENCH_ROUNDS=5 BENCH_SECONDS=5 bash bench/ab.sh /tmp/old target/release/sealgate
 #   BENCH_TOKENS=bench/.work/tokens/es256-many.txt bash bench/ab.sh OLD NEW  # distinct tokens
+#   BENCH_H2=1 bash bench/ab.sh OLD NEW  # HTTP/2 with h2load (BENCH_H2LOAD args, default -t2 -c10 -m10)
 #
 # Needs bench/.work from a previous `bash bench/run.sh`. Prints, per binary, the
 # median req/s, and CPU microseconds per request (user+sys of the gateway from
@@ -49,7 +50,14 @@ one() { # binary -> "reqs cpu_us_per_req rss_kib"
   wrk $WRK_ARGS -d1s -H "$AUTH" "https://127.0.0.1:$PORT$URLPATH" >/dev/null
   local t0 t1 out reqs
   t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-  out=$(wrk $WRK_ARGS -d"${SECS}s" "${CLIENT[@]}" "https://127.0.0.1:$PORT$URLPATH" "${TAIL[@]}")
+  if [ -n "${BENCH_H2:-}" ]; then
+    # h2load's summary line "requests: N total, N started, N done, ..." is
+    # reshaped into wrk's "N requests in" for the shared parsing below.
+    out=$(h2load ${BENCH_H2LOAD:--t2 -c10 -m10} -D "$SECS" -H "$AUTH" "https://127.0.0.1:$PORT$URLPATH" |
+      awk '/^requests:/ {print $8, "requests in"}')
+  else
+    out=$(wrk $WRK_ARGS -d"${SECS}s" "${CLIENT[@]}" "https://127.0.0.1:$PORT$URLPATH" "${TAIL[@]}")
+  fi
   t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   local rss
   rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")

@@ -5,6 +5,7 @@
 #   bash bench/instructions.sh [path] [token-file]   # default: /es256, one ES256 token
 #   BENCH_BIN=/tmp/old-sealgate bash bench/instructions.sh
 #   BENCH_TOKENS=bench/.work/tokens/es256-many.txt bash bench/instructions.sh  # cache misses
+#   BENCH_H2=1 bash bench/instructions.sh  # HTTP/2 (h2load) instead of HTTP/1.1
 #
 # Needs bench/.work from a previous `bash bench/run.sh` (keys, tokens, configs).
 # Starts the bench upstream (nginx), runs sealgate under callgrind, warms up with
@@ -47,7 +48,12 @@ else
 fi
 wrk -t1 -c4 -d3s -H "$AUTH" "https://127.0.0.1:$PORT$URLPATH" >/dev/null
 callgrind_control -z "$VG" >/dev/null
-REQS=$(wrk -t1 -c4 -d"${SECONDS_RUN}s" "${CLIENT[@]}" "https://127.0.0.1:$PORT$URLPATH" "${TAIL[@]}" | awk '/requests in/ {print $1}')
+if [ -n "${BENCH_H2:-}" ]; then
+  # HTTP/2: two connections of four concurrent streams (h2load).
+  REQS=$(h2load -t1 -c2 -m4 -D "$SECONDS_RUN" -H "$AUTH" "https://127.0.0.1:$PORT$URLPATH" | awk '/^requests:/ {print $8}')
+else
+  REQS=$(wrk -t1 -c4 -d"${SECONDS_RUN}s" "${CLIENT[@]}" "https://127.0.0.1:$PORT$URLPATH" "${TAIL[@]}" | awk '/requests in/ {print $1}')
+fi
 callgrind_control -d "$VG" >/dev/null
 LAST=$(ls -t "$OUT"* | head -1)
 TOTAL=$(callgrind_annotate "$LAST" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')

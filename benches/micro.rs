@@ -512,6 +512,24 @@ fn crypto_parts(c: &mut Criterion) {
     g.bench_function("EdDSA_sign_prepared_key", |b| {
         b.iter(|| ed.sign(black_box(&msg)))
     });
+    // The floor under every sealed OHTTP request: one X25519 agreement with
+    // the gateway's key (a fresh ephemeral key per request is the protocol).
+    let x_sk = aws_lc_rs::agreement::PrivateKey::generate(&aws_lc_rs::agreement::X25519).unwrap();
+    let x_peer = aws_lc_rs::agreement::PrivateKey::generate(&aws_lc_rs::agreement::X25519)
+        .unwrap()
+        .compute_public_key()
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    g.bench_function("X25519_agree", |b| {
+        b.iter(|| {
+            let peer = aws_lc_rs::agreement::UnparsedPublicKey::new(
+                &aws_lc_rs::agreement::X25519,
+                black_box(&x_peer),
+            );
+            aws_lc_rs::agreement::agree(&x_sk, peer, (), |dh| Ok(dh[0])).unwrap()
+        })
+    });
     g.finish();
 }
 
