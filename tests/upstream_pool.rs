@@ -2,12 +2,16 @@
 //! connections are kept alive and reused, one a target closed is never sent
 //! a request, `max_idle_per_target = 0` keeps none, `idle_timeout` closes
 //! them, a body left unread takes its connection down, and an HTTP/2
-//! upstream gets one connection for concurrent requests.
+//! upstream gets one connection for concurrent requests, with the signed
+//! assertion and the request id never indexed in its HPACK table (checked by
+//! an independent HTTP/2 implementation, Python `h2`).
 
 mod common;
 
+use common::idp::{with_assertion, Idp};
 use common::{n, read_request_path, s, start_gateway, Config, Pki, Route, Upstream};
 use std::collections::HashSet;
+use std::io::BufRead;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -190,5 +194,97 @@ async fn an_http2_upstream_carries_concurrent_requests_on_one_connection() {
     assert_eq!(seen.len(), 8);
     assert!(seen.iter().all(|r| r.version == http::Version::HTTP_2));
     assert_eq!(connections(&up), 1, "one shared HTTP/2 connection");
+    gw.shutdown().await;
+}
+
+/// tests/fixtures/h2/upstream.py: an HTTP/2 upstream that reports, per
+/// request, whether each header field arrived HPACK "never indexed".
+struct H2Upstream {
+    child: std::process::Child,
+    lines: std::io::BufReader<std::process::ChildStdout>,
+    port: u16,
+}
+
+impl H2Upstream {
+    fn start() -> H2Upstream {
+        use std::process::{Command, Stdio};
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/h2/upstream.py");
+        let mut child = Command::new(common::python::python())
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the test Python with h2 (scripts/test.sh)");
+        let lines = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut up = H2Upstream {
+            child,
+            lines,
+            port: 0,
+        };
+        up.port = up.next()["port"].as_u64().unwrap() as u16;
+        up
+    }
+
+    fn next(&mut self) -> serde_json::Value {
+        let mut line = String::new();
+        self.lines.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("upstream.py printed {line:?}"))
+    }
+
+    /// The next request's fields: name -> arrived never indexed.
+    fn fields(&mut self) -> std::collections::HashMap<String, bool> {
+        let seen = self.next();
+        let fields = seen["fields"].as_array().unwrap();
+        fields
+            .iter()
+            .map(|f| (f[0].as_str().unwrap().to_string(), f[1].as_bool().unwrap()))
+            .collect()
+    }
+}
+
+impl Drop for H2Upstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn an_http2_upstream_gets_the_assertion_and_request_id_never_indexed() {
+    let pki = Pki::new();
+    let idp = Idp::new(&pki);
+    let mut up = H2Upstream::start();
+    let cfg = idp
+        .authenticator(with_assertion(Config::new(&pki), &pki), "idp")
+        .set("listen.workers", n(1))
+        .upstream("app", &format!("http://127.0.0.1:{}", up.port))
+        .set("upstreams.app.protocol", s("h2"))
+        .route(Route::new("app", "/", "app").auth(&["idp"]));
+    let (gw, _d) = start_gateway(&cfg).await;
+    let base = format!("https://localhost:{}", gw.main_addr.port());
+    let c = pki.client(gw.main_addr, false);
+    // Two requests on one upstream connection: an indexed field of the
+    // first would be a table reference in the second.
+    for i in 0..2 {
+        let r = c
+            .get(format!("{base}/n{i}"))
+            .bearer_auth(idp.token("alice"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().await.unwrap(), "ok\n");
+        // Printed before the answer was sent: already in the pipe.
+        let fields = up.fields();
+        assert_eq!(
+            fields.get("x-sealgate-assertion"),
+            Some(&true),
+            "{fields:?}"
+        );
+        assert_eq!(fields.get("x-request-id"), Some(&true), "{fields:?}");
+        // Fields that repeat stay indexable: the report tells the two apart.
+        assert_eq!(fields.get("x-auth-subject"), Some(&false), "{fields:?}");
+        assert!(!fields.contains_key("authorization"), "{fields:?}");
+    }
     gw.shutdown().await;
 }

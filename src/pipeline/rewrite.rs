@@ -164,7 +164,11 @@ fn identity(
         let jwt = signer
             .sign(p, upstream, &identity.claims, seen.now)
             .map_err(|_| GatewayError::AssertionFailed)?;
-        let value = HeaderValue::from_str(&jwt).map_err(|_| GatewayError::AssertionFailed)?;
+        let mut value = HeaderValue::from_str(&jwt).map_err(|_| GatewayError::AssertionFailed)?;
+        // A credential, unique per request: HPACK never-indexed (RFC 7541
+        // §7.1.3) toward an HTTP/2 upstream, so it neither churns the
+        // connection's header table nor shares a compression context.
+        value.set_sensitive(true);
         headers.insert(&identity.assertion_header, value);
     }
     Ok(())
