@@ -31,6 +31,10 @@ trap 'kill $NGINX 2>/dev/null || true' EXIT
 PORT=$(sed -n 's/^address = "127.0.0.1:\([0-9]*\)"/\1/p' "$CONFIG" | head -1)
 AUTH="Authorization: Bearer $(cat "$TOKEN_FILE")"
 # BENCH_TOKENS=FILE rotates a file of tokens (one per line) with bench/lua/tokens.lua.
+if [ -n "${BENCH_TOKENS:-}" ] && [ -n "${BENCH_H2:-}" ]; then
+  echo "BENCH_TOKENS needs wrk: h2load sends one token (unset BENCH_H2)" >&2
+  exit 2
+fi
 if [ -n "${BENCH_TOKENS:-}" ]; then
   THREADS=$(echo "$WRK_ARGS" | sed -n 's/.*-t *\([0-9]*\).*/\1/p')
   CLIENT=(-s "$ROOT/bench/lua/tokens.lua")
@@ -51,10 +55,12 @@ one() { # binary -> "reqs cpu_us_per_req rss_kib"
   local t0 t1 out reqs
   t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   if [ -n "${BENCH_H2:-}" ]; then
-    # h2load's summary line "requests: N total, N started, N done, ..." is
-    # reshaped into wrk's "N requests in" for the shared parsing below.
+    # h2load's summary "requests: N total, N started, N done, N succeeded, ..."
+    # becomes wrk's "N requests in" (done: every answer, as wrk counts);
+    # a run with an answer that did not succeed counts nothing.
     out=$(h2load ${BENCH_H2LOAD:--t2 -c10 -m10} -D "$SECS" -H "$AUTH" "https://127.0.0.1:$PORT$URLPATH" |
-      awk '/^requests:/ {print $8, "requests in"}')
+      awk '/^requests:/ && $6 == $8 {print $6, "requests in"}')
+    [ -n "$out" ] || { echo "h2load: some requests failed (or none was made)" >&2; exit 1; }
   else
     out=$(wrk $WRK_ARGS -d"${SECS}s" "${CLIENT[@]}" "https://127.0.0.1:$PORT$URLPATH" "${TAIL[@]}")
   fi

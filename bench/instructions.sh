@@ -9,7 +9,8 @@
 #
 # Needs bench/.work from a previous `bash bench/run.sh` (keys, tokens, configs).
 # Starts the bench upstream (nginx), runs sealgate under callgrind, warms up with
-# wrk, zeroes the counters, drives a fixed number of seconds of wrk -t1 -c4 and
+# wrk, zeroes the counters, drives a fixed number of seconds of wrk -t1 -c4
+# (h2load -t1 -c2 -m4 with BENCH_H2=1) and
 # prints total instructions / requests and allocations (malloc, calloc,
 # realloc, ... calls: bench/callgrind_calls.py) / requests. Writes the callgrind file to
 # bench/.work/out/callgrind.<pid> for callgrind_annotate.
@@ -41,6 +42,10 @@ for _ in $(seq 1 600); do
 done
 AUTH="Authorization: Bearer $(cat "$TOKEN_FILE")"
 # BENCH_TOKENS=FILE rotates a file of tokens (every request a cache miss).
+if [ -n "${BENCH_TOKENS:-}" ] && [ -n "${BENCH_H2:-}" ]; then
+  echo "BENCH_TOKENS needs wrk: h2load sends one token (unset BENCH_H2)" >&2
+  exit 2
+fi
 if [ -n "${BENCH_TOKENS:-}" ]; then
   CLIENT=(-s "$ROOT/bench/lua/tokens.lua"); TAIL=(-- "$BENCH_TOKENS" 1)
 else
@@ -49,8 +54,10 @@ fi
 wrk -t1 -c4 -d3s -H "$AUTH" "https://127.0.0.1:$PORT$URLPATH" >/dev/null
 callgrind_control -z "$VG" >/dev/null
 if [ -n "${BENCH_H2:-}" ]; then
-  # HTTP/2: two connections of four concurrent streams (h2load).
-  REQS=$(h2load -t1 -c2 -m4 -D "$SECONDS_RUN" -H "$AUTH" "https://127.0.0.1:$PORT$URLPATH" | awk '/^requests:/ {print $8}')
+  # HTTP/2: two connections of four concurrent streams (h2load); every
+  # answer must have succeeded (done == succeeded) for the count to stand.
+  REQS=$(h2load -t1 -c2 -m4 -D "$SECONDS_RUN" -H "$AUTH" "https://127.0.0.1:$PORT$URLPATH" | awk '/^requests:/ && $6 == $8 {print $6}')
+  [ -n "$REQS" ] || { echo "h2load: some requests failed (or none was made)" >&2; exit 1; }
 else
   REQS=$(wrk -t1 -c4 -d"${SECONDS_RUN}s" "${CLIENT[@]}" "https://127.0.0.1:$PORT$URLPATH" "${TAIL[@]}" | awk '/requests in/ {print $1}')
 fi
