@@ -249,11 +249,13 @@ fn set(headers: &mut HeaderMap, name: &HeaderName, value: &str) {
 
 /// Keeps a client's `x-request-id` when it is short and plain; otherwise makes a new one.
 ///
-/// The value is marked sensitive, which only tells HPACK "never indexed"
-/// (RFC 7541 §6.2.3): an id unique per request would otherwise be inserted
-/// into each HTTP/2 connection's header table on every response, evicting
-/// the entries that do repeat (`server`, `content-type`) and lengthening
-/// the encoder's same-name chain it compares every new id against.
+/// The value is marked sensitive: HPACK sends it "never indexed" (RFC 7541
+/// §6.2.3), and its `Debug` prints `Sensitive` (logs render it with
+/// `to_str`). An id unique per request would otherwise be inserted into the
+/// HTTP/2 header table of the client's connection (on the answer) and of
+/// the upstream's (on the request) every time, evicting the entries that do
+/// repeat and lengthening the encoder's same-name chain it compares each new
+/// id against.
 pub fn request_id(headers: &HeaderMap) -> HeaderValue {
     let mut id = client_request_id(headers).unwrap_or_else(|| {
         let mut buf = [0u8; uuid::fmt::Simple::LENGTH];

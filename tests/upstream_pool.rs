@@ -231,14 +231,17 @@ impl H2Upstream {
         serde_json::from_str(&line).unwrap_or_else(|_| panic!("upstream.py printed {line:?}"))
     }
 
-    /// The next request's fields: name -> arrived never indexed.
-    fn fields(&mut self) -> std::collections::HashMap<String, bool> {
+    /// The next request's path, connection number and fields (name ->
+    /// arrived never indexed).
+    fn request(&mut self) -> (String, u64, std::collections::HashMap<String, bool>) {
         let seen = self.next();
         let fields = seen["fields"].as_array().unwrap();
-        fields
+        let fields = fields
             .iter()
             .map(|f| (f[0].as_str().unwrap().to_string(), f[1].as_bool().unwrap()))
-            .collect()
+            .collect();
+        let path = seen["path"].as_str().unwrap().to_string();
+        (path, seen["connection"].as_u64().unwrap(), fields)
     }
 }
 
@@ -275,7 +278,8 @@ async fn an_http2_upstream_gets_the_assertion_and_request_id_never_indexed() {
         assert_eq!(r.status(), 200);
         assert_eq!(r.text().await.unwrap(), "ok\n");
         // Printed before the answer was sent: already in the pipe.
-        let fields = up.fields();
+        let (path, connection, fields) = up.request();
+        assert_eq!((path.as_str(), connection), (&*format!("/n{i}"), 1));
         assert_eq!(
             fields.get("x-sealgate-assertion"),
             Some(&true),
