@@ -40,6 +40,7 @@ pub mod otel;
 pub mod pipeline;
 pub mod problem;
 pub mod relay;
+pub mod request_id;
 pub mod route;
 pub mod settings;
 pub mod state;

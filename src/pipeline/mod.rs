@@ -18,7 +18,7 @@ mod upgrade;
 use crate::access::AccessRecord;
 use crate::body::AccountedBody;
 use crate::conn::ConnInfo;
-use crate::forwarding::{self, X_REQUEST_ID};
+use crate::request_id::{self, X_REQUEST_ID};
 use crate::state::Shared;
 use http::{header, Request, Response};
 use hyper::body::Incoming;
@@ -32,7 +32,7 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<AccountedBody>, Infallible> {
     let gw = state.gateway.load_full();
-    let request_id = forwarding::request_id(req.headers());
+    let request_id = request_id::request_id(req.headers());
     let mut record = AccessRecord::start(state.clone(), &req, conn.peer.ip(), request_id.clone());
     let envelope = match &gw.envelope {
         Some(e) if req.uri().path() == e.config.path => Some(e),

@@ -6,8 +6,9 @@
 use crate::authn::Principal;
 use crate::conn::ConnInfo;
 use crate::error::GatewayError;
-use crate::forwarding::{self, Downstream, X_REQUEST_ID};
+use crate::forwarding::{self, Downstream};
 use crate::gateway::Gateway;
+use crate::request_id::X_REQUEST_ID;
 use crate::route::RouteEntry;
 use http::{header, HeaderValue};
 use std::sync::Arc;
