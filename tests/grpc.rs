@@ -9,17 +9,13 @@
 mod common;
 
 use common::idp::{with_assertion, Idp};
-use common::python::python;
+use common::python::Peer;
 use common::{s, start_gateway, Config, Pki, Route};
 use serde_json::{json, Value};
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
-
-const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/grpc/peer.py");
 
 /// The grpcio server; it stops when its stdin closes (on drop).
 struct Server {
-    child: Child,
+    _peer: Peer,
     port: u16,
 }
 
@@ -34,30 +30,12 @@ impl Server {
     }
 
     fn start_with(tls: &[&str]) -> Server {
-        let mut child = Command::new(python())
-            .args([PEER, "serve"])
-            .args(tls)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the test Python with grpcio (scripts/test.sh)");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let v: Value = serde_json::from_str(&line).expect("peer.py serve printed no port");
-        Server {
-            child,
-            port: v["port"].as_u64().unwrap() as u16,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let args: Vec<&str> = std::iter::once("serve")
+            .chain(tls.iter().copied())
+            .collect();
+        let mut peer = Peer::start("tests/fixtures/grpc/peer.py", &args, "grpcio");
+        let port = peer.port();
+        Server { _peer: peer, port }
     }
 }
 

@@ -9,48 +9,34 @@
 mod common;
 
 use common::idp::{with_assertion, Idp};
-use common::python::python;
+use common::python::Peer;
 use common::upstream::Upstream;
 use common::{inline, n, s, start_gateway, Config, Pki, Route};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-const RECEIVER: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/otlp/receiver.py"
-);
 
 struct Receiver {
-    child: Child,
-    out: BufReader<std::process::ChildStdout>,
+    peer: Peer,
     port: u16,
 }
 
 impl Receiver {
     fn start() -> Receiver {
-        let mut child = Command::new(python())
-            .arg(RECEIVER)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the test Python with opentelemetry-proto (scripts/test.sh)");
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        let port = serde_json::from_str::<Value>(&line).unwrap()["port"]
-            .as_u64()
-            .unwrap() as u16;
-        Receiver { child, out, port }
+        let mut peer = Peer::start(
+            "tests/fixtures/otlp/receiver.py",
+            &[],
+            "opentelemetry-proto",
+        );
+        let port = peer.port();
+        Receiver { peer, port }
     }
 
     /// Everything received: (raw exports, spans). Call after the gateway
     /// has shut down (it flushes its queue then).
     fn finish(mut self) -> (Vec<Vec<u8>>, Vec<Value>) {
-        drop(self.child.stdin.take());
+        self.peer.close_stdin();
         let (mut exports, mut spans) = (Vec::new(), Vec::new());
-        for line in (&mut self.out).lines() {
-            let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        loop {
+            let v = self.peer.line();
             if v["end"] == true {
                 break;
             }
@@ -66,7 +52,6 @@ impl Receiver {
                 None => spans.push(v),
             }
         }
-        let _ = self.child.wait();
         (exports, spans)
     }
 }

@@ -9,9 +9,9 @@
 mod common;
 
 use common::idp::{with_assertion, Idp};
+use common::python::Peer;
 use common::{n, read_request_path, s, start_gateway, Config, Pki, Route, Upstream};
 use std::collections::HashSet;
-use std::io::BufRead;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -200,41 +200,21 @@ async fn an_http2_upstream_carries_concurrent_requests_on_one_connection() {
 /// tests/fixtures/h2/upstream.py: an HTTP/2 upstream that reports, per
 /// request, whether each header field arrived HPACK "never indexed".
 struct H2Upstream {
-    child: std::process::Child,
-    lines: std::io::BufReader<std::process::ChildStdout>,
+    peer: Peer,
     port: u16,
 }
 
 impl H2Upstream {
     fn start() -> H2Upstream {
-        use std::process::{Command, Stdio};
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/h2/upstream.py");
-        let mut child = Command::new(common::python::python())
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the test Python with h2 (scripts/test.sh)");
-        let lines = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut up = H2Upstream {
-            child,
-            lines,
-            port: 0,
-        };
-        up.port = up.next()["port"].as_u64().unwrap() as u16;
-        up
-    }
-
-    fn next(&mut self) -> serde_json::Value {
-        let mut line = String::new();
-        self.lines.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|_| panic!("upstream.py printed {line:?}"))
+        let mut peer = Peer::start("tests/fixtures/h2/upstream.py", &[], "h2");
+        let port = peer.port();
+        H2Upstream { peer, port }
     }
 
     /// The next request's path, connection number and fields (name ->
     /// arrived never indexed).
     fn request(&mut self) -> (String, u64, std::collections::HashMap<String, bool>) {
-        let seen = self.next();
+        let seen = self.peer.line();
         let fields = seen["fields"].as_array().unwrap();
         let fields = fields
             .iter()
@@ -242,13 +222,6 @@ impl H2Upstream {
             .collect();
         let path = seen["path"].as_str().unwrap().to_string();
         (path, seen["connection"].as_u64().unwrap(), fields)
-    }
-}
-
-impl Drop for H2Upstream {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

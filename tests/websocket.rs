@@ -9,71 +9,32 @@
 mod common;
 
 use common::idp::{with_assertion, Idp};
-use common::python::python;
+use common::python::Peer;
 use common::{list, s, scrape_metrics, start_gateway, Config, Pki, Route};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 
-const PEER: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/websocket/peer.py"
-);
+const PEER: &str = "tests/fixtures/websocket/peer.py";
 
 /// A peer.py process: the server (`serve`) or a client (`session`).
-struct Peer {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
+fn peer(mode: &str) -> Peer {
+    Peer::start(PEER, &[mode], "websockets")
 }
 
-impl Peer {
-    fn start(mode: &str) -> Peer {
-        let mut child = Command::new(python())
-            .args([PEER, mode])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the test Python with websockets (scripts/test.sh)");
-        Peer {
-            stdin: child.stdin.take(),
-            stdout: BufReader::new(child.stdout.take().unwrap()),
-            child,
-        }
-    }
-
-    fn line(&mut self) -> Value {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|_| panic!("peer.py printed {line:?}"))
-    }
-
-    /// One session command and its answer, off the async runtime.
-    async fn ask(mut self, cmd: Value) -> (Peer, Value) {
-        tokio::task::spawn_blocking(move || {
-            let stdin = self.stdin.as_mut().unwrap();
-            writeln!(stdin, "{cmd}").unwrap();
-            stdin.flush().unwrap();
-            let answer = self.line();
-            (self, answer)
-        })
-        .await
-        .unwrap()
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// One session command and its answer, off the async runtime.
+async fn ask(mut client: Peer, cmd: Value) -> (Peer, Value) {
+    tokio::task::spawn_blocking(move || {
+        client.send(&cmd);
+        let answer = client.line();
+        (client, answer)
+    })
+    .await
+    .unwrap()
 }
 
 fn server() -> (Peer, u16) {
-    let mut p = Peer::start("serve");
-    let port = p.line()["port"].as_u64().unwrap() as u16;
+    let mut p = peer("serve");
+    let port = p.port();
     (p, port)
 }
 
@@ -109,31 +70,37 @@ async fn upgrades_are_authenticated_rewritten_and_relayed() {
     let idp = Idp::new(&pki);
     let (_server, port) = server();
     let (gw, _d) = start_gateway(&config(&pki, &idp, port, &[])).await;
-    let client = Peer::start("session");
+    let client = peer("session");
 
-    let (client, r) = client.ask(open(&gw, &pki, "/ws/chat", None)).await;
+    let (client, r) = ask(client, open(&gw, &pki, "/ws/chat", None)).await;
     assert_eq!(
         (r["open"].clone(), r["status"].clone()),
         (json!(false), json!(401)),
         "{r}"
     );
-    let (client, r) = client
-        .ask(open(&gw, &pki, "/ws/chat", Some("not.a.jwt".into())))
-        .await;
+    let (client, r) = ask(
+        client,
+        open(&gw, &pki, "/ws/chat", Some("not.a.jwt".into())),
+    )
+    .await;
     assert_eq!(r["status"], 401, "{r}");
     // A route that does not list the protocol refuses the switch.
-    let (client, r) = client
-        .ask(open(&gw, &pki, "/plain/chat", Some(idp.token("alice"))))
-        .await;
+    let (client, r) = ask(
+        client,
+        open(&gw, &pki, "/plain/chat", Some(idp.token("alice"))),
+    )
+    .await;
     assert_eq!(r["status"], 400, "{r}");
     assert!(
         r["body"].as_str().unwrap().contains("upgrade_not_allowed"),
         "{r}"
     );
 
-    let (client, r) = client
-        .ask(open(&gw, &pki, "/ws/chat", Some(idp.token("alice"))))
-        .await;
+    let (client, r) = ask(
+        client,
+        open(&gw, &pki, "/ws/chat", Some(idp.token("alice"))),
+    )
+    .await;
     assert_eq!(r["open"], true, "{r}");
     let hello = &r["hello"];
     assert_eq!(hello["subject"], "alice");
@@ -148,10 +115,10 @@ async fn upgrades_are_authenticated_rewritten_and_relayed() {
         "a refused upgrade reached the server"
     );
 
-    let (client, r) = client.ask(json!({"op": "send", "text": "hi"})).await;
+    let (client, r) = ask(client, json!({"op": "send", "text": "hi"})).await;
     assert_eq!(r["reply"], "echo:hi");
     let big = "x".repeat(200_000);
-    let (client, r) = client.ask(json!({"op": "send", "text": big})).await;
+    let (client, r) = ask(client, json!({"op": "send", "text": big})).await;
     assert_eq!(r["reply"].as_str().map(str::len), Some(200_005));
 
     // RFC 6455 §4.1: the handshake is a GET; no token is spent on any other.
@@ -186,13 +153,15 @@ async fn an_upgraded_connection_ends_at_its_lifetime_or_the_tokens_expiry() {
     let cfg = config(&pki, &idp, port, &[("max_upgrade_lifetime", s("1s"))]);
     let (gw, _d) = start_gateway(&cfg).await;
 
-    let (client, r) = Peer::start("session")
-        .ask(open(&gw, &pki, "/ws/a", Some(idp.token("alice"))))
-        .await;
+    let (client, r) = ask(
+        peer("session"),
+        open(&gw, &pki, "/ws/a", Some(idp.token("alice"))),
+    )
+    .await;
     assert_eq!(r["open"], true, "{r}");
-    let (client, r) = client.ask(json!({"op": "send", "text": "1"})).await;
+    let (client, r) = ask(client, json!({"op": "send", "text": "1"})).await;
     assert_eq!(r["reply"], "echo:1");
-    let (client, r) = client.ask(json!({"op": "wait_close", "timeout": 20})).await;
+    let (client, r) = ask(client, json!({"op": "wait_close", "timeout": 20})).await;
     assert_eq!(r["closed"], true, "{r}");
     let after = r["after"].as_f64().unwrap();
     assert!(
@@ -209,11 +178,9 @@ async fn an_upgraded_connection_ends_at_its_lifetime_or_the_tokens_expiry() {
     }));
     let gw2_cfg = config(&pki, &idp, port, &[]);
     let (gw2, _d2) = start_gateway(&gw2_cfg).await;
-    let (client, r) = Peer::start("session")
-        .ask(open(&gw2, &pki, "/ws/b", Some(short)))
-        .await;
+    let (client, r) = ask(peer("session"), open(&gw2, &pki, "/ws/b", Some(short))).await;
     assert_eq!(r["open"], true, "{r}");
-    let (client, r) = client.ask(json!({"op": "wait_close", "timeout": 20})).await;
+    let (client, r) = ask(client, json!({"op": "wait_close", "timeout": 20})).await;
     assert_eq!(r["closed"], true, "{r}");
     let after = r["after"].as_f64().unwrap();
     assert!(
@@ -254,9 +221,11 @@ async fn a_drain_keeps_upgraded_connections_until_its_deadline() {
     let (_server, port) = server();
     let cfg = config(&pki, &idp, port, &[]).set("listen.shutdown_grace", s("2s"));
     let (gw, _d) = start_gateway(&cfg).await;
-    let (client, r) = Peer::start("session")
-        .ask(open(&gw, &pki, "/ws/c", Some(idp.token("carol"))))
-        .await;
+    let (client, r) = ask(
+        peer("session"),
+        open(&gw, &pki, "/ws/c", Some(idp.token("carol"))),
+    )
+    .await;
     assert_eq!(r["open"], true, "{r}");
 
     // Begin the drain (the first poll sends the signal), then keep talking.
@@ -267,14 +236,12 @@ async fn a_drain_keeps_upgraded_connections_until_its_deadline() {
         _ = std::future::ready(()) => {}
     }
     let drain = tokio::spawn(drain);
-    let (client, r) = client
-        .ask(json!({"op": "send", "text": "still here"}))
-        .await;
+    let (client, r) = ask(client, json!({"op": "send", "text": "still here"})).await;
     assert_eq!(
         r["reply"], "echo:still here",
         "the drain cut the connection early"
     );
-    let (_client, r) = client.ask(json!({"op": "wait_close", "timeout": 20})).await;
+    let (_client, r) = ask(client, json!({"op": "wait_close", "timeout": 20})).await;
     assert_eq!(r["closed"], true, "the drain deadline did not end it: {r}");
     let after = r["after"].as_f64().unwrap();
     assert!(
