@@ -14,7 +14,7 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// HTTP/2 header table of the client's connection (on the answer) and of
 /// the upstream's (on the request) every time, evicting the entries that do
 /// repeat and lengthening the encoder's same-name chain it compares each new
-/// id against.
+/// id against. The same holds for the assertion and `traceparent`.
 pub fn request_id(headers: &HeaderMap) -> HeaderValue {
     let mut id = client_request_id(headers).unwrap_or_else(|| {
         let mut buf = [0u8; uuid::fmt::Simple::LENGTH];

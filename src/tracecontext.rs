@@ -61,12 +61,16 @@ impl TraceContext {
         let hexed = hex::encode_to_slice(self.trace_id, &mut buf[3..35])
             .and_then(|()| hex::encode_to_slice(self.span_id, &mut buf[36..52]))
             .and_then(|()| hex::encode_to_slice([self.flags], &mut buf[53..55]));
-        match hexed {
+        let mut value = match hexed {
             Ok(()) => {
                 HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static(""))
             }
             Err(_) => HeaderValue::from_static(""),
-        }
+        };
+        // A new span id per request: HPACK never-indexed toward an HTTP/2
+        // upstream, like the request id (see request_id::request_id).
+        value.set_sensitive(true);
+        value
     }
 
     /// Whether the trace is sampled (its `sampled` flag).
@@ -189,6 +193,7 @@ mod tests {
         );
         assert!(t.sampled());
         let out = t.traceparent();
+        assert!(out.is_sensitive(), "unique per request: never indexed");
         let out = out.to_str().unwrap();
         assert!(
             out.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),

@@ -3,8 +3,9 @@
 //! a request, `max_idle_per_target = 0` keeps none, `idle_timeout` closes
 //! them, a body left unread takes its connection down, and an HTTP/2
 //! upstream gets one connection for concurrent requests, with the signed
-//! assertion and the request id never indexed in its HPACK table (checked by
-//! an independent HTTP/2 implementation, Python `h2`).
+//! assertion, the request id and the traceparent (unique per request) never
+//! indexed in its HPACK table (checked by an independent HTTP/2
+//! implementation, Python `h2`).
 
 mod common;
 
@@ -259,6 +260,7 @@ async fn an_http2_upstream_gets_the_assertion_and_request_id_never_indexed() {
             "{fields:?}"
         );
         assert_eq!(fields.get("x-request-id"), Some(&true), "{fields:?}");
+        assert_eq!(fields.get("traceparent"), Some(&true), "{fields:?}");
         // Fields that repeat stay indexable: the report tells the two apart.
         assert_eq!(fields.get("x-auth-subject"), Some(&false), "{fields:?}");
         assert!(!fields.contains_key("authorization"), "{fields:?}");
