@@ -71,7 +71,8 @@ fn routing(c: &mut Criterion) {
     let routes: Vec<Route> = (0..20)
         .map(|i| route(&format!("r{i}"), &format!("/svc{i}")))
         .collect();
-    let table = RouteTable::new(&routes, &HashMap::new());
+    let metrics = Metrics::new().unwrap();
+    let table = RouteTable::new(&routes, &HashMap::new(), &metrics);
     c.bench_function("route_match/20_routes_last", |b| {
         b.iter(|| {
             table.find(

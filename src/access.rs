@@ -146,13 +146,24 @@ impl Finish for AccessRecord {
         let elapsed = self.started.elapsed();
         let route = self.route.as_deref().unwrap_or("unmatched");
         let m = &self.state.metrics;
-        let method = method_label(&self.method);
-        m.requests
-            .with_label_values(&[route, method, status_class(self.status), self.outcome])
-            .inc();
-        m.request_duration
-            .with_label_values(&[route])
-            .observe(elapsed.as_secs_f64());
+        let seconds = elapsed.as_secs_f64();
+        match &self.route_entry {
+            // The route's own handles, unless the label is not its name (a
+            // sealed request's envelope, the issuer).
+            Some(e) if self.route.as_ref().is_some_and(|r| Arc::ptr_eq(r, &e.name)) => {
+                let (method, status) = (&self.method, self.status);
+                e.metrics
+                    .finished(route, method, status, self.outcome, seconds);
+            }
+            _ => {
+                let method = method_label(&self.method);
+                let labels = [route, method, status_class(self.status), self.outcome];
+                m.requests.with_label_values(&labels).inc();
+                m.request_duration
+                    .with_label_values(&[route])
+                    .observe(seconds);
+            }
+        }
         let bytes_in = self
             .bytes_in
             .as_ref()

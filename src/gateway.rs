@@ -125,7 +125,7 @@ impl Gateway {
             jwks,
             issuer,
             websocket,
-            routes: RouteTable::new(&config.routes, &authenticators),
+            routes: RouteTable::new(&config.routes, &authenticators, metrics),
             identity: IdentityHeaders::new(&config.identity),
             upstreams,
             authenticators,

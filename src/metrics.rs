@@ -33,6 +33,9 @@ pub struct Metrics {
     pub token_cache: IntCounterVec,
     pub store_errors: IntCounterVec,
     pub store_duration: HistogramVec,
+    /// `store_duration{op="batch"}`, resolved once: every authenticated
+    /// request's admission runs a batch.
+    pub store_batch_duration: prometheus::Histogram,
     pub rate_limited: IntCounterVec,
     pub envelope_failures: IntCounterVec,
     pub sealed_requests: IntCounterVec,
@@ -103,6 +106,12 @@ impl Metrics {
             &["authenticator"],
         )?;
         r.register(Box::new(jwks_keys.clone()))?;
+        let store_duration = histogram(
+            &r,
+            "sealgate_store_duration_seconds",
+            "State store round trips, by op (batch, set, delete, scan).",
+            &["op"],
+        )?;
         Ok(Metrics {
             requests: counter(
                 &r,
@@ -205,12 +214,8 @@ impl Metrics {
                 "State store operations that failed (unreachable, timeout), by op.",
                 &["op"],
             )?,
-            store_duration: histogram(
-                &r,
-                "sealgate_store_duration_seconds",
-                "State store round trips, by op (batch, set, delete, scan).",
-                &["op"],
-            )?,
+            store_batch_duration: store_duration.with_label_values(&["batch"]),
+            store_duration,
             rate_limited: counter(
                 &r,
                 "sealgate_rate_limited_total",

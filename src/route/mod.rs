@@ -6,11 +6,13 @@
 //! and `/admin;x` but not `/administrator` (write `/admin` + `/` semantics explicitly
 //! with a trailing slash when a plain string prefix is wanted).
 
+mod metrics;
 mod path;
 mod requirements;
 pub mod settings;
 mod upgrades;
 
+pub use metrics::RouteMetrics;
 pub use path::{normalize_path, PathError};
 
 use crate::authn::{Authenticator, Challenge};
@@ -31,6 +33,8 @@ pub struct RouteEntry {
     pub challenges: Vec<Challenge>,
     /// Required scopes, space-joined, for `WWW-Authenticate: ... scope="..."`.
     pub scope_hint: Option<Arc<str>>,
+    /// The route's request counters and duration histogram, resolved once.
+    pub metrics: RouteMetrics,
 }
 
 #[derive(Debug, Default)]
@@ -56,6 +60,7 @@ impl RouteTable {
     pub fn new(
         routes: &[Route],
         authenticators: &HashMap<String, Arc<Authenticator>>,
+        metrics: &crate::metrics::Metrics,
     ) -> RouteTable {
         let mut routes: Vec<Arc<RouteEntry>> = routes
             .iter()
@@ -78,6 +83,7 @@ impl RouteTable {
                     }
                 }
                 Arc::new(RouteEntry {
+                    metrics: RouteMetrics::new(metrics, &r.name),
                     name: Arc::from(r.name.as_str()),
                     challenges,
                     config: r.clone(),
@@ -187,6 +193,7 @@ mod tests {
                 ),
             ],
             &HashMap::new(),
+            &crate::metrics::Metrics::new().unwrap(),
         );
         assert_eq!(find(&t, "other", "/x", Method::GET), Some("root"));
         assert_eq!(find(&t, "other", "/admin", Method::GET), Some("admin"));
@@ -216,6 +223,7 @@ mod tests {
         let t = RouteTable::new(
             &[route("get-only", None, "/api/", &[Method::GET])],
             &HashMap::new(),
+            &crate::metrics::Metrics::new().unwrap(),
         );
         assert_eq!(find(&t, "h", "/api/x", Method::GET), Some("get-only"));
         assert_eq!(find(&t, "h", "/api/x", Method::DELETE), None);
