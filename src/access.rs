@@ -148,12 +148,12 @@ impl Finish for AccessRecord {
         let m = &self.state.metrics;
         let seconds = elapsed.as_secs_f64();
         match &self.route_entry {
-            // The route's own handles, unless the label is not its name (a
-            // sealed request's envelope, the issuer).
+            // The matched route's own handles. Routing sets both fields
+            // together; the check keeps a label and its handles from ever
+            // disagreeing should that change.
             Some(e) if self.route.as_ref().is_some_and(|r| Arc::ptr_eq(r, &e.name)) => {
                 let (method, status) = (&self.method, self.status);
-                e.metrics
-                    .finished(route, method, status, self.outcome, seconds);
+                e.metrics.finished(method, status, self.outcome, seconds);
             }
             _ => {
                 let method = method_label(&self.method);

@@ -121,6 +121,14 @@ impl Gateway {
             .routes
             .iter()
             .any(|r| r.upgrades.allows(b"websocket"));
+        // Before the route table: a configuration refused here leaves no
+        // route metric series behind.
+        let envelope = match &config.envelope {
+            Some(e) => {
+                Some(crate::envelope::Envelope::new(e).map_err(|m| format!("envelope: {m}"))?)
+            }
+            None => None,
+        };
         Ok(Gateway {
             jwks,
             issuer,
@@ -131,12 +139,7 @@ impl Gateway {
             authenticators,
             assertion,
             store,
-            envelope: match &config.envelope {
-                Some(e) => {
-                    Some(crate::envelope::Envelope::new(e).map_err(|m| format!("envelope: {m}"))?)
-                }
-                None => None,
-            },
+            envelope,
             config: Arc::new(config),
         })
     }

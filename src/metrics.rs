@@ -33,8 +33,9 @@ pub struct Metrics {
     pub token_cache: IntCounterVec,
     pub store_errors: IntCounterVec,
     pub store_duration: HistogramVec,
-    /// `store_duration{op="batch"}`, resolved once: every authenticated
-    /// request's admission runs a batch.
+    /// `store_duration{op="batch"}`, resolved once (so the series exists,
+    /// empty, from start-up): an authenticated request's admission runs a
+    /// batch whenever it has anything to check.
     pub store_batch_duration: prometheus::Histogram,
     pub rate_limited: IntCounterVec,
     pub envelope_failures: IntCounterVec,

@@ -12,12 +12,16 @@ use std::sync::OnceLock;
 /// The `outcome` label values the access record sets; any other falls back
 /// to a lookup.
 const OUTCOMES: [&str; 4] = ["forwarded", "rejected", "upstream_error", "allowed"];
-/// `method_label`'s values, in the order `method_index` numbers them.
-const METHODS: usize = 8;
-/// `status_class`'s values: 1xx..5xx.
-const CLASSES: usize = 5;
+/// `method_label`'s values; a slot's method is its position here.
+const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "OTHER",
+];
+/// `status_class`'s values; a slot's class is its position here.
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
 pub struct RouteMetrics {
+    /// The route's name: the `route` label of every series here.
+    route: Box<str>,
     requests: IntCounterVec,
     /// `sealgate_requests_total{route, method, status_class, outcome}`, one
     /// slot per label combination, filled on its first request.
@@ -28,24 +32,26 @@ pub struct RouteMetrics {
 
 impl std::fmt::Debug for RouteMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RouteMetrics")
+        f.debug_struct("RouteMetrics")
+            .field("route", &self.route)
+            .finish_non_exhaustive()
     }
 }
 
 impl RouteMetrics {
     pub fn new(metrics: &Metrics, route: &str) -> RouteMetrics {
-        let slots = METHODS * CLASSES * OUTCOMES.len();
+        let slots = METHODS.len() * CLASSES.len() * OUTCOMES.len();
         RouteMetrics {
+            route: route.into(),
             requests: metrics.requests.clone(),
             counters: (0..slots).map(|_| OnceLock::new()).collect(),
             duration: metrics.request_duration.with_label_values(&[route]),
         }
     }
 
-    /// Counts one finished request of route `route` (this route's name).
+    /// Counts one finished request of this route.
     pub fn finished(
         &self,
-        route: &str,
         method: &http::Method,
         status: http::StatusCode,
         outcome: &str,
@@ -53,39 +59,24 @@ impl RouteMetrics {
     ) {
         self.duration.observe(seconds);
         let (method, class) = (method_label(method), status_class(status));
-        let Some(o) = OUTCOMES.iter().position(|&k| k == outcome) else {
-            let labels = [route, method, class, outcome];
-            return self.requests.with_label_values(&labels).inc();
-        };
-        let m = method_index(method);
-        let c = usize::from(status.as_u16().clamp(100, 599) / 100 - 1);
-        let slot = (m * CLASSES + c) * OUTCOMES.len() + o;
-        match self.counters.get(slot) {
+        let labels = [&*self.route, method, class, outcome];
+        match slot(method, class, outcome).and_then(|i| self.counters.get(i)) {
             Some(cell) => cell
-                .get_or_init(|| {
-                    self.requests
-                        .with_label_values(&[route, method, class, outcome])
-                })
+                .get_or_init(|| self.requests.with_label_values(&labels))
                 .inc(),
-            None => self
-                .requests
-                .with_label_values(&[route, method, class, outcome])
-                .inc(),
+            None => self.requests.with_label_values(&labels).inc(),
         }
     }
 }
 
-fn method_index(label: &str) -> usize {
-    match label {
-        "GET" => 0,
-        "POST" => 1,
-        "PUT" => 2,
-        "DELETE" => 3,
-        "PATCH" => 4,
-        "HEAD" => 5,
-        "OPTIONS" => 6,
-        _ => 7,
-    }
+/// The slot of a label combination, from the labels themselves (so a new
+/// class or method label can never share a slot with another): None for a
+/// label outside the tables.
+fn slot(method: &str, class: &str, outcome: &str) -> Option<usize> {
+    let m = METHODS.iter().position(|&k| k == method)?;
+    let c = CLASSES.iter().position(|&k| k == class)?;
+    let o = OUTCOMES.iter().position(|&k| k == outcome)?;
+    Some((m * CLASSES.len() + c) * OUTCOMES.len() + o)
 }
 
 #[cfg(test)]
@@ -101,23 +92,16 @@ mod tests {
     fn counts_land_in_the_series_a_lookup_would_find() {
         let m = Metrics::new().unwrap();
         let r = RouteMetrics::new(&m, "api");
-        r.finished("api", &Method::GET, StatusCode::OK, "forwarded", 0.01);
-        r.finished("api", &Method::GET, StatusCode::OK, "forwarded", 0.01);
+        r.finished(&Method::GET, StatusCode::OK, "forwarded", 0.01);
+        r.finished(&Method::GET, StatusCode::OK, "forwarded", 0.01);
+        r.finished(&Method::POST, StatusCode::UNAUTHORIZED, "rejected", 0.01);
         r.finished(
-            "api",
-            &Method::POST,
-            StatusCode::UNAUTHORIZED,
-            "rejected",
-            0.01,
-        );
-        r.finished(
-            "api",
             &Method::from_bytes(b"PURGE").unwrap(),
             StatusCode::BAD_GATEWAY,
             "upstream_error",
             0.0,
         );
-        r.finished("api", &Method::HEAD, StatusCode::NO_CONTENT, "unusual", 0.0);
+        r.finished(&Method::HEAD, StatusCode::NO_CONTENT, "unusual", 0.0);
         assert_eq!(count(&m, &["api", "GET", "2xx", "forwarded"]), 2);
         assert_eq!(count(&m, &["api", "POST", "4xx", "rejected"]), 1);
         assert_eq!(count(&m, &["api", "OTHER", "5xx", "upstream_error"]), 1);
@@ -128,11 +112,26 @@ mod tests {
     }
 
     #[test]
-    fn every_label_maps_to_its_own_slot() {
-        let methods = [
-            "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "OTHER",
-        ];
-        let idx: Vec<usize> = methods.iter().map(|m| method_index(m)).collect();
-        assert_eq!(idx, (0..METHODS).collect::<Vec<_>>());
+    fn every_label_combination_has_its_own_slot() {
+        let mut seen = std::collections::HashSet::new();
+        for m in METHODS {
+            for c in CLASSES {
+                for o in OUTCOMES {
+                    let i = slot(m, c, o).unwrap();
+                    assert!(i < METHODS.len() * CLASSES.len() * OUTCOMES.len());
+                    assert!(seen.insert(i), "{m} {c} {o} shares slot {i}");
+                }
+            }
+        }
+        assert_eq!(slot("GET", "2xx", "unusual"), None);
+        // Every label the metrics module gives has a slot.
+        for code in [100, 204, 399, 404, 599, 600, 999] {
+            let class = status_class(http::StatusCode::from_u16(code).unwrap());
+            assert!(slot("GET", class, "forwarded").is_some(), "{code}");
+        }
+        for m in ["GET", "PURGE", "OPTIONS", "CONNECT", "TRACE"] {
+            let label = method_label(&http::Method::from_bytes(m.as_bytes()).unwrap());
+            assert!(slot(label, "2xx", "forwarded").is_some(), "{m}");
+        }
     }
 }

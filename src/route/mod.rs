@@ -33,7 +33,8 @@ pub struct RouteEntry {
     pub challenges: Vec<Challenge>,
     /// Required scopes, space-joined, for `WWW-Authenticate: ... scope="..."`.
     pub scope_hint: Option<Arc<str>>,
-    /// The route's request counters and duration histogram, resolved once.
+    /// The route's request metric handles: the duration histogram resolved
+    /// when the table is built, the counters on their first request.
     pub metrics: RouteMetrics,
 }
 
