@@ -263,26 +263,43 @@ impl Metrics {
     }
 }
 
+/// `method_label`'s values, in the order `method_index` numbers them.
+pub const METHOD_LABELS: [&str; 8] = [
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "OTHER",
+];
+/// `status_class`'s values, in the order `status_class_index` numbers them.
+pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
 /// A bounded label for an HTTP method.
 pub fn method_label(m: &http::Method) -> &'static str {
+    METHOD_LABELS[method_index(m)]
+}
+
+/// The position of `m`'s label in [`METHOD_LABELS`].
+pub fn method_index(m: &http::Method) -> usize {
     match *m {
-        http::Method::GET => "GET",
-        http::Method::POST => "POST",
-        http::Method::PUT => "PUT",
-        http::Method::DELETE => "DELETE",
-        http::Method::PATCH => "PATCH",
-        http::Method::HEAD => "HEAD",
-        http::Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
+        http::Method::GET => 0,
+        http::Method::POST => 1,
+        http::Method::PUT => 2,
+        http::Method::DELETE => 3,
+        http::Method::PATCH => 4,
+        http::Method::HEAD => 5,
+        http::Method::OPTIONS => 6,
+        _ => 7,
     }
 }
 
 pub fn status_class(status: http::StatusCode) -> &'static str {
+    STATUS_CLASSES[status_class_index(status)]
+}
+
+/// The position of `status`'s class in [`STATUS_CLASSES`].
+pub fn status_class_index(status: http::StatusCode) -> usize {
     match status.as_u16() {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
+        100..=199 => 0,
+        200..=299 => 1,
+        300..=399 => 2,
+        400..=499 => 3,
+        _ => 4,
     }
 }

@@ -5,19 +5,15 @@
 //! series. A route's duration series now exists (empty) from the start; its
 //! request counters still appear on their first request.
 
-use crate::metrics::{method_label, status_class, Metrics};
+use crate::metrics::{method_index, status_class_index, Metrics, METHOD_LABELS, STATUS_CLASSES};
 use prometheus::{Histogram, IntCounter, IntCounterVec};
 use std::sync::OnceLock;
 
 /// The `outcome` label values the access record sets; any other falls back
 /// to a lookup.
 const OUTCOMES: [&str; 4] = ["forwarded", "rejected", "upstream_error", "allowed"];
-/// `method_label`'s values; a slot's method is its position here.
-const METHODS: [&str; 8] = [
-    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "OTHER",
-];
-/// `status_class`'s values; a slot's class is its position here.
-const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+const METHODS: usize = METHOD_LABELS.len();
+const CLASSES: usize = STATUS_CLASSES.len();
 
 pub struct RouteMetrics {
     /// The route's name: the `route` label of every series here.
@@ -40,7 +36,7 @@ impl std::fmt::Debug for RouteMetrics {
 
 impl RouteMetrics {
     pub fn new(metrics: &Metrics, route: &str) -> RouteMetrics {
-        let slots = METHODS.len() * CLASSES.len() * OUTCOMES.len();
+        let slots = METHODS * CLASSES * OUTCOMES.len();
         RouteMetrics {
             route: route.into(),
             requests: metrics.requests.clone(),
@@ -58,25 +54,23 @@ impl RouteMetrics {
         seconds: f64,
     ) {
         self.duration.observe(seconds);
-        let (method, class) = (method_label(method), status_class(status));
-        let labels = [&*self.route, method, class, outcome];
-        match slot(method, class, outcome).and_then(|i| self.counters.get(i)) {
+        let (m, c) = (method_index(method), status_class_index(status));
+        let labels = || [&*self.route, METHOD_LABELS[m], STATUS_CLASSES[c], outcome];
+        match slot(m, c, outcome).and_then(|i| self.counters.get(i)) {
             Some(cell) => cell
-                .get_or_init(|| self.requests.with_label_values(&labels))
+                .get_or_init(|| self.requests.with_label_values(&labels()))
                 .inc(),
-            None => self.requests.with_label_values(&labels).inc(),
+            None => self.requests.with_label_values(&labels()).inc(),
         }
     }
 }
 
-/// The slot of a label combination, from the labels themselves (so a new
-/// class or method label can never share a slot with another): None for a
-/// label outside the tables.
-fn slot(method: &str, class: &str, outcome: &str) -> Option<usize> {
-    let m = METHODS.iter().position(|&k| k == method)?;
-    let c = CLASSES.iter().position(|&k| k == class)?;
+/// The slot of a label combination, from the metrics module's own label
+/// numbering (so no two combinations share one); None for an outcome
+/// outside [`OUTCOMES`].
+fn slot(method: usize, class: usize, outcome: &str) -> Option<usize> {
     let o = OUTCOMES.iter().position(|&k| k == outcome)?;
-    Some((m * CLASSES.len() + c) * OUTCOMES.len() + o)
+    Some((method * CLASSES + class) * OUTCOMES.len() + o)
 }
 
 #[cfg(test)]
@@ -114,24 +108,41 @@ mod tests {
     #[test]
     fn every_label_combination_has_its_own_slot() {
         let mut seen = std::collections::HashSet::new();
-        for m in METHODS {
-            for c in CLASSES {
+        for m in 0..METHODS {
+            for c in 0..CLASSES {
                 for o in OUTCOMES {
                     let i = slot(m, c, o).unwrap();
-                    assert!(i < METHODS.len() * CLASSES.len() * OUTCOMES.len());
+                    assert!(i < METHODS * CLASSES * OUTCOMES.len());
                     assert!(seen.insert(i), "{m} {c} {o} shares slot {i}");
                 }
             }
         }
-        assert_eq!(slot("GET", "2xx", "unusual"), None);
-        // Every label the metrics module gives has a slot.
+        assert_eq!(slot(0, 1, "unusual"), None);
+    }
+
+    #[test]
+    fn label_numbering_matches_the_labels() {
         for code in [100, 204, 399, 404, 599, 600, 999] {
-            let class = status_class(http::StatusCode::from_u16(code).unwrap());
-            assert!(slot("GET", class, "forwarded").is_some(), "{code}");
+            let s = StatusCode::from_u16(code).unwrap();
+            let class = crate::metrics::status_class(s);
+            assert_eq!(STATUS_CLASSES[status_class_index(s)], class, "{code}");
+            let hundreds = (code.min(599) / 100).to_string();
+            assert_eq!(class[..1], hundreds, "{code}");
         }
-        for m in ["GET", "PURGE", "OPTIONS", "CONNECT", "TRACE"] {
-            let label = method_label(&http::Method::from_bytes(m.as_bytes()).unwrap());
-            assert!(slot(label, "2xx", "forwarded").is_some(), "{m}");
+        for m in [
+            "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "PURGE", "TRACE",
+        ] {
+            let method = Method::from_bytes(m.as_bytes()).unwrap();
+            let label = crate::metrics::method_label(&method);
+            assert_eq!(
+                label,
+                if m == "PURGE" || m == "TRACE" {
+                    "OTHER"
+                } else {
+                    m
+                }
+            );
+            assert_eq!(METHOD_LABELS[method_index(&method)], label);
         }
     }
 }
