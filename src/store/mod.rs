@@ -330,7 +330,7 @@ impl Store {
 fn observe(metrics: &Metrics, op: &str, started: Instant, ok: bool) {
     let seconds = started.elapsed().as_secs_f64();
     match op {
-        // Every authenticated request's admission: no lookup for it.
+        // Admission's batch runs on the request path: no lookup for it.
         "batch" => metrics.store_batch_duration.observe(seconds),
         _ => metrics
             .store_duration
